@@ -1,0 +1,83 @@
+from typing import Any
+
+from widget_server.forms import read_step, validate_payload
+
+VALID: dict[str, Any] = {
+    "email": "jane@example.com",
+    "phone": "+4930123456",
+    "first_name": "Jane",
+    "last_name": "Doe",
+    "date_of_birth": "1990-01-01",
+    "company": "ACME",
+    "country": "DE",
+    "employees": 12,
+    "address": {"city": "Berlin"},
+    "terms": True,
+    "newsletter": False,
+}
+
+
+def ids(found: dict[str, list[Any]]) -> dict[str, str]:
+    return {field: messages[0].id for field, messages in found.items()}
+
+
+def test_valid_payload(business: dict[str, Any]) -> None:
+    assert validate_payload(business, VALID) == {}
+
+
+def test_missing_required_fields(business: dict[str, Any]) -> None:
+    payload = {k: v for k, v in VALID.items() if k not in ("first_name", "terms")}
+
+    assert ids(validate_payload(business, payload)) == {
+        "first_name": "form.required",
+        "terms": "form.required",
+    }
+
+
+def test_keyword_mapping(business: dict[str, Any]) -> None:
+    payload = {
+        **VALID,
+        "email": "no-at-sign",
+        "date_of_birth": "1990-02-30",
+        "company": "<b>",
+        "country": "XX",
+        "employees": "12",
+        "terms": False,
+        "address": {"city": "B"},
+    }
+
+    found = validate_payload(business, payload)
+
+    assert ids(found) == {
+        "email": "form.email_invalid",
+        "date_of_birth": "form.date_invalid",
+        "company": "form.pattern",
+        "country": "form.enum",
+        "employees": "form.type",
+        "terms": "form.must_accept",
+        "address": "form.too_short",
+    }
+    assert found["employees"][0].params == {"type": "number"}
+
+
+def test_extra_properties_when_the_schema_forbids_them(business: dict[str, Any]) -> None:
+    business["additionalProperties"] = False
+
+    found = validate_payload(business, {**VALID, "is_admin": True})
+
+    assert ids(found) == {"is_admin": "form.unknown_field"}
+    assert found["is_admin"][0].params == {"field": "is_admin"}
+
+
+def test_whole_object_rules_land_on_the_form(business: dict[str, Any]) -> None:
+    business["minProperties"] = 50
+
+    assert ids(validate_payload(business, VALID)) == {"": "form.invalid"}
+
+
+def test_read_step_ignores_whole_object_rules(business: dict[str, Any]) -> None:
+    business["dependentRequired"] = {"email": ["first_name"]}
+
+    assert read_step(business, "account", {"email": ["a@example.com"]}) == {
+        "email": "a@example.com"
+    }

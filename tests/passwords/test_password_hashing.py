@@ -1,0 +1,250 @@
+"""Hashing: argon2id round trips and the bounded pool that keeps it off the event loop."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+
+import anyio
+import anyio.to_thread
+import pytest
+
+from widget_server.errors import Overloaded
+from widget_server.passwords.hashing import Argon2Hasher, HashingPool
+from widget_server.passwords.policy import HARD_CAP
+
+FAST = Argon2Hasher.fast_for_tests()
+
+
+class BlockingHasher:
+    """Holds every call in its thread until ``release`` is set, counting how many overlap."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+        self.active = 0
+        self.peak = 0
+        self.hashes = 0
+        self.verifies = 0
+
+    def _block(self) -> None:
+        with self._lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        try:
+            # The timeout only keeps a broken test from hanging the run.
+            self.release.wait(timeout=10)
+        finally:
+            with self._lock:
+                self.active -= 1
+
+    def hash(self, password: str) -> str:
+        self.hashes += 1
+        self._block()
+        return f"stub${password}"
+
+    def verify(self, hash: str, password: str) -> bool:
+        self.verifies += 1
+        self._block()
+        return hash == f"stub${password}"
+
+    def needs_rehash(self, hash: str) -> bool:
+        return False
+
+
+@pytest.fixture
+def stub() -> Iterator[BlockingHasher]:
+    hasher = BlockingHasher()
+    yield hasher
+    hasher.release.set()
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    with anyio.fail_after(5):
+        while not condition():
+            await anyio.sleep(0.001)
+
+
+# Argon2Hasher --------------------------------------------------------------------------
+
+
+def test_round_trip_and_wrong_password() -> None:
+    hashed = FAST.hash("correct horse")
+    assert hashed.startswith("$argon2id$")
+    assert FAST.verify(hashed, "correct horse")
+    assert not FAST.verify(hashed, "correct horse!")
+
+
+def test_same_password_hashes_differently() -> None:
+    assert FAST.hash("same") != FAST.hash("same")
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    ["", "garbage", "$argon2id$v=19$m=8,t=1,p=1$bad$bad", "$argon2id$é", "pbkdf2_sha256$1$x$y"],
+)
+def test_unreadable_hash_is_a_mismatch_not_an_error(garbage: str) -> None:
+    assert FAST.verify(garbage, "anything") is False
+    assert FAST.needs_rehash(garbage) is True
+
+
+def test_needs_rehash_after_parameters_change() -> None:
+    hashed = FAST.hash("pw")
+    assert not FAST.needs_rehash(hashed)
+    assert Argon2Hasher(time_cost=2, memory_kib=8).needs_rehash(hashed)
+    assert Argon2Hasher(time_cost=1, memory_kib=16).needs_rehash(hashed)
+    # An old hash still verifies under the new parameters; that is what lets us upgrade it.
+    assert Argon2Hasher(time_cost=2, memory_kib=16).verify(hashed, "pw")
+
+
+def test_defaults_are_owasp_argon2id() -> None:
+    hashed = Argon2Hasher().hash("pw")
+    assert hashed.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+# HashingPool ---------------------------------------------------------------------------
+
+
+async def test_pool_round_trip_and_rehash_flag() -> None:
+    pool = HashingPool(FAST, slots=2, max_waiting=4)
+    hashed = await pool.hash("pw")
+    assert await pool.verify(hashed, "pw") == (True, False)
+    assert await pool.verify(hashed, "nope") == (False, False)
+    assert await pool.verify("garbage", "pw") == (False, False)
+
+    stronger = HashingPool(Argon2Hasher(time_cost=2, memory_kib=16), slots=1, max_waiting=1)
+    assert await stronger.verify(hashed, "pw") == (True, True)
+    assert await stronger.verify(hashed, "nope") == (False, False)
+
+
+def test_default_slots_is_one_per_core() -> None:
+    assert HashingPool(FAST).slots == (os.cpu_count() or 1)
+
+
+def test_pool_refuses_nonsense_sizes() -> None:
+    with pytest.raises(ValueError):
+        HashingPool(FAST, slots=0)
+    with pytest.raises(ValueError):
+        HashingPool(FAST, slots=1, max_waiting=-1)
+
+
+async def test_over_long_passwords_are_never_hashed() -> None:
+    hasher = BlockingHasher()
+    hasher.release.set()
+    pool = HashingPool(hasher, slots=1, max_waiting=0)
+    huge = "x" * (HARD_CAP + 1)
+    assert await pool.verify("stub$x", huge) == (False, False)
+    await pool.verify_dummy(huge)
+    with pytest.raises(ValueError):
+        await pool.hash(huge)
+    assert hasher.hashes == hasher.verifies == 0
+
+
+async def test_verify_dummy_costs_one_hash_then_one_verify_each_time() -> None:
+    hasher = BlockingHasher()
+    hasher.release.set()
+    pool = HashingPool(hasher, slots=1, max_waiting=0)
+    await pool.verify_dummy("guess")
+    assert (hasher.hashes, hasher.verifies) == (1, 0)
+    await pool.verify_dummy("guess")
+    await pool.verify_dummy("other")
+    assert (hasher.hashes, hasher.verifies) == (1, 2)
+
+
+async def test_verify_dummy_with_argon2_completes_quietly() -> None:
+    pool = HashingPool(FAST, slots=1, max_waiting=0)
+    await pool.verify_dummy("guess")
+    await pool.verify_dummy("guess")
+
+
+async def test_saturated_pool_raises_overloaded_at_once(stub: BlockingHasher) -> None:
+    pool = HashingPool(stub, slots=1, max_waiting=1)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(pool.hash, "running")
+        await until(lambda: stub.active == 1)
+        tg.start_soon(pool.hash, "queued")
+        await until(lambda: pool.waiting == 1)
+
+        with pytest.raises(Overloaded) as raised:
+            await pool.hash("x")
+        assert raised.value.retry_after == 1
+        with pytest.raises(Overloaded):
+            await pool.verify("h", "x")
+        with pytest.raises(Overloaded):
+            await pool.verify_dummy("x")
+        assert stub.hashes == 1  # the refused calls never reached a thread
+
+        stub.release.set()
+    assert (pool.running, pool.waiting) == (0, 0)
+    assert await pool.hash("again") == "stub$again"
+
+
+async def test_concurrency_never_exceeds_slots(stub: BlockingHasher) -> None:
+    pool = HashingPool(stub, slots=3, max_waiting=100)
+    async with anyio.create_task_group() as tg:
+        for i in range(20):
+            tg.start_soon(pool.hash, str(i))
+        await until(lambda: stub.active == 3 and pool.waiting == 17)
+        await anyio.sleep(0.02)
+        assert (stub.active, pool.running) == (3, 3)
+        stub.release.set()
+    assert (stub.peak, stub.hashes) == (3, 20)
+
+
+async def test_pool_does_not_use_anyios_shared_thread_limiter(stub: BlockingHasher) -> None:
+    pool = HashingPool(stub, slots=2, max_waiting=0)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(pool.hash, "a")
+        tg.start_soon(pool.hash, "b")
+        await until(lambda: stub.active == 2)
+        assert anyio.to_thread.current_default_thread_limiter().borrowed_tokens == 0
+        stub.release.set()
+
+
+async def test_waiting_count_recovers_after_cancellation(stub: BlockingHasher) -> None:
+    pool = HashingPool(stub, slots=1, max_waiting=1)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(pool.hash, "running")
+        await until(lambda: stub.active == 1)
+
+        for _ in range(5):
+            scope = anyio.CancelScope()
+
+            async def queued(scope: anyio.CancelScope = scope) -> None:
+                with scope:
+                    await pool.hash("queued")
+
+            tg.start_soon(queued)
+            await until(lambda: pool.waiting == 1)
+            scope.cancel()
+            await until(lambda: pool.waiting == 0)
+
+        # The freed place in the queue can be taken again.
+        tg.start_soon(pool.hash, "later")
+        await until(lambda: pool.waiting == 1)
+        stub.release.set()
+    assert (pool.running, pool.waiting, stub.hashes) == (0, 0, 2)
+
+
+async def test_cancelled_running_hash_keeps_its_slot_until_the_thread_ends(
+    stub: BlockingHasher,
+) -> None:
+    pool = HashingPool(stub, slots=1, max_waiting=0)
+    async with anyio.create_task_group() as tg:
+        scope = anyio.CancelScope()
+
+        async def running() -> None:
+            with scope:
+                await pool.hash("running")
+
+        tg.start_soon(running)
+        await until(lambda: stub.active == 1)
+        scope.cancel()
+        await anyio.sleep(0.02)
+        # The thread still holds a core, so the pool must still count it as busy.
+        assert pool.running == 1
+        with pytest.raises(Overloaded):
+            await pool.hash("x")
+        stub.release.set()
+    assert (pool.running, pool.waiting) == (0, 0)

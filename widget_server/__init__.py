@@ -1,0 +1,1 @@
+"""Widget server: identity pools with embeddable, themed registration widgets."""

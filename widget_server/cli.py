@@ -1,0 +1,139 @@
+"""``widget-server``: migrate, seed, serve, and the one-command demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from widget_server import migrate
+from widget_server.clock import SystemClock
+from widget_server.db import Database
+from widget_server.demo.partner import create_partner_app
+from widget_server.mail.devsink import SmtpSink
+from widget_server.seed import seed_demo
+from widget_server.settings import Settings
+from widget_server.web.app import create_app
+from widget_server.web.render import make_environment
+
+log = logging.getLogger("widget_server")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="widget-server", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="apply database migrations")
+    seed = commands.add_parser("seed-demo", help="add the demo tenant and sample pools")
+    seed.add_argument("--origin", action="append", default=[], help="allowed embed origin")
+    serve = commands.add_parser("serve", help="run the server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    demo = commands.add_parser("demo", help="everything for a first look, on SQLite")
+    demo.add_argument("--data-dir", default=".data")
+    demo.add_argument("--widget-port", type=int, default=8000)
+    demo.add_argument("--partner-port", type=int, default=8001)
+    demo.add_argument("--smtp-port", type=int, default=1025)
+    demo.add_argument("--no-smtp-sink", action="store_true",
+                      help="do not start the dev SMTP server (use WIDGET_SMTP_* instead)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("mail.log", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    asyncio.run(_run(args))
+
+
+async def _run(args: argparse.Namespace) -> None:
+    if args.command == "demo":
+        await _demo(args)
+        return
+    settings = Settings.from_env().with_secret(Path(".data"))
+    db = Database(settings.database_url)
+    try:
+        if args.command == "migrate":
+            await migrate.upgrade(db)
+        elif args.command == "seed-demo":
+            await migrate.upgrade(db)
+            await seed_demo(db, SystemClock(), args.origin)
+    finally:
+        await db.dispose()
+    if args.command == "serve":
+        await _serve([uvicorn.Config(create_app(settings), host=args.host, port=args.port)])
+
+
+async def _demo(args: argparse.Namespace) -> None:
+    data = Path(args.data_dir).resolve()
+    widget_origin = f"http://localhost:{args.widget_port}"
+    partner_origin = f"http://127.0.0.1:{args.partner_port}"
+    settings = Settings.from_env().with_secret(data)
+    overrides: dict[str, object] = {"public_url": widget_origin}
+    if "WIDGET_DATABASE_URL" not in os.environ:
+        overrides["database_url"] = f"sqlite+aiosqlite:///{data / 'widget.db'}"
+    sink = None
+    if not args.no_smtp_sink:
+        smtp_port = args.smtp_port if _free(args.smtp_port) else _any_free_port()
+        sink = SmtpSink(data / "mailbox", port=smtp_port)
+        sink.start()
+        overrides |= {"smtp_host": "127.0.0.1", "smtp_port": smtp_port,
+                      "dev_mailbox_dir": str(data / "mailbox")}
+    settings = dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
+    db = Database(settings.database_url)
+    await migrate.upgrade(db)
+    await seed_demo(db, SystemClock(), [partner_origin])
+    await db.dispose()
+    _banner(widget_origin, partner_origin, settings)
+    try:
+        await _serve([
+            uvicorn.Config(create_app(settings), host="127.0.0.1", port=args.widget_port,
+                           log_level="warning"),
+            uvicorn.Config(create_partner_app(make_environment(), widget_origin),
+                           host="127.0.0.1", port=args.partner_port, log_level="warning"),
+        ])
+    finally:
+        if sink is not None:
+            sink.stop()
+
+
+async def _serve(configs: list[uvicorn.Config]) -> None:
+    servers = [uvicorn.Server(c) for c in configs]
+    await asyncio.gather(*(s.serve() for s in servers))
+
+
+def _banner(widget_origin: str, partner_origin: str, settings: Settings) -> None:
+    lines = [
+        "",
+        "Widget Server demo is running.",
+        f"  Partner site (embeds the widget):  {partner_origin}/",
+        f"  Same, plain <iframe> snippet:      {partner_origin}/?plain=1&pool=partner-1",
+        f"  Pools on the widget server:        {widget_origin}/",
+    ]
+    if settings.dev_mailbox_dir:
+        lines.append(f"  Dev mailbox (codes arrive here):   {widget_origin}/dev/mailbox")
+    lines += [f"  Database: {settings.database_url}", "Press Ctrl+C to stop.", ""]
+    print("\n".join(lines), flush=True)
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _any_free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,1 @@
+"""The demo: a partner site on another origin that embeds the widget."""

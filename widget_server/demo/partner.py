@@ -1,0 +1,40 @@
+"""A stand-in partner website (another site than the widget) that embeds the widget with
+the same snippet a partner would paste from ``embed-snippets/``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from jinja2 import Environment
+from litestar import Litestar, Response, get
+from litestar.enums import MediaType
+from litestar.params import Parameter
+
+from widget_server.assets import asset_dir
+from widget_server.seed import DEMO_POOLS
+
+
+def snippet(widget_origin: str, pool_id: str, name: str = "script-tag.html") -> str:
+    text = (asset_dir("embed-snippets") / name).read_text()
+    return text.replace("{{WIDGET_ORIGIN}}", widget_origin).replace("{{POOL_ID}}", pool_id)
+
+
+def create_partner_app(env: Environment, widget_origin: str) -> Litestar:
+    pools = [{"id": p.id, "name": p.name} for p in DEMO_POOLS if p.self_registration]
+    known = {p["id"] for p in pools}
+
+    @get("/")
+    async def partner_page(
+        pool: Annotated[str, Parameter(query="pool", max_length=64)] = "business-1",
+        plain: Annotated[bool, Parameter(query="plain")] = False,
+    ) -> Response[str]:
+        pool_id = pool if pool in known else "business-1"
+        text = snippet(widget_origin, pool_id, "iframe.html" if plain else "script-tag.html")
+        body = env.get_template("demo/partner.html").render(
+            widget_origin=widget_origin, pool_id=pool_id, pools=pools, snippet=text
+        )
+        return Response(body, media_type=MediaType.HTML)
+
+    return Litestar(route_handlers=[partner_page], openapi_config=None)
+
+

@@ -1,0 +1,120 @@
+"""The domain's exceptions. None of them knows about HTTP; ``web.errors`` maps them.
+
+::
+
+    WidgetError
+     ├── PoolNotFound
+     ├── RegistrationClosed
+     ├── InvalidInput(messages)            field → [Msg]; ``""`` holds form-level messages
+     ├── FlowError
+     │    ├── FlowNotFound
+     │    ├── FlowExpired(replacement_flow_id)
+     │    ├── CsrfMismatch
+     │    └── FlowStateError               replayed POST, step not reachable
+     ├── CodeError
+     │    ├── CodeInvalid(remaining)
+     │    ├── CodeExpired
+     │    ├── CodeExhausted
+     │    └── ResendTooSoon(retry_after)
+     └── Overloaded(retry_after)           password hashing pool full
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from widget_server.messages import Msg, msg
+
+
+class WidgetError(Exception):
+    """Base of every domain error. ``message`` is what the user should read."""
+
+    message_id = "form.invalid"
+
+    @property
+    def message(self) -> Msg:
+        return msg(self.message_id)
+
+
+class PoolNotFound(WidgetError):
+    message_id = "pool.not_found"
+
+
+class RegistrationClosed(WidgetError):
+    message_id = "registration.disabled"
+
+
+class InvalidInput(WidgetError):
+    """Submitted values failed validation; every failure is collected, by field."""
+
+    def __init__(self, messages: Mapping[str, Sequence[Msg]]) -> None:
+        super().__init__(", ".join(f"{k}: {m.id}" for k, ms in messages.items() for m in ms))
+        self.messages: dict[str, tuple[Msg, ...]] = {k: tuple(v) for k, v in messages.items()}
+
+
+class FlowError(WidgetError):
+    pass
+
+
+class FlowNotFound(FlowError):
+    message_id = "flow.not_found"
+
+
+class FlowExpired(FlowError):
+    message_id = "flow.expired"
+
+    def __init__(self, replacement_flow_id: str | None = None) -> None:
+        super().__init__(replacement_flow_id)
+        self.replacement_flow_id = replacement_flow_id
+
+
+class CsrfMismatch(FlowError):
+    message_id = "flow.csrf"
+
+
+class FlowStateError(FlowError):
+    message_id = "flow.wrong_step"
+
+    def __init__(self, message_id: str = "flow.wrong_step") -> None:
+        super().__init__(message_id)
+        self.message_id = message_id
+
+
+class CodeError(WidgetError):
+    pass
+
+
+class CodeInvalid(CodeError):
+    def __init__(self, remaining: int) -> None:
+        super().__init__(remaining)
+        self.remaining = remaining
+
+    @property
+    def message(self) -> Msg:
+        return msg("code.invalid", remaining=self.remaining)
+
+
+class CodeExpired(CodeError):
+    message_id = "code.expired"
+
+
+class CodeExhausted(CodeError):
+    message_id = "code.exhausted"
+
+
+class ResendTooSoon(CodeError):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+    @property
+    def message(self) -> Msg:
+        return msg("code.resend_cooldown", seconds=self.retry_after)
+
+
+class Overloaded(WidgetError):
+    message_id = "server.busy"
+
+    def __init__(self, retry_after: int = 1) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after

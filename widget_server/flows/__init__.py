@@ -1,0 +1,1 @@
+"""Self-service flows. Each interaction is a stored ``Flow`` row; handlers stay thin."""

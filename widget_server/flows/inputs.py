@@ -1,0 +1,74 @@
+"""What a registration POST may carry, decoded once into a tagged union.
+
+Control fields (flow id, CSRF token, action, password, code) are typed and bounded
+here; the schema fields travel on in ``StepSubmit.fields`` for ``forms.read_step``,
+which knows which of them the current step accepts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Annotated
+
+import msgspec
+
+from widget_server.errors import InvalidInput
+from widget_server.messages import msg
+
+FlowId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Token = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+# Long enough for any policy (hard cap 1024), short enough that nothing huge is hashed.
+Password = Annotated[str, msgspec.Meta(max_length=4096)]
+CodeText = Annotated[str, msgspec.Meta(max_length=32)]
+
+CONTROL = frozenset({"flow_id", "csrf_token", "action", "password", "code"})
+
+
+class _Base(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="action"):
+    flow_id: FlowId
+    csrf_token: Token
+
+
+class StepSubmit(_Base, tag="next"):
+    password: Password | None = None
+    fields: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
+
+
+class StepBack(_Base, tag="back"):
+    pass
+
+
+class CodeSubmit(_Base, tag="verify"):
+    code: CodeText = ""
+
+
+class ResendCode(_Base, tag="resend"):
+    pass
+
+
+Submission = StepSubmit | StepBack | CodeSubmit | ResendCode
+
+
+def decode_submission(form: Mapping[str, Sequence[str]], default_action: str) -> Submission:
+    """Turn a parsed form (name → values) into one ``Submission``.
+
+    Raises ``InvalidInput`` with ``flow.malformed`` for anything that is not one of the
+    shapes above (a control field twice, an unknown action, an over-long token).
+    """
+    control: dict[str, object] = {"action": default_action}
+    fields: dict[str, tuple[str, ...]] = {}
+    for name, values in form.items():
+        if name not in CONTROL:
+            fields[name] = tuple(values)
+            continue
+        if len(values) != 1:
+            raise InvalidInput({"": [msg("flow.malformed")]})
+        control[name] = values[0]
+    if control.get("action") == "next":
+        control["fields"] = fields
+    elif fields or "password" in control:
+        raise InvalidInput({"": [msg("flow.malformed")]})
+    try:
+        return msgspec.convert(control, Submission)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput({"": [msg("flow.malformed")]}) from exc

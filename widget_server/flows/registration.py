@@ -1,0 +1,395 @@
+"""Registration: the spine of the product.
+
+Every public function takes the pool snapshot and a decoded submission, runs one
+transaction, and returns the flow in its new state or raises a domain error
+(``widget_server.errors``). Nothing here knows about HTTP.
+
+Enumeration safety: completing the form for an address that already has an account
+takes the same path (hash, one transaction, one outbox message, ``code`` state) as a
+new one; the owner gets a notice instead of a code, and no code can ever succeed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from widget_server import secrets_
+from widget_server.errors import (
+    CodeExhausted,
+    CodeExpired,
+    CodeInvalid,
+    CsrfMismatch,
+    FlowExpired,
+    FlowNotFound,
+    FlowStateError,
+    InvalidInput,
+    RegistrationClosed,
+    ResendTooSoon,
+)
+from widget_server.flows.inputs import StepSubmit
+from widget_server.flows.states import transition
+from widget_server.forms import identifier_field, read_step, steps_of, validate_payload
+from widget_server.mail.outbox import enqueue_email
+from widget_server.messages import Msg, msg
+from widget_server.models import Address, Code, Credential, Flow, User
+from widget_server.passwords.policy import PasswordContext
+from widget_server.pools import PoolView
+from widget_server.services import Services
+from widget_server.upsert import insert_ignoring_conflict
+
+PURPOSE = "activation"
+
+
+def csrf_token(services: Services, flow_id: str) -> str:
+    """The flow's CSRF token, derived rather than stored: it travels in the form (no cookies
+    inside a cross-site iframe) and is checked in constant time."""
+    return secrets_.keyed_hash(services.settings.secret_key, "csrf", flow_id)[:43]
+
+
+def credential_step(pool: PoolView) -> str:
+    identifier = identifier_field(pool.schema)
+    return next(s.id for s in steps_of(pool.schema) if identifier in s.fields)
+
+
+async def start(services: Services, pool: PoolView, parent_origin: str | None) -> Flow:
+    if not pool.self_registration:
+        raise RegistrationClosed()
+    now = services.clock.now()
+    flow = Flow(
+        id=secrets_.new_token(),
+        kind="registration",
+        pool_id=pool.id,
+        state="form",
+        step=steps_of(pool.schema)[0].id,
+        data={},
+        parent_origin=parent_origin if pool.allows_origin(parent_origin) else None,
+        expires_at=now + timedelta(seconds=services.settings.flow_ttl_seconds),
+        created_at=now,
+        updated_at=now,
+    )
+    async with services.db.write() as session:
+        session.add(flow)
+    return flow
+
+
+async def get(services: Services, pool: PoolView, flow_id: str) -> Flow:
+    """Load a flow for display; an expired one is replaced by a fresh flow."""
+    async with services.db.read() as session:
+        flow = await session.get(Flow, flow_id)
+    if flow is None or flow.pool_id != pool.id or flow.kind != "registration":
+        raise FlowNotFound()
+    if flow.expires_at <= services.clock.now() and flow.state != "done":
+        replacement = await start(services, pool, flow.parent_origin)
+        raise FlowExpired(replacement.id)
+    return flow
+
+
+async def load(services: Services, pool: PoolView, flow_id: str, token: str) -> Flow:
+    """Load a flow for a POST: it must exist, belong to the pool, be fresh, and the
+    CSRF token must match."""
+    if not secrets_.hmac_equal(csrf_token(services, flow_id), token):
+        raise CsrfMismatch()
+    return await get(services, pool, flow_id)
+
+
+async def submit_step(
+    services: Services, pool: PoolView, flow: Flow, submission: StepSubmit
+) -> Flow:
+    if flow.state != "form":
+        transition(flow.state, "next")
+    values, password_hash = await _read_and_check(services, pool, flow, submission)
+    data = {k: v for k, v in flow.data.items() if k not in values} | values
+    steps = [s.id for s in steps_of(pool.schema)]
+    position = steps.index(flow.step)
+    if position + 1 < len(steps):
+        return await _advance(services, flow, data, password_hash, steps[position + 1])
+    return await _complete(services, pool, flow, data, password_hash)
+
+
+async def back(services: Services, pool: PoolView, flow: Flow) -> Flow:
+    target = transition(flow.state, "back")
+    steps = [s.id for s in steps_of(pool.schema)]
+    position = steps.index(flow.step)
+    previous = steps[max(position - 1, 0)]
+    await _update_flow(services, flow, {"step": previous, "state": target})
+    flow.step = previous
+    return flow
+
+
+async def verify_code(services: Services, pool: PoolView, flow: Flow, code: str) -> Flow:
+    transition(flow.state, "verify")
+    if not (len(code) == secrets_.CODE_DIGITS and code.isdigit()):
+        raise InvalidInput({"code": [msg("code.format")]})
+    # Decide inside the transaction, raise after it: a wrong guess must be counted
+    # (committed) even though the caller receives an error.
+    async with services.db.write() as session:
+        outcome = await _check_code(services, session, flow, code)
+    if isinstance(outcome, Exception):
+        raise outcome
+    flow.state = "done"
+    return flow
+
+
+async def resend_code(services: Services, pool: PoolView, flow: Flow) -> Flow:
+    transition(flow.state, "resend")
+    now = services.clock.now()
+    cooldown = timedelta(seconds=services.settings.code_resend_cooldown_seconds)
+    async with services.db.write() as session:
+        current = await _current_code(session, flow.id)
+        if current is not None and current.sent_at + cooldown > now:
+            wait = int((current.sent_at + cooldown - now).total_seconds()) + 1
+            outcome: ResendTooSoon | None = ResendTooSoon(wait)
+        else:
+            outcome = None
+            if current is not None:
+                current.used_at = now
+            _issue_code(services, session, pool, flow, flow.user_id, flow.address or "")
+    if outcome is not None:
+        raise outcome
+    services.notify_outbox()
+    return flow
+
+
+# --- the steps -------------------------------------------------------------------------
+
+
+async def _read_and_check(
+    services: Services, pool: PoolView, flow: Flow, submission: StepSubmit
+) -> tuple[dict[str, Any], str | None]:
+    errors: dict[str, list[Msg]] = {}
+    values: dict[str, Any] = {}
+    try:
+        values = read_step(pool.schema, flow.step, submission.fields)
+    except InvalidInput as exc:
+        errors.update({k: list(v) for k, v in exc.messages.items()})
+    password_hash = flow.password_hash
+    if flow.step == credential_step(pool):
+        problems = _password_problems(pool, flow, submission, values)
+        if problems:
+            errors["password"] = problems
+    if errors:
+        raise InvalidInput(errors)
+    if flow.step == credential_step(pool) and submission.password:
+        password_hash = await services.hashing.hash(submission.password)
+    return values, password_hash
+
+
+def _password_problems(
+    pool: PoolView, flow: Flow, submission: StepSubmit, values: Mapping[str, Any]
+) -> list[Msg]:
+    password = submission.password or ""
+    if not password:
+        # Coming back to the first step, the user may keep the password already chosen.
+        return [] if flow.password_hash else [msg("form.required")]
+    identifier_name = identifier_field(pool.schema)
+    raw_identifier = submission.fields.get(identifier_name, ("",))
+    identifier = str(values.get(identifier_name) or (raw_identifier[0] if raw_identifier else ""))
+    others = tuple(
+        str(v) for k, v in (flow.data | values).items() if isinstance(v, str) and k != identifier_name
+    )
+    context = PasswordContext(identifier=identifier or None, attributes=others)
+    return list(pool.policy.validate(password, context))
+
+
+async def _advance(
+    services: Services, flow: Flow, data: dict[str, Any], password_hash: str | None, step: str
+) -> Flow:
+    changes = {"data": data, "password_hash": password_hash, "step": step}
+    await _update_flow(services, flow, changes, expect_step=flow.step)
+    flow.data, flow.password_hash, flow.step = data, password_hash, step
+    return flow
+
+
+async def _update_flow(
+    services: Services, flow: Flow, changes: Mapping[str, Any], expect_step: str | None = None
+) -> None:
+    """Conditional update: a replayed or concurrent POST for a step the flow has already
+    left matches no row and is refused instead of overwriting newer data."""
+    conditions = [Flow.id == flow.id, Flow.state == flow.state]
+    if expect_step is not None:
+        conditions.append(Flow.step == expect_step)
+    async with services.db.write() as session:
+        result = await session.execute(
+            update(Flow).where(*conditions).values(updated_at=services.clock.now(), **changes)
+        )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise FlowStateError()
+
+
+async def _complete(
+    services: Services, pool: PoolView, flow: Flow, data: dict[str, Any], password_hash: str | None
+) -> Flow:
+    problems = validate_payload(pool.schema, data)
+    if problems:
+        raise InvalidInput(problems)
+    if password_hash is None:
+        raise FlowStateError()
+    target = transition(flow.state, "complete")
+    # Addresses compare case-insensitively: Jane@x and jane@x are one mailbox in practice.
+    identifier = str(data[identifier_field(pool.schema)]).lower()
+    async with services.db.write() as session:
+        claimed = await session.execute(
+            update(Flow)
+            .where(Flow.id == flow.id, Flow.state == "form", Flow.step == flow.step)
+            .values(state=target, data=data, password_hash=None, address=identifier)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            raise FlowStateError()
+        user_id = await _create_user(services, session, pool, data, identifier, password_hash)
+        await session.execute(update(Flow).where(Flow.id == flow.id).values(user_id=user_id))
+        _issue_code(services, session, pool, flow, user_id, identifier)
+    services.notify_outbox()
+    flow.state, flow.data, flow.password_hash = target, data, None
+    flow.user_id, flow.address = user_id, identifier
+    return flow
+
+
+async def _create_user(
+    services: Services,
+    session: AsyncSession,
+    pool: PoolView,
+    data: dict[str, Any],
+    identifier: str,
+    password_hash: str,
+) -> str | None:
+    """Insert user, address and credential; return None if the address is taken.
+
+    The unique index on (pool, kind, value) decides, so fifty parallel registrations of
+    one address end with one user, on SQLite and PostgreSQL alike.
+    """
+    now = services.clock.now()
+    user = User(
+        id=secrets_.new_id(),
+        pool_id=pool.id,
+        status="new",
+        payload=data,
+        metadata_={},
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(user)
+    await session.flush()
+    inserted = await insert_ignoring_conflict(
+        session,
+        Address,
+        {
+            "id": secrets_.new_id(),
+            "user_id": user.id,
+            "pool_id": pool.id,
+            "kind": "email",
+            "value": identifier,
+            "status": "unverified",
+            "verified_at": None,
+            "created_at": now,
+        },
+        conflict_columns=("pool_id", "kind", "value"),
+    )
+    if not inserted:
+        await session.execute(delete(User).where(User.id == user.id))
+        return None
+    session.add(
+        Credential(
+            id=secrets_.new_id(),
+            user_id=user.id,
+            kind="password",
+            secret_hash=password_hash,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return user.id
+
+
+def _issue_code(
+    services: Services,
+    session: AsyncSession,
+    pool: PoolView,
+    flow: Flow,
+    user_id: str | None,
+    address: str,
+) -> None:
+    settings, now = services.settings, services.clock.now()
+    code = secrets_.new_code()
+    session.add(
+        Code(
+            id=secrets_.new_id(),
+            flow_id=flow.id,
+            user_id=user_id,
+            purpose=PURPOSE,
+            code_hash=secrets_.keyed_hash(settings.secret_key, PURPOSE, flow.id, code),
+            expires_at=now + timedelta(seconds=settings.code_ttl_seconds),
+            attempts=0,
+            max_attempts=settings.code_max_attempts,
+            sent_at=now,
+            used_at=None,
+        )
+    )
+    if user_id is None:
+        envelope = services.composer.already_registered(address, pool.name)
+    else:
+        minutes = settings.code_ttl_seconds // 60
+        envelope = services.composer.activation_code(address, code, pool.name, minutes)
+    enqueue_email(session, services.clock, envelope)
+
+
+async def _current_code(session: AsyncSession, flow_id: str) -> Code | None:
+    result = await session.execute(
+        select(Code)
+        .where(Code.flow_id == flow_id, Code.purpose == PURPOSE, Code.used_at.is_(None))
+        .order_by(Code.sent_at.desc())
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+async def _check_code(
+    services: Services, session: AsyncSession, flow: Flow, code: str
+) -> Exception | None:
+    now = services.clock.now()
+    current = await _current_code(session, flow.id)
+    if current is None or current.attempts >= current.max_attempts:
+        return CodeExhausted()
+    if current.expires_at <= now:
+        return CodeExpired()
+    key = services.settings.secret_key
+    right = secrets_.matches(current.code_hash, key, PURPOSE, flow.id, code)
+    if right and current.user_id is not None:
+        return await _activate(session, flow, current, now)
+    # Atomic increment: parallel guesses cannot share one attempt.
+    counted = await session.execute(
+        update(Code)
+        .where(Code.id == current.id, Code.attempts < Code.max_attempts)
+        .values(attempts=Code.attempts + 1)
+        .returning(Code.attempts)
+    )
+    attempts = counted.scalar_one_or_none()
+    if attempts is None or attempts >= current.max_attempts:
+        return CodeExhausted()
+    return CodeInvalid(current.max_attempts - attempts)
+
+
+async def _activate(session: AsyncSession, flow: Flow, code: Code, now: datetime) -> None | Exception:
+    used = await session.execute(
+        update(Code).where(Code.id == code.id, Code.used_at.is_(None)).values(used_at=now)
+    )
+    if used.rowcount != 1:  # type: ignore[attr-defined]
+        return FlowStateError("flow.completed")
+    await session.execute(
+        update(User)
+        .where(User.id == code.user_id, User.status == "new")
+        .values(status="active", activated_at=now, updated_at=now)
+    )
+    await session.execute(
+        update(Address)
+        .where(Address.user_id == code.user_id, Address.value == flow.address)
+        .values(status="verified", verified_at=now)
+    )
+    await session.execute(
+        update(Flow).where(Flow.id == flow.id).values(state="done", updated_at=now)
+    )
+    return None

@@ -1,0 +1,1 @@
+"""Outgoing messages: written to the outbox in the caller's transaction, delivered later."""

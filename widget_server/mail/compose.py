@@ -1,0 +1,37 @@
+"""Emails from templates in ``widgets/emails/``; text first, HTML beside it."""
+
+from __future__ import annotations
+
+from jinja2 import Environment
+
+from widget_server.mail.senders import Envelope
+
+
+class Composer:
+    def __init__(self, env: Environment) -> None:
+        self._env = env
+
+    def _render(self, name: str, recipient: str, subject: str, **context: object) -> Envelope:
+        text = self._env.get_template(f"emails/{name}.txt").render(**context)
+        html = self._env.get_template(f"emails/{name}.html").render(**context)
+        return Envelope(recipient=recipient, subject=subject, body_text=text, body_html=html)
+
+    def activation_code(self, recipient: str, code: str, pool_name: str, minutes: int) -> Envelope:
+        return self._render(
+            "activation_code",
+            recipient,
+            f"{code} is your {pool_name} verification code",
+            code=code,
+            pool_name=pool_name,
+            minutes=minutes,
+        )
+
+    def already_registered(self, recipient: str, pool_name: str) -> Envelope:
+        # Sent instead of a code when the address already has an account, so the page
+        # can look the same for new and known addresses.
+        return self._render(
+            "already_registered",
+            recipient,
+            f"Someone tried to sign up to {pool_name} with your address",
+            pool_name=pool_name,
+        )

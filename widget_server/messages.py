@@ -1,0 +1,99 @@
+"""User-visible text, by stable message id.
+
+Code and tests speak in ids (``"form.required"``) and params; English lives only in
+``CATALOG``. A theme may re-word any id (``copy`` tokens), so nothing may parse the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+import msgspec
+
+Level = Literal["error", "info"]
+
+
+class Msg(msgspec.Struct, frozen=True, kw_only=True):
+    """One message for the user: a stable id, the values its text needs, and a level."""
+
+    id: str
+    params: dict[str, str | int] = msgspec.field(default_factory=dict)
+    level: Level = "error"
+
+    def text(self, copy: Mapping[str, str] | None = None) -> str:
+        template = (copy or {}).get(self.id) or CATALOG.get(self.id, self.id)
+        try:
+            return template.format(**self.params)
+        except (KeyError, IndexError, ValueError):
+            # A theme's re-wording with a wrong placeholder must not break the page.
+            return CATALOG.get(self.id, self.id).format(**self.params)
+
+
+def msg(id: str, level: Level = "error", **params: str | int) -> Msg:
+    if id not in CATALOG:
+        raise KeyError(f"unknown message id {id!r}")
+    return Msg(id=id, params=dict(params), level=level)
+
+
+CATALOG: dict[str, str] = {
+    # Form fields (schema validation). Attached to one field.
+    "form.required": "This field is required.",
+    "form.too_short": "Use at least {min} characters.",
+    "form.too_long": "Use at most {max} characters.",
+    "form.pattern": "This doesn't match the expected format.",
+    "form.enum": "Choose one of the options.",
+    "form.type": "Enter a valid {type}.",
+    "form.minimum": "Enter {min} or more.",
+    "form.maximum": "Enter {max} or less.",
+    "form.must_accept": "You need to accept this to continue.",
+    "form.email_invalid": "Enter a valid email address.",
+    "form.phone_invalid": "Enter a valid phone number, including the country code.",
+    "form.date_invalid": "Enter a valid date (YYYY-MM-DD).",
+    "form.unknown_field": "This form does not accept the field “{field}”.",
+    "form.duplicate_field": "The field “{field}” was sent more than once.",
+    "form.invalid": "This value is not valid.",
+    "form.optional": "(optional)",
+    "form.choose": "Choose…",
+    # Password policy. Errors attach to the password field; help texts list the rules.
+    "password.too_short": "Use at least {min} characters.",
+    "password.too_long": "Use at most {max} characters.",
+    "password.common": "This password is too common. Choose one that is harder to guess.",
+    "password.similar": "This password is too similar to your {identifier}.",
+    "password.keep": "Leave empty to keep the password you already chose.",
+    "password.help.min_length": "At least {min} characters",
+    "password.help.max_length": "At most {max} characters",
+    "password.help.common": "Not a commonly used password",
+    "password.help.similar": "Not similar to your email address",
+    "password.similar_details": "This password is too similar to your personal details.",
+    "password.need_digits": "Include at least {min} digit(s).",
+    "password.need_lowercase": "Include at least {min} lowercase letter(s).",
+    "password.need_uppercase": "Include at least {min} uppercase letter(s).",
+    "password.need_special": "Include at least {min} character(s) that aren't letters or digits.",
+    "password.help.similar_phone": "Not similar to your phone number",
+    "password.help.digits": "At least {min} digit(s)",
+    "password.help.lowercase": "At least {min} lowercase letter(s)",
+    "password.help.uppercase": "At least {min} uppercase letter(s)",
+    "password.help.special": "At least {min} character(s) that aren't letters or digits",
+    # Flows. Attached to the whole form.
+    "flow.csrf": "This form expired or was changed. Please try again.",
+    "flow.expired": "This page expired, so we started again. Please fill in the form once more.",
+    "flow.not_found": "We couldn't find this registration. Please start again.",
+    "flow.completed": "This registration is already complete.",
+    "flow.wrong_step": "This step is not available right now.",
+    "flow.malformed": "The form could not be read. Please try again.",
+    "registration.disabled": "Sign-up is closed here. Ask your administrator for an account.",
+    "registration.check_email": "We sent a 6-digit code to {address}. Enter it below.",
+    "registration.done": "Your account is ready.",
+    "pool.not_found": "This sign-up form does not exist.",
+    # One-time codes.
+    "code.invalid": "That code isn't right. {remaining} attempts left.",
+    "code.format": "Enter the 6 digits from the message.",
+    "code.expired": "This code has expired. Ask for a new one.",
+    "code.exhausted": "Too many wrong codes. Ask for a new one.",
+    "code.resend_cooldown": "You can ask for a new code in {seconds} seconds.",
+    "code.resent": "We sent a new code to {address}.",
+    # Server.
+    "server.busy": "We're busy right now. Please try again in a few seconds.",
+    "server.too_large": "That was more than this form accepts.",
+}

@@ -1,0 +1,180 @@
+"""Tables. One class per noun of the design; behaviour lives in the services, not here.
+
+Hash columns (credential hashes, code and CSRF HMACs) sit in their own columns that no
+page renders; the password hash of an unfinished registration lives on the flow only
+until the user is created.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both SQLite (which drops tzinfo) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    theme: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+
+class IdentitySchema(Base):
+    __tablename__ = "schemas"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: NULL for the built-in, read-only schemas.
+    tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))  # payload | metadata
+    body: Mapped[dict[str, Any]]
+    builtin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class Pool(Base):
+    __tablename__ = "pools"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    payload_schema_id: Mapped[str] = mapped_column(ForeignKey("schemas.id"))
+    metadata_schema_id: Mapped[str | None] = mapped_column(ForeignKey("schemas.id"))
+    password_policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    activation_methods: Mapped[list[str]] = mapped_column(default=lambda: ["email"])
+    self_registration: Mapped[bool] = mapped_column(Boolean, default=True)
+    allowed_origins: Mapped[list[str]] = mapped_column(default=list)
+    theme: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    session_lifetime_seconds: Mapped[int] = mapped_column(Integer, default=86400)
+    #: Bumped on every change; part of the rendered-form cache key.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # new | active | inactive | deleted
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    activated_at: Mapped[datetime | None]
+
+
+class Address(Base):
+    __tablename__ = "addresses"
+    # The unique index, not a read-then-insert check, decides duplicate registrations.
+    __table_args__ = (UniqueConstraint("pool_id", "kind", "value", name="uq_address_pool_value"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id"))
+    kind: Mapped[str] = mapped_column(String(8))  # email | phone
+    #: Normalised: email per email-validator, phone in E.164.
+    value: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(16))  # unverified | verified
+    verified_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class Credential(Base):
+    __tablename__ = "credentials"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), unique=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), default="password")
+    #: Self-describing argon2id string; parameters travel with the hash.
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Flow(Base):
+    __tablename__ = "flows"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # registration
+    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id"))
+    state: Mapped[str] = mapped_column(String(16))
+    step: Mapped[str] = mapped_column(String(64), default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    parent_origin: Mapped[str | None] = mapped_column(String(255))
+    user_id: Mapped[str | None] = mapped_column(String(36))
+    #: Where the code went, shown (masked) on the code step; same for new and known addresses.
+    address: Mapped[str | None] = mapped_column(String(320))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Code(Base):
+    __tablename__ = "codes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    flow_id: Mapped[str] = mapped_column(ForeignKey("flows.id", ondelete="CASCADE"), index=True)
+    #: NULL when the address already belonged to someone: the code step looks the same,
+    #: but no code can succeed.
+    user_id: Mapped[str | None] = mapped_column(String(36))
+    purpose: Mapped[str] = mapped_column(String(16))  # activation
+    code_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    sent_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(8))  # email | sms
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(255))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

@@ -1,0 +1,175 @@
+"""Password hashing: argon2id behind a bounded pool of worker threads.
+
+Hashing is CPU-bound (~17 ms at OWASP parameters) and releases the GIL, so it runs in
+threads, never on the event loop, and through a limiter sized to the cores. When too
+many callers queue, the pool refuses at once (``Overloaded``) rather than letting
+every request wait longer.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from typing import Protocol, TypeVar, TypeVarTuple
+
+import anyio
+import anyio.to_thread
+import argon2
+from argon2.exceptions import VerificationError
+
+from widget_server.errors import Overloaded
+from widget_server.passwords.policy import HARD_CAP
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
+
+class PasswordHasher(Protocol):
+    """Turns passwords into self-describing hash strings. Synchronous and CPU-bound."""
+
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, hash: str, password: str) -> bool:
+        """False on a wrong password or an unreadable hash; never raises for bad input."""
+        ...
+
+    def needs_rehash(self, hash: str) -> bool:
+        """True when ``hash`` was made with other parameters than this hasher's."""
+        ...
+
+
+class Argon2Hasher:
+    """argon2id; defaults are the OWASP minimum (m=19 MiB, t=2, p=1).
+
+    p=1 because extra lanes cost several times the CPU per hash on small machines
+    (DESIGN.md) without making a single guess harder for an attacker.
+    """
+
+    def __init__(self, time_cost: int = 2, memory_kib: int = 19456, parallelism: int = 1) -> None:
+        self.time_cost = time_cost
+        self.memory_kib = memory_kib
+        self.parallelism = parallelism
+        self._hasher = argon2.PasswordHasher(
+            time_cost=time_cost,
+            memory_cost=memory_kib,
+            parallelism=parallelism,
+            type=argon2.Type.ID,
+        )
+
+    @classmethod
+    def fast_for_tests(cls) -> Argon2Hasher:
+        """The cheapest parameters argon2 accepts: real hashes in microseconds. Tests only."""
+        return cls(time_cost=1, memory_kib=8, parallelism=1)
+
+    def __repr__(self) -> str:
+        return (
+            f"Argon2Hasher(time_cost={self.time_cost}, memory_kib={self.memory_kib}, "
+            f"parallelism={self.parallelism})"
+        )
+
+    def hash(self, password: str) -> str:
+        # The string carries algorithm, parameters and salt, so stored hashes stay
+        # verifiable after the parameters change.
+        return self._hasher.hash(password)
+
+    def verify(self, hash: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(hash, password)
+        except (VerificationError, ValueError):
+            # ValueError covers InvalidHashError and non-ASCII hash strings: a corrupt
+            # stored hash must read as "wrong password", not crash the login.
+            return False
+
+    def needs_rehash(self, hash: str) -> bool:
+        try:
+            return self._hasher.check_needs_rehash(hash)
+        except ValueError:
+            return True
+
+
+def _default_slots() -> int:
+    return os.cpu_count() or 1
+
+
+class HashingPool:
+    """Runs a ``PasswordHasher`` in worker threads, at most ``slots`` at a time.
+
+    At most ``max_waiting`` callers queue for a slot; beyond that ``Overloaded`` is
+    raised at once, so the server can answer 503 + Retry-After instead of queueing
+    without bound. Use from one event loop.
+    """
+
+    def __init__(
+        self,
+        hasher: PasswordHasher,
+        slots: int | None = None,
+        max_waiting: int | None = None,
+    ) -> None:
+        self.hasher = hasher
+        self.slots = slots if slots is not None else _default_slots()
+        # Default: ~32 hashes queued per core is about half a second of work at OWASP
+        # cost; past that a quick 503 serves the client better than a slow answer.
+        self.max_waiting = max_waiting if max_waiting is not None else 32 * self.slots
+        if self.slots < 1 or self.max_waiting < 0:
+            raise ValueError("slots must be >= 1 and max_waiting >= 0")
+        # Our own limiter, not anyio's shared 40-thread default: that one lets hashes
+        # starve other thread work (file and DB calls) and oversubscribes the cores.
+        self._limiter = anyio.CapacityLimiter(self.slots)
+        self._admitted = 0
+        # A hash with this pool's parameters, made on first use, for verify_dummy.
+        self._dummy_hash: str | None = None
+
+    @property
+    def running(self) -> int:
+        return int(self._limiter.borrowed_tokens)
+
+    @property
+    def waiting(self) -> int:
+        """Callers admitted but not yet running in a thread."""
+        return max(0, self._admitted - self.running)
+
+    async def hash(self, password: str) -> str:
+        if len(password) > HARD_CAP:
+            # The policy refuses these; reaching here is a caller bug, not user input.
+            raise ValueError("password longer than HARD_CAP; validate with the policy first")
+        return await self._run(self.hasher.hash, password)
+
+    async def verify(self, hash: str, password: str) -> tuple[bool, bool]:
+        """``(ok, needs_rehash)``; ``needs_rehash`` is only ever True when ``ok`` is."""
+        if len(password) > HARD_CAP:
+            # No stored password can be this long, so refusing without hashing leaks nothing.
+            return False, False
+        return await self._run(self._verify_sync, hash, password)
+
+    async def verify_dummy(self, password: str) -> None:
+        """Spend one verify's time when the identifier is unknown or has no password.
+
+        Without it a login for a non-existent account answers ~17 ms sooner than a
+        wrong password for a real one, which tells an attacker which accounts exist.
+        """
+        if len(password) > HARD_CAP:
+            return
+        if self._dummy_hash is None:
+            # Making the dummy costs one hash, which is what this call must cost anyway.
+            self._dummy_hash = await self._run(self.hasher.hash, secrets.token_urlsafe(16))
+            return
+        await self._run(self._verify_sync, self._dummy_hash, password)
+
+    def _verify_sync(self, hash: str, password: str) -> tuple[bool, bool]:
+        ok = self.hasher.verify(hash, password)
+        return ok, ok and self.hasher.needs_rehash(hash)
+
+    async def _run(self, func: Callable[[*Ts], T], *args: *Ts) -> T:
+        # Admission is checked and counted with no await in between, so it is exact on
+        # one event loop. "Admitted" spans waiting and running; the finally keeps the
+        # count right when a caller is cancelled while queued.
+        if self._admitted >= self.slots + self.max_waiting:
+            raise Overloaded(retry_after=1)
+        self._admitted += 1
+        try:
+            # Not abandoned on cancel: a cancelled caller keeps its slot until its thread
+            # ends, so the slot count always matches the threads actually using a core.
+            return await anyio.to_thread.run_sync(func, *args, limiter=self._limiter)
+        finally:
+            self._admitted -= 1

@@ -1,0 +1,82 @@
+"""A pool as the flows see it: one immutable snapshot of its configuration.
+
+Loaded per request from the database, cached briefly by (id, version) so a burst of
+registrations reads the pool row, not the schema and tenant rows, each time.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+from sqlalchemy import select
+
+from widget_server.db import Database
+from widget_server.errors import PoolNotFound
+from widget_server.models import IdentitySchema, Pool, Tenant
+from widget_server.passwords.policy import PasswordPolicy, policy_from_config
+
+CACHE_SECONDS = 5.0
+
+
+class PoolView(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    tenant_id: str
+    name: str
+    version: int
+    schema: dict[str, Any]
+    policy: PasswordPolicy
+    activation_methods: tuple[str, ...]
+    self_registration: bool
+    allowed_origins: tuple[str, ...]
+    #: Token layers, least specific first (tenant, pool); resolved over the built-in default.
+    theme_layers: tuple[dict[str, Any], ...]
+
+    def allows_origin(self, origin: str | None) -> bool:
+        return origin is not None and origin in self.allowed_origins
+
+
+class PoolDirectory:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._cache: dict[str, tuple[float, PoolView]] = {}
+
+    async def get(self, pool_id: str) -> PoolView:
+        cached = self._cache.get(pool_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        view = await self._load(pool_id)
+        self._cache[pool_id] = (time.monotonic() + CACHE_SECONDS, view)
+        return view
+
+    def forget(self, pool_id: str) -> None:
+        self._cache.pop(pool_id, None)
+
+    async def _load(self, pool_id: str) -> PoolView:
+        if len(pool_id) > 64:
+            raise PoolNotFound()
+        async with self._db.read() as session:
+            row = (
+                await session.execute(
+                    select(Pool, IdentitySchema.body, Tenant.theme)
+                    .join(IdentitySchema, IdentitySchema.id == Pool.payload_schema_id)
+                    .join(Tenant, Tenant.id == Pool.tenant_id)
+                    .where(Pool.id == pool_id)
+                )
+            ).first()
+        if row is None:
+            raise PoolNotFound()
+        pool, schema, tenant_theme = row
+        return PoolView(
+            id=pool.id,
+            tenant_id=pool.tenant_id,
+            name=pool.name,
+            version=pool.version,
+            schema=schema,
+            policy=policy_from_config(pool.password_policy),
+            activation_methods=tuple(pool.activation_methods),
+            self_registration=pool.self_registration,
+            allowed_origins=tuple(pool.allowed_origins),
+            theme_layers=(tenant_theme or {}, pool.theme or {}),
+        )

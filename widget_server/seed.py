@@ -1,0 +1,91 @@
+"""Built-in schemas and the demo tenant with its sample pools. Idempotent: running it
+again adds what is missing and changes nothing that exists."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from widget_server.clock import Clock
+from widget_server.db import Database
+from widget_server.forms import check_schema
+from widget_server.models import IdentitySchema, Pool, Tenant
+
+_SCHEMAS = Path(__file__).resolve().parent / "builtin_schemas"
+
+BUILTIN_SCHEMAS = {
+    "consumer-basic": "Consumer: email and password",
+    "business-customer": "Business customer: several steps",
+    "employee": "Employee: name and company email",
+}
+
+
+class DemoPool(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str
+    schema: str
+    self_registration: bool = True
+    theme: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+DEMO_POOLS = (
+    DemoPool(id="partner-1", name="Partner 1", schema="consumer-basic",
+             theme={"logo": {"text": "Partner One"}}),
+    DemoPool(id="partner-2", name="Partner 2", schema="consumer-basic",
+             theme={"logo": {"text": "Partner Two"}, "colors": {"primary": "#0f766e",
+                    "focus": "rgba(15,118,110,0.35)"}, "radius": "4px"}),
+    DemoPool(id="business-1", name="Business 1", schema="business-customer",
+             theme={"logo": {"text": "Business One"}}),
+    DemoPool(id="employees", name="Employees", schema="employee", self_registration=False,
+             theme={"logo": {"text": "ACME Staff"}}),
+)
+
+
+def load_builtin_schema(name: str) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads((_SCHEMAS / f"{name}.json").read_text())
+    check_schema(body)
+    return body
+
+
+async def seed_builtin(session: AsyncSession, clock: Clock) -> None:
+    for schema_id, title in BUILTIN_SCHEMAS.items():
+        if await session.get(IdentitySchema, schema_id) is None:
+            session.add(
+                IdentitySchema(
+                    id=schema_id, tenant_id=None, name=title, kind="payload",
+                    body=load_builtin_schema(schema_id), builtin=True, created_at=clock.now(),
+                )
+            )
+
+
+async def seed_demo(db: Database, clock: Clock, allowed_origins: list[str]) -> None:
+    """The demo tenant ACME and its pools; pools accept embedding from ``allowed_origins``."""
+    now = clock.now()
+    async with db.write() as session:
+        await seed_builtin(session, clock)
+        if await session.get(Tenant, "acme") is None:
+            session.add(Tenant(id="acme", name="ACME", theme={}, created_at=now))
+        await session.flush()
+        for demo in DEMO_POOLS:
+            pool = await session.get(Pool, demo.id)
+            if pool is None:
+                session.add(
+                    Pool(
+                        id=demo.id, tenant_id="acme", name=demo.name,
+                        payload_schema_id=demo.schema, metadata_schema_id=None,
+                        password_policy={}, activation_methods=["email"],
+                        self_registration=demo.self_registration,
+                        allowed_origins=list(allowed_origins), theme=demo.theme,
+                        session_lifetime_seconds=86400, version=1,
+                        created_at=now, updated_at=now,
+                    )
+                )
+            elif sorted(pool.allowed_origins) != sorted(set(pool.allowed_origins) | set(allowed_origins)):
+                # The demo may run on other ports than last time; keep its partner page allowed.
+                pool.allowed_origins = sorted(set(pool.allowed_origins) | set(allowed_origins))
+                pool.version += 1
+                pool.updated_at = now

@@ -1,0 +1,25 @@
+"""The things every flow needs, built once by ``create_app`` and passed in explicitly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from widget_server.clock import Clock
+from widget_server.db import Database
+from widget_server.mail.compose import Composer
+from widget_server.passwords.hashing import HashingPool
+from widget_server.pools import PoolDirectory
+from widget_server.settings import Settings
+
+
+@dataclass(frozen=True, kw_only=True)
+class Services:
+    settings: Settings
+    db: Database
+    clock: Clock
+    hashing: HashingPool
+    pools: PoolDirectory
+    composer: Composer
+    #: Called after a transaction that wrote outbox messages committed.
+    notify_outbox: Callable[[], None] = field(default=lambda: None)

@@ -1,0 +1,97 @@
+"""The one configuration object, built once from the environment and passed to ``create_app``.
+
+Per-pool configuration (schemas, policies, origins, themes) is data in the database, not here.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+_PREFIX = "WIDGET_"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    #: SQLAlchemy URL. SQLite (``sqlite+aiosqlite:///path``) embedded by default;
+    #: ``postgresql+asyncpg://user@host/db`` for production.
+    database_url: str = "sqlite+aiosqlite:///.data/widget.db"
+    #: Key for HMACs over codes and CSRF tokens. Rotating it invalidates open flows and codes.
+    secret_key: str = field(default="", repr=False)
+    #: Where browsers reach this server; used in emails and snippets.
+    public_url: str = "http://localhost:8000"
+    #: Outgoing mail.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_starttls: bool = False
+    mail_from: str = "Widget Server <no-reply@localhost>"
+    #: Seconds between outbox polls; messages written in a request are also sent right away.
+    outbox_poll_seconds: float = 2.0
+    #: argon2id parameters (OWASP minimum is m=19 MiB, t=2, p=1).
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19456
+    #: Threads that hash at once (default: one per core) and how many callers may wait
+    #: before the server answers 503 instead of queueing without bound.
+    hash_slots: int = 0
+    hash_max_waiting: int = 256
+    #: Lifetimes, in seconds.
+    flow_ttl_seconds: int = 3600
+    code_ttl_seconds: int = 600
+    code_max_attempts: int = 5
+    code_resend_cooldown_seconds: int = 60
+    #: Largest request body accepted, in bytes.
+    max_body_bytes: int = 64 * 1024
+    #: Folder (Maildir) of the dev SMTP sink shown at /dev/mailbox; empty disables the page.
+    dev_mailbox_dir: str = ""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read ``WIDGET_<FIELD>`` variables; unknown ``WIDGET_`` variables are an error."""
+        env = os.environ if environ is None else environ
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, object] = {}
+        for key, raw in env.items():
+            if not key.startswith(_PREFIX):
+                continue
+            name = key[len(_PREFIX) :].lower()
+            if name not in known:
+                raise ValueError(f"unknown setting {key}")
+            values[name] = _convert(raw, type(getattr(cls(), name)), key)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def with_secret(self, data_dir: Path) -> Settings:
+        """Return settings with a secret key, generated once and kept in ``data_dir`` if unset."""
+        if self.secret_key:
+            return self
+        path = data_dir / "secret.key"
+        if not path.exists():
+            data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return replace(self, secret_key=path.read_text().strip())
+
+    @property
+    def effective_hash_slots(self) -> int:
+        return self.hash_slots or (os.cpu_count() or 1)
+
+
+def _convert(raw: str, kind: type, key: str) -> object:
+    try:
+        if kind is bool:
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(raw)
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{key}: cannot read {raw!r} as {kind.__name__}") from exc
+    return raw

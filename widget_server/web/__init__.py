@@ -1,0 +1,1 @@
+"""HTTP: the Litestar app, its handlers and the one place that maps domain errors."""

@@ -1,0 +1,96 @@
+"""``create_app(settings)``: the whole service, wired once, nothing read from globals."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
+from litestar.static_files import create_static_files_router
+
+from widget_server import migrate
+from widget_server.assets import asset_dir
+from widget_server.clock import Clock, SystemClock
+from widget_server.db import Database
+from widget_server.mail.compose import Composer
+from widget_server.mail.outbox import OutboxWorker
+from widget_server.mail.senders import Sender, SmtpSender
+from widget_server.passwords.hashing import Argon2Hasher, HashingPool, PasswordHasher
+from widget_server.passwords.policy import load_common_passwords
+from widget_server.pools import PoolDirectory
+from widget_server.services import Services
+from widget_server.settings import Settings
+from widget_server.web import pages, registration
+from widget_server.web.context import WebContext
+from widget_server.web.render import Renderer, make_environment
+from widget_server.web.security import SecurityHeadersMiddleware
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    sender: Sender | None = None,
+    hasher: PasswordHasher | None = None,
+    migrate_on_start: bool = True,
+) -> Litestar:
+    if not settings.secret_key:
+        raise ValueError("settings.secret_key is empty; set WIDGET_SECRET_KEY")
+    clock = clock or SystemClock()
+    db = Database(settings.database_url)
+    env = make_environment()
+    worker = OutboxWorker(db, sender or _smtp(settings), clock, settings.outbox_poll_seconds)
+    services = Services(
+        settings=settings,
+        db=db,
+        clock=clock,
+        hashing=HashingPool(
+            hasher or Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib),
+            slots=settings.effective_hash_slots,
+            max_waiting=settings.hash_max_waiting,
+        ),
+        pools=PoolDirectory(db),
+        composer=Composer(env),
+        notify_outbox=worker.wake,
+    )
+
+    async def startup() -> None:
+        if migrate_on_start:
+            await migrate.upgrade(db)
+        load_common_passwords()  # the first registration should not pay for it
+        worker.start()
+
+    async def shutdown() -> None:
+        await worker.stop()
+        await db.dispose()
+
+    return Litestar(
+        route_handlers=[
+            registration.show_registration,
+            registration.submit_registration,
+            registration.submit_code,
+            registration.resend_code,
+            registration.password_check,
+            pages.theme_css,
+            pages.index,
+            pages.mailbox,
+            pages.healthz,
+            create_static_files_router(path="/static", directories=[asset_dir("static")]),
+        ],
+        state=State({"web": WebContext(services, Renderer(env)), "outbox": worker}),
+        middleware=[DefineMiddleware(SecurityHeadersMiddleware)],
+        on_startup=[startup],
+        on_shutdown=[shutdown],
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=None,
+    )
+
+
+def _smtp(settings: Settings) -> SmtpSender:
+    return SmtpSender(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        mail_from=settings.mail_from,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        starttls=settings.smtp_starttls,
+    )

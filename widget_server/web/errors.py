@@ -1,0 +1,130 @@
+"""The one module that turns domain errors into responses.
+
+For a widget, an error is never a dead end: the user gets a page they can go on from
+(the same form with messages, or a fresh flow with an explanation), with a status that
+tells machines what happened.
+
+=====================  ======  ==============================================
+error                  status  what the user sees
+=====================  ======  ==============================================
+InvalidInput           422     the same step, values kept, messages by field
+ (flow.malformed)      400     the same step, form-level message
+CsrfMismatch           403     a fresh flow, ``flow.csrf``
+FlowNotFound           404     a fresh flow, ``flow.not_found``
+FlowExpired            410     the replacement flow, ``flow.expired``
+FlowStateError         409     the flow as it now is, with the reason
+CodeInvalid            422     the code step, ``code.invalid`` (attempts left)
+CodeExpired            410     the code step, ``code.expired``
+CodeExhausted          429     the code step, ``code.exhausted``
+ResendTooSoon          429     the code step + ``Retry-After``
+Overloaded             503     the same step, values kept + ``Retry-After``
+RegistrationClosed     403     a closed notice, no form
+PoolNotFound           404     a plain not-found page
+=====================  ======  ==============================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from litestar import Response
+
+from widget_server.errors import (
+    CodeError,
+    CodeExhausted,
+    CodeExpired,
+    CodeInvalid,
+    CsrfMismatch,
+    FlowExpired,
+    FlowNotFound,
+    FlowStateError,
+    InvalidInput,
+    Overloaded,
+    PoolNotFound,
+    RegistrationClosed,
+    ResendTooSoon,
+    WidgetError,
+)
+from widget_server.flows import registration
+from widget_server.models import Flow
+from widget_server.pools import PoolView
+from widget_server.web.context import WebContext
+from widget_server.web.views import html, render_closed, render_flow
+
+STATUS: dict[type[WidgetError], int] = {
+    InvalidInput: 422,
+    CsrfMismatch: 403,
+    FlowNotFound: 404,
+    FlowExpired: 410,
+    FlowStateError: 409,
+    CodeInvalid: 422,
+    CodeExpired: 410,
+    CodeExhausted: 429,
+    ResendTooSoon: 429,
+    Overloaded: 503,
+    RegistrationClosed: 403,
+    PoolNotFound: 404,
+}
+
+
+def status_for(exc: WidgetError) -> int:
+    if isinstance(exc, InvalidInput) and "" in exc.messages:
+        return 400
+    return STATUS.get(type(exc), 400)
+
+
+def _retry_headers(exc: WidgetError) -> dict[str, str]:
+    seconds = getattr(exc, "retry_after", None)
+    return {"retry-after": str(seconds)} if seconds is not None else {}
+
+
+async def flow_error_response(
+    ctx: WebContext,
+    pool: PoolView,
+    exc: WidgetError,
+    *,
+    flow: Flow | None,
+    fragment: bool,
+    values: Mapping[str, object] | None = None,
+) -> Response[str]:
+    """Answer ``exc`` raised while handling a POST (or GET) on ``flow``."""
+    status = status_for(exc)
+    if isinstance(exc, RegistrationClosed):
+        return render_closed(ctx, pool, fragment, status)
+    if isinstance(exc, (CsrfMismatch, FlowNotFound, FlowExpired)) or flow is None:
+        fresh = await _replacement(ctx, pool, exc, flow)
+        return render_flow(ctx, pool, fresh, fragment=fragment, alerts=(exc.message,), status=status)
+    if isinstance(exc, FlowStateError):
+        current = await registration.get(ctx.services, pool, flow.id)
+        return render_flow(ctx, pool, current, fragment=fragment, alerts=(exc.message,), status=status)
+    if isinstance(exc, InvalidInput):
+        errors = {k: v for k, v in exc.messages.items() if k}
+        alerts = exc.messages.get("", ())
+        shown = values if flow.state == "form" else None
+        return render_flow(
+            ctx, pool, flow, fragment=fragment, values=shown, errors=errors, alerts=alerts,
+            status=status,
+        )
+    if isinstance(exc, CodeError) and not isinstance(exc, ResendTooSoon):
+        return render_flow(
+            ctx, pool, flow, fragment=fragment, errors={"code": (exc.message,)}, status=status
+        )
+    return render_flow(
+        ctx, pool, flow, fragment=fragment, values=values if flow.state == "form" else None,
+        alerts=(exc.message,), status=status, headers=_retry_headers(exc),
+    )
+
+
+async def _replacement(
+    ctx: WebContext, pool: PoolView, exc: WidgetError, flow: Flow | None
+) -> Flow:
+    if isinstance(exc, FlowExpired) and exc.replacement_flow_id:
+        return await registration.get(ctx.services, pool, exc.replacement_flow_id)
+    origin = flow.parent_origin if flow is not None else None
+    return await registration.start(ctx.services, pool, origin)
+
+
+def not_found_page(ctx: WebContext, exc: WidgetError) -> Response[str]:
+    body = ctx.renderer.page("error.html", message=exc.message, parent_origin=None, pool=None,
+                             full_page=True)
+    return html(None, body, status_for(exc))

@@ -1,0 +1,150 @@
+"""Draw a registration flow in whatever state it is in: the one place that knows which
+template variables each state needs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+from litestar import Response
+from litestar.enums import MediaType
+
+from widget_server.flows.registration import credential_step, csrf_token
+from widget_server.forms import FormNode, identifier_field
+from widget_server.messages import Msg, msg
+from widget_server.models import Flow
+from widget_server.pools import PoolView
+from widget_server.web.context import WebContext
+from widget_server.web.render import step_view
+from widget_server.web.security import frame_ancestors
+
+
+def base_path(pool: PoolView) -> str:
+    return f"/embed/{pool.id}/register"
+
+
+def html(pool: PoolView | None, body: str, status: int = 200, **headers: str) -> Response[str]:
+    all_headers = {
+        "content-security-policy": frame_ancestors(pool.allowed_origins if pool else ()),
+        "vary": "HX-Request",
+        "cache-control": "no-store",
+        **headers,
+    }
+    return Response(body, status_code=status, media_type=MediaType.HTML, headers=all_headers)
+
+
+def password_node(pool: PoolView, flow: Flow, errors: Sequence[Msg]) -> FormNode:
+    policy = pool.policy
+    keep = flow.password_hash is not None
+    return FormNode(
+        type="input",
+        name="password",
+        input_type="password",
+        label="Password",
+        help=msg("password.keep", level="info").text() if keep else None,
+        required=not keep,
+        value=None,
+        attributes={
+            "autocomplete": "new-password",
+            "maxlength": str(policy.max_length),
+            "hx-post": f"{base_path(pool)}/password-check",
+            "hx-trigger": "input changed delay:200ms",
+            "hx-target": "#f-password-rules",
+            "hx-swap": "outerHTML",
+            "hx-sync": "this:replace",
+        },
+        messages=tuple(errors),
+        rules=tuple(policy.help()),
+    )
+
+
+def flow_values(flow: Flow) -> dict[str, object]:
+    return dict(flow.data)
+
+
+def render_flow(
+    ctx: WebContext,
+    pool: PoolView,
+    flow: Flow,
+    *,
+    fragment: bool,
+    values: Mapping[str, object] | None = None,
+    errors: Mapping[str, Sequence[Msg]] | None = None,
+    alerts: Sequence[Msg] = (),
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Response[str]:
+    view = _state_view(ctx, pool, flow, values, errors or {}, alerts)
+    common = {
+        "fragment": fragment,
+        "flow_id": flow.id,
+        "csrf_token": csrf_token(ctx.services, flow.id),
+        "parent_origin": flow.parent_origin,
+    }
+    pristine = flow.state == "form" and view["step_index"] == 0 and values is None
+    if pristine and not errors and not alerts and flow.password_hash is None:
+        body = ctx.renderer.first_step(pool, view=view, **common)  # type: ignore[arg-type]
+    else:
+        body = ctx.renderer.registration(pool, **common, **view)  # type: ignore[arg-type]
+    return html(pool, body, status, **(headers or {}))
+
+
+def _state_view(
+    ctx: WebContext,
+    pool: PoolView,
+    flow: Flow,
+    values: Mapping[str, object] | None,
+    errors: Mapping[str, Sequence[Msg]],
+    alerts: Sequence[Msg],
+) -> dict[str, Any]:
+    path = base_path(pool)
+    view: dict[str, Any] = {"alerts": tuple(alerts), "action": path, "step_index": -1}
+    if flow.state == "form":
+        password = None
+        if flow.step == credential_step(pool):
+            password = password_node(pool, flow, errors.get("password", ()))
+        identifier = identifier_field(pool.schema)
+        shown = flow_values(flow) if values is None else values
+        view |= step_view(pool, flow.step, shown, errors, password, identifier)
+    elif flow.state == "code":
+        view |= {
+            "state": "code",
+            "code_action": f"{path}/code",
+            "resend_action": f"{path}/resend",
+            "code_errors": tuple(errors.get("code", ())),
+            "code_minutes": ctx.services.settings.code_ttl_seconds // 60,
+        }
+        if not alerts:
+            view["alerts"] = (msg("registration.check_email", "info", address=flow.address or ""),)
+    else:
+        view |= {"state": "done", "address": flow.address, "event": _event(pool, flow)}
+    return view
+
+
+class RegisteredEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """What the partner page learns: who registered where, nothing secret."""
+
+    type: str = "registered"
+    pool_id: str
+    user_id: str
+
+
+def _event(pool: PoolView, flow: Flow) -> dict[str, Any] | None:
+    if flow.parent_origin is None or flow.user_id is None:
+        return None
+    return msgspec.to_builtins(RegisteredEvent(pool_id=pool.id, user_id=flow.user_id))  # type: ignore[no-any-return]
+
+
+def render_closed(ctx: WebContext, pool: PoolView, fragment: bool, status: int) -> Response[str]:
+    theme = ctx.renderer.theme(pool)
+    body = ctx.renderer.page(
+        "flows/registration_card.html" if fragment else "flows/registration.html",
+        pool=pool,
+        theme=theme,
+        t=lambda m: m.text(theme.copy),
+        state="closed",
+        alerts=(msg("registration.disabled"),),
+        parent_origin=None,
+    )
+    return html(pool, body, status)
