@@ -8,7 +8,7 @@
      ├── InvalidInput(messages)            field → [Msg]; ``""`` holds form-level messages
      ├── FlowError
      │    ├── FlowNotFound
-     │    ├── FlowExpired(replacement_flow_id)
+     │    ├── FlowExpired                 the caller starts a fresh flow
      │    ├── CsrfMismatch
      │    └── FlowStateError               replayed POST, step not reachable
      ├── CodeError
@@ -62,10 +62,6 @@ class FlowNotFound(FlowError):
 
 class FlowExpired(FlowError):
     message_id = "flow.expired"
-
-    def __init__(self, replacement_flow_id: str | None = None) -> None:
-        super().__init__(replacement_flow_id)
-        self.replacement_flow_id = replacement_flow_id
 
 
 class CsrfMismatch(FlowError):

@@ -8,7 +8,7 @@ from typing import Annotated
 from jinja2 import Environment
 from litestar import Litestar, Response, get
 from litestar.enums import MediaType
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from widget_server.assets import asset_dir
 from widget_server.seed import DEMO_POOLS
@@ -25,8 +25,8 @@ def create_partner_app(env: Environment, widget_origin: str) -> Litestar:
 
     @get("/")
     async def partner_page(
-        pool: Annotated[str, Parameter(query="pool", max_length=64)] = "business-1",
-        plain: Annotated[bool, Parameter(query="plain")] = False,
+        pool: Annotated[str, QueryParameter(name="pool", max_length=64)] = "business-1",
+        plain: Annotated[bool, QueryParameter(name="plain")] = False,
     ) -> Response[str]:
         pool_id = pool if pool in known else "business-1"
         text = snippet(widget_origin, pool_id, "iframe.html" if plain else "script-tag.html")

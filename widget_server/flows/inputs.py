@@ -17,16 +17,19 @@ from widget_server.messages import msg
 
 FlowId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Token = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+Ticket = Annotated[str, msgspec.Meta(min_length=1, max_length=600)]
 # Long enough for any policy (hard cap 1024), short enough that nothing huge is hashed.
 Password = Annotated[str, msgspec.Meta(max_length=4096)]
 CodeText = Annotated[str, msgspec.Meta(max_length=32)]
 
-CONTROL = frozenset({"flow_id", "csrf_token", "action", "password", "code"})
+CONTROL = frozenset({"flow_id", "csrf_token", "flow_ticket", "action", "password", "code"})
 
 
 class _Base(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="action"):
     flow_id: FlowId
     csrf_token: Token
+    #: Present while the flow is not saved yet (see ``flows.registration.flow_ticket``).
+    flow_ticket: Ticket | None = None
 
 
 class StepSubmit(_Base, tag="next"):
@@ -66,6 +69,10 @@ def decode_submission(form: Mapping[str, Sequence[str]], default_action: str) ->
         control[name] = values[0]
     if control.get("action") == "next":
         control["fields"] = fields
+    elif control.get("action") == "back":
+        # Back is a button inside the step's form: the browser sends the step's fields
+        # along, and going back must not depend on (or store) them.
+        control.pop("password", None)
     elif fields or "password" in control:
         raise InvalidInput({"": [msg("flow.malformed")]})
     try:

@@ -4,6 +4,11 @@ Every public function takes the pool snapshot and a decoded submission, runs one
 transaction, and returns the flow in its new state or raises a domain error
 (``widget_server.errors``). Nothing here knows about HTTP.
 
+Unsaved flows: opening the form writes nothing. The flow travels as a signed ticket
+(pool, parent origin, issue time) in the form until its first valid POST inserts the
+row, so anonymous GETs cannot fill the database, and a one-step registration costs one
+transaction.
+
 Enumeration safety: completing the form for an address that already has an account
 takes the same path (hash, one transaction, one outbox message, ``code`` state) as a
 new one; the owner gets a notice instead of a code, and no code can ever succeed.
@@ -11,11 +16,13 @@ new one; the owner gets a notice instead of a code, and no code can ever succeed
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server import secrets_
@@ -56,45 +63,92 @@ def credential_step(pool: PoolView) -> str:
     return next(s.id for s in steps_of(pool.schema) if identifier in s.fields)
 
 
+def is_saved(flow: Flow) -> bool:
+    return not inspect(flow).transient
+
+
 async def start(services: Services, pool: PoolView, parent_origin: str | None) -> Flow:
+    """A new, unsaved flow; see ``flow_ticket``."""
     if not pool.self_registration:
         raise RegistrationClosed()
-    now = services.clock.now()
-    flow = Flow(
-        id=secrets_.new_token(),
+    now = services.clock.now().replace(microsecond=0)
+    origin = parent_origin if pool.allows_origin(parent_origin) else None
+    return _unsaved_flow(services, pool, secrets_.new_token(), origin, now)
+
+
+def _unsaved_flow(
+    services: Services, pool: PoolView, flow_id: str, origin: str | None, created: datetime
+) -> Flow:
+    return Flow(
+        id=flow_id,
         kind="registration",
         pool_id=pool.id,
         state="form",
         step=steps_of(pool.schema)[0].id,
         data={},
-        parent_origin=parent_origin if pool.allows_origin(parent_origin) else None,
-        expires_at=now + timedelta(seconds=services.settings.flow_ttl_seconds),
-        created_at=now,
-        updated_at=now,
+        password_hash=None,
+        parent_origin=origin,
+        user_id=None,
+        address=None,
+        expires_at=created + timedelta(seconds=services.settings.flow_ttl_seconds),
+        created_at=created,
+        updated_at=created,
     )
-    async with services.db.write() as session:
-        session.add(flow)
-    return flow
+
+
+def flow_ticket(services: Services, flow: Flow) -> str:
+    """Signed (pool, parent origin, issue time) of an unsaved flow, carried in the form."""
+    fields = [flow.pool_id, flow.parent_origin or "", int(flow.created_at.timestamp())]
+    payload = base64.urlsafe_b64encode(json.dumps(fields).encode()).decode().rstrip("=")
+    signature = secrets_.keyed_hash(services.settings.secret_key, "ticket", flow.id, payload)
+    return f"{payload}.{signature}"
+
+
+def _from_ticket(services: Services, pool: PoolView, flow_id: str, ticket: str) -> Flow | None:
+    payload, _, signature = ticket.partition(".")
+    if not secrets_.matches(signature, services.settings.secret_key, "ticket", flow_id, payload):
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        pool_id, origin, issued = json.loads(raw)
+        created = datetime.fromtimestamp(int(issued), UTC)
+    except (ValueError, TypeError):
+        return None
+    if pool_id != pool.id:
+        return None
+    return _unsaved_flow(services, pool, flow_id, origin or None, created)
 
 
 async def get(services: Services, pool: PoolView, flow_id: str) -> Flow:
-    """Load a flow for display; an expired one is replaced by a fresh flow."""
+    """Load a saved flow for display."""
     async with services.db.read() as session:
         flow = await session.get(Flow, flow_id)
     if flow is None or flow.pool_id != pool.id or flow.kind != "registration":
         raise FlowNotFound()
-    if flow.expires_at <= services.clock.now() and flow.state != "done":
-        replacement = await start(services, pool, flow.parent_origin)
-        raise FlowExpired(replacement.id)
+    _check_fresh(services, flow)
     return flow
 
 
-async def load(services: Services, pool: PoolView, flow_id: str, token: str) -> Flow:
-    """Load a flow for a POST: it must exist, belong to the pool, be fresh, and the
-    CSRF token must match."""
+def _check_fresh(services: Services, flow: Flow) -> None:
+    if flow.expires_at <= services.clock.now() and flow.state != "done":
+        raise FlowExpired()
+
+
+async def load(
+    services: Services, pool: PoolView, flow_id: str, token: str, ticket: str | None = None
+) -> Flow:
+    """Load a flow for a POST: the CSRF token must match, and the flow must be saved or
+    carry a valid ticket, belong to the pool, and be fresh."""
     if not secrets_.hmac_equal(csrf_token(services, flow_id), token):
         raise CsrfMismatch()
-    return await get(services, pool, flow_id)
+    try:
+        return await get(services, pool, flow_id)
+    except FlowNotFound:
+        flow = _from_ticket(services, pool, flow_id, ticket) if ticket else None
+        if flow is None:
+            raise
+    _check_fresh(services, flow)
+    return flow
 
 
 async def submit_step(
@@ -115,7 +169,9 @@ async def back(services: Services, pool: PoolView, flow: Flow) -> Flow:
     target = transition(flow.state, "back")
     steps = [s.id for s in steps_of(pool.schema)]
     position = steps.index(flow.step)
-    previous = steps[max(position - 1, 0)]
+    if position == 0:
+        return flow
+    previous = steps[position - 1]
     await _update_flow(services, flow, {"step": previous, "state": target})
     flow.step = previous
     return flow
@@ -200,7 +256,11 @@ async def _advance(
     services: Services, flow: Flow, data: dict[str, Any], password_hash: str | None, step: str
 ) -> Flow:
     changes = {"data": data, "password_hash": password_hash, "step": step}
-    await _update_flow(services, flow, changes, expect_step=flow.step)
+    if is_saved(flow):
+        await _update_flow(services, flow, changes, expect_step=flow.step)
+    else:
+        async with services.db.write() as session:
+            await _insert_flow(services, session, flow, changes)
     flow.data, flow.password_hash, flow.step = data, password_hash, step
     return flow
 
@@ -221,6 +281,36 @@ async def _update_flow(
         raise FlowStateError()
 
 
+async def _insert_flow(
+    services: Services, session: AsyncSession, flow: Flow, changes: Mapping[str, Any]
+) -> None:
+    """Save an unsaved flow; a second POST of the same ticket finds the row taken."""
+    values = {
+        "id": flow.id, "kind": flow.kind, "pool_id": flow.pool_id, "state": flow.state,
+        "step": flow.step, "data": flow.data, "password_hash": None,
+        "parent_origin": flow.parent_origin, "user_id": None, "address": None,
+        "expires_at": flow.expires_at, "created_at": flow.created_at,
+        "updated_at": services.clock.now(),
+    } | dict(changes)
+    if not await insert_ignoring_conflict(session, Flow, values, conflict_columns=("id",)):
+        raise FlowStateError()
+
+
+async def _claim_for_completion(
+    services: Services, session: AsyncSession, flow: Flow, changes: Mapping[str, Any]
+) -> None:
+    if not is_saved(flow):
+        await _insert_flow(services, session, flow, changes)
+        return
+    claimed = await session.execute(
+        update(Flow)
+        .where(Flow.id == flow.id, Flow.state == "form", Flow.step == flow.step)
+        .values(updated_at=services.clock.now(), **changes)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise FlowStateError()
+
+
 async def _complete(
     services: Services, pool: PoolView, flow: Flow, data: dict[str, Any], password_hash: str | None
 ) -> Flow:
@@ -232,16 +322,17 @@ async def _complete(
     target = transition(flow.state, "complete")
     # Addresses compare case-insensitively: Jane@x and jane@x are one mailbox in practice.
     identifier = str(data[identifier_field(pool.schema)]).lower()
+    user_id = secrets_.new_id()
     async with services.db.write() as session:
-        claimed = await session.execute(
-            update(Flow)
-            .where(Flow.id == flow.id, Flow.state == "form", Flow.step == flow.step)
-            .values(state=target, data=data, password_hash=None, address=identifier)
+        changes = {"state": target, "data": data, "password_hash": None, "address": identifier,
+                   "user_id": user_id}
+        await _claim_for_completion(services, session, flow, changes)
+        created = await _create_user(
+            services, session, pool, user_id, data, identifier, password_hash
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            raise FlowStateError()
-        user_id = await _create_user(services, session, pool, data, identifier, password_hash)
-        await session.execute(update(Flow).where(Flow.id == flow.id).values(user_id=user_id))
+        if not created:
+            user_id = None
+            await session.execute(update(Flow).where(Flow.id == flow.id).values(user_id=None))
         _issue_code(services, session, pool, flow, user_id, identifier)
     services.notify_outbox()
     flow.state, flow.data, flow.password_hash = target, data, None
@@ -253,18 +344,19 @@ async def _create_user(
     services: Services,
     session: AsyncSession,
     pool: PoolView,
+    user_id: str,
     data: dict[str, Any],
     identifier: str,
     password_hash: str,
-) -> str | None:
-    """Insert user, address and credential; return None if the address is taken.
+) -> bool:
+    """Insert user, address and credential; return False if the address is taken.
 
     The unique index on (pool, kind, value) decides, so fifty parallel registrations of
     one address end with one user, on SQLite and PostgreSQL alike.
     """
     now = services.clock.now()
     user = User(
-        id=secrets_.new_id(),
+        id=user_id,
         pool_id=pool.id,
         status="new",
         payload=data,
@@ -291,7 +383,7 @@ async def _create_user(
     )
     if not inserted:
         await session.execute(delete(User).where(User.id == user.id))
-        return None
+        return False
     session.add(
         Credential(
             id=secrets_.new_id(),
@@ -302,7 +394,7 @@ async def _create_user(
             updated_at=now,
         )
     )
-    return user.id
+    return True
 
 
 def _issue_code(

@@ -56,6 +56,7 @@ class OutboxWorker:
         self._poll = poll_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def wake(self) -> None:
         """Deliver soon: called after a request committed a message."""
@@ -64,17 +65,25 @@ class OutboxWorker:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-worker")
 
-    async def stop(self) -> None:
-        if self._task is not None:
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Let the current round finish, then stop. Cancelling mid-statement would leave
+        a database connection half-closed (asyncpg then blocks pool disposal)."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout)
+        except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            self._task = None
+        self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
-                while await self.deliver_due() == BATCH:
+                while await self.deliver_due() == BATCH and not self._stopping:
                     pass
             except Exception:  # the worker must outlive a database hiccup
                 log.exception("outbox delivery round failed")

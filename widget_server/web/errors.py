@@ -11,7 +11,7 @@ InvalidInput           422     the same step, values kept, messages by field
  (flow.malformed)      400     the same step, form-level message
 CsrfMismatch           403     a fresh flow, ``flow.csrf``
 FlowNotFound           404     a fresh flow, ``flow.not_found``
-FlowExpired            410     the replacement flow, ``flow.expired``
+FlowExpired            410     a fresh flow, ``flow.expired``
 FlowStateError         409     the flow as it now is, with the reason
 CodeInvalid            422     the code step, ``code.invalid`` (attempts left)
 CodeExpired            410     the code step, ``code.expired``
@@ -35,6 +35,7 @@ from widget_server.errors import (
     CodeExpired,
     CodeInvalid,
     CsrfMismatch,
+    FlowError,
     FlowExpired,
     FlowNotFound,
     FlowStateError,
@@ -85,43 +86,41 @@ async def flow_error_response(
     *,
     flow: Flow | None,
     fragment: bool,
+    top_level: bool = False,
     values: Mapping[str, object] | None = None,
+    parent_origin: str | None = None,
 ) -> Response[str]:
     """Answer ``exc`` raised while handling a POST (or GET) on ``flow``."""
     status = status_for(exc)
+    how = {"fragment": fragment, "top_level": top_level, "status": status}
     if isinstance(exc, RegistrationClosed):
-        return render_closed(ctx, pool, fragment, status)
+        return render_closed(ctx, pool, parent_origin=parent_origin, **how)
     if isinstance(exc, (CsrfMismatch, FlowNotFound, FlowExpired)) or flow is None:
-        fresh = await _replacement(ctx, pool, exc, flow)
-        return render_flow(ctx, pool, fresh, fragment=fragment, alerts=(exc.message,), status=status)
+        origin = flow.parent_origin if flow is not None else parent_origin
+        fresh = await registration.start(ctx.services, pool, origin)
+        return render_flow(ctx, pool, fresh, alerts=(exc.message,), **how)
     if isinstance(exc, FlowStateError):
-        current = await registration.get(ctx.services, pool, flow.id)
-        return render_flow(ctx, pool, current, fragment=fragment, alerts=(exc.message,), status=status)
+        current = await _current(ctx, pool, flow)
+        return render_flow(ctx, pool, current, alerts=(exc.message,), **how)
     if isinstance(exc, InvalidInput):
         errors = {k: v for k, v in exc.messages.items() if k}
         alerts = exc.messages.get("", ())
         shown = values if flow.state == "form" else None
-        return render_flow(
-            ctx, pool, flow, fragment=fragment, values=shown, errors=errors, alerts=alerts,
-            status=status,
-        )
+        return render_flow(ctx, pool, flow, values=shown, errors=errors, alerts=alerts, **how)
     if isinstance(exc, CodeError) and not isinstance(exc, ResendTooSoon):
-        return render_flow(
-            ctx, pool, flow, fragment=fragment, errors={"code": (exc.message,)}, status=status
-        )
+        return render_flow(ctx, pool, flow, errors={"code": (exc.message,)}, **how)
     return render_flow(
-        ctx, pool, flow, fragment=fragment, values=values if flow.state == "form" else None,
-        alerts=(exc.message,), status=status, headers=_retry_headers(exc),
+        ctx, pool, flow, values=values if flow.state == "form" else None,
+        alerts=(exc.message,), headers=_retry_headers(exc), **how,
     )
 
 
-async def _replacement(
-    ctx: WebContext, pool: PoolView, exc: WidgetError, flow: Flow | None
-) -> Flow:
-    if isinstance(exc, FlowExpired) and exc.replacement_flow_id:
-        return await registration.get(ctx.services, pool, exc.replacement_flow_id)
-    origin = flow.parent_origin if flow is not None else None
-    return await registration.start(ctx.services, pool, origin)
+async def _current(ctx: WebContext, pool: PoolView, flow: Flow) -> Flow:
+    """The flow as stored now (another request may have moved it on)."""
+    try:
+        return await registration.get(ctx.services, pool, flow.id)
+    except FlowError:
+        return await registration.start(ctx.services, pool, flow.parent_origin)
 
 
 def not_found_page(ctx: WebContext, exc: WidgetError) -> Response[str]:

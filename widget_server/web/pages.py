@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get
 from litestar.enums import MediaType
+from litestar.params import PathParameter
 from sqlalchemy import select
 
 from widget_server.errors import PoolNotFound
@@ -17,8 +18,11 @@ from widget_server.web.errors import not_found_page
 from widget_server.web.views import html
 
 
+PoolId = Annotated[str, PathParameter(max_length=64)]
+
+
 @get("/embed/{pool_id:str}/theme.css")
-async def theme_css(request: Request[Any, Any, Any], pool_id: str) -> Response[str]:
+async def theme_css(request: Request[Any, Any, Any], pool_id: PoolId) -> Response[str]:
     ctx = web_context(request)
     try:
         pool = await ctx.services.pools.get(pool_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import PathParameter, QueryParameter
 from litestar.response import Redirect
 
 from widget_server.errors import InvalidInput, PoolNotFound, WidgetError
@@ -32,17 +32,25 @@ from widget_server.web.security import normalise_origin, origin_of_url
 from widget_server.web.views import base_path, html, render_flow
 
 PATH = "/embed/{pool_id:str}/register"
-FlowParam = Annotated[str | None, Parameter(query="flow", max_length=64)]
-OriginParam = Annotated[str | None, Parameter(query="parent_origin", max_length=255)]
+FlowParam = Annotated[str | None, QueryParameter(name="flow", max_length=64)]
+OriginParam = Annotated[str | None, QueryParameter(name="parent_origin", max_length=255)]
 
 
 def is_htmx(request: Request[Any, Any, Any]) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
+def is_top_level(request: Request[Any, Any, Any]) -> bool:
+    # Browsers say whether a navigation loads a tab ("document") or an "iframe".
+    return request.headers.get("sec-fetch-dest") == "document"
+
+
+PoolId = Annotated[str, PathParameter(max_length=64)]
+
+
 @get(PATH)
 async def show_registration(
-    request: Request[Any, Any, Any], pool_id: str, flow_id: FlowParam = None,
+    request: Request[Any, Any, Any], pool_id: PoolId, flow_id: FlowParam = None,
     parent_origin: OriginParam = None,
 ) -> Response[str]:
     ctx = web_context(request)
@@ -50,35 +58,38 @@ async def show_registration(
         pool = await ctx.services.pools.get(pool_id)
     except PoolNotFound as exc:
         return not_found_page(ctx, exc)
-    fragment = is_htmx(request)
+    fragment, top_level = is_htmx(request), is_top_level(request)
+    origin = normalise_origin(parent_origin) or origin_of_url(request.headers.get("referer"))
     try:
         if flow_id:
             flow = await registration.get(ctx.services, pool, flow_id)
         else:
-            origin = normalise_origin(parent_origin) or origin_of_url(request.headers.get("referer"))
             flow = await registration.start(ctx.services, pool, origin)
     except WidgetError as exc:
-        return await flow_error_response(ctx, pool, exc, flow=None, fragment=fragment)
-    return render_flow(ctx, pool, flow, fragment=fragment)
+        return await flow_error_response(
+            ctx, pool, exc, flow=None, fragment=fragment, top_level=top_level,
+            parent_origin=origin,
+        )
+    return render_flow(ctx, pool, flow, fragment=fragment, top_level=top_level)
 
 
 @post(PATH, status_code=200)
-async def submit_registration(request: Request[Any, Any, Any], pool_id: str) -> Response[str]:
+async def submit_registration(request: Request[Any, Any, Any], pool_id: PoolId) -> Response[str]:
     return await _handle(request, pool_id, "next")
 
 
 @post(PATH + "/code", status_code=200)
-async def submit_code(request: Request[Any, Any, Any], pool_id: str) -> Response[str]:
+async def submit_code(request: Request[Any, Any, Any], pool_id: PoolId) -> Response[str]:
     return await _handle(request, pool_id, "verify")
 
 
 @post(PATH + "/resend", status_code=200)
-async def resend_code(request: Request[Any, Any, Any], pool_id: str) -> Response[str]:
+async def resend_code(request: Request[Any, Any, Any], pool_id: PoolId) -> Response[str]:
     return await _handle(request, pool_id, "resend")
 
 
 @post(PATH + "/password-check", status_code=200)
-async def password_check(request: Request[Any, Any, Any], pool_id: str) -> Response[str]:
+async def password_check(request: Request[Any, Any, Any], pool_id: PoolId) -> Response[str]:
     """The live rule list under the password field, computed by the pool's validators
     themselves so the help text and the rule cannot drift."""
     ctx = web_context(request)
@@ -104,7 +115,7 @@ async def _handle(request: Request[Any, Any, Any], pool_id: str, action: str) ->
         pool = await ctx.services.pools.get(pool_id)
     except PoolNotFound as exc:
         return not_found_page(ctx, exc)
-    fragment = is_htmx(request)
+    fragment, top_level = is_htmx(request), is_top_level(request)
     form = await request.form()
     raw = {key: form.getall(key) for key in form}
     values = {k: v[0] for k, v in raw.items() if len(v) == 1 and k not in {"password"}}
@@ -112,15 +123,20 @@ async def _handle(request: Request[Any, Any, Any], pool_id: str, action: str) ->
     try:
         submission = decode_submission(raw, action)
         flow = await registration.load(
-            ctx.services, pool, submission.flow_id, submission.csrf_token
+            ctx.services, pool, submission.flow_id, submission.csrf_token,
+            submission.flow_ticket,
         )
         flow = await _dispatch(ctx, pool, flow, submission)
     except InvalidInput as exc:
         if flow is None:
             flow = await _flow_for_malformed(ctx, pool, raw)
-        return await flow_error_response(ctx, pool, exc, flow=flow, fragment=fragment, values=values)
+        return await flow_error_response(
+            ctx, pool, exc, flow=flow, fragment=fragment, top_level=top_level, values=values
+        )
     except WidgetError as exc:
-        return await flow_error_response(ctx, pool, exc, flow=flow, fragment=fragment, values=values)
+        return await flow_error_response(
+            ctx, pool, exc, flow=flow, fragment=fragment, top_level=top_level, values=values
+        )
     if fragment:
         return render_flow(ctx, pool, flow, fragment=True)
     return Redirect(f"{base_path(pool)}?flow={flow.id}", status_code=303)  # type: ignore[return-value]
@@ -144,9 +160,12 @@ async def _flow_for_malformed(
 ) -> Flow | None:
     """A malformed post may still name a valid flow (CSRF checked); show it if so."""
     flow_ids, tokens = raw.get("flow_id", []), raw.get("csrf_token", [])
-    if len(flow_ids) != 1 or len(tokens) != 1:
+    tickets = raw.get("flow_ticket", [])
+    if len(flow_ids) != 1 or len(tokens) != 1 or len(tickets) > 1:
         return None
     try:
-        return await registration.load(ctx.services, pool, flow_ids[0], tokens[0])
+        return await registration.load(
+            ctx.services, pool, flow_ids[0], tokens[0], tickets[0] if tickets else None
+        )
     except WidgetError:
         return None

@@ -32,6 +32,7 @@ HTMX_CONFIG = (
 _FLOW = "__ws_flow_id__"
 _CSRF = "__ws_csrf_token__"
 _ORIGIN = "__ws_parent_origin__"
+_TICKET = "__ws_flow_ticket__"
 
 
 def make_environment() -> Environment:
@@ -85,6 +86,7 @@ class Renderer:
         fragment: bool,
         flow_id: str,
         csrf_token: str,
+        flow_ticket: str | None,
         parent_origin: str | None,
         **view: Any,
     ) -> str:
@@ -96,6 +98,7 @@ class Renderer:
             t=lambda m: m.text(theme.copy),
             flow_id=flow_id,
             csrf_token=csrf_token,
+            flow_ticket=flow_ticket,
             parent_origin=parent_origin,
             **view,
         )
@@ -107,22 +110,28 @@ class Renderer:
         fragment: bool,
         flow_id: str,
         csrf_token: str,
+        flow_ticket: str | None,
         parent_origin: str | None,
         view: Mapping[str, Any],
     ) -> str:
         """The untouched first step, from the cache when possible."""
-        key = (pool.id, pool.version, fragment)
+        key = (pool.id, pool.version, fragment, bool(parent_origin), bool(flow_ticket),
+               bool(view.get("full_page")))
         html = self._first_steps.get(key)
         if html is None:
             html = self.registration(
                 pool, fragment=fragment, flow_id=_FLOW, csrf_token=_CSRF,
-                parent_origin=_ORIGIN, **view,
+                flow_ticket=_TICKET if flow_ticket else None,
+                parent_origin=_ORIGIN if parent_origin else None, **view,
             )
             self._first_steps[key] = html
-        origin = str(escape(parent_origin)) if parent_origin else ""
-        # An empty origin must not leave an empty meta tag that widget.js would read.
-        html = html.replace(f'<meta name="ws-parent-origin" content="{_ORIGIN}">', "") if not origin else html
-        return html.replace(_FLOW, flow_id).replace(_CSRF, csrf_token).replace(_ORIGIN, origin)
+        # Every substituted value is HTML-escaped, as the template would have done.
+        for placeholder, value in (
+            (_FLOW, flow_id), (_CSRF, csrf_token), (_TICKET, flow_ticket), (_ORIGIN, parent_origin)
+        ):
+            if value is not None:
+                html = html.replace(placeholder, str(escape(value)))
+        return html
 
 
 def step_view(

@@ -10,7 +10,7 @@ import msgspec
 from litestar import Response
 from litestar.enums import MediaType
 
-from widget_server.flows.registration import credential_step, csrf_token
+from widget_server.flows.registration import credential_step, csrf_token, flow_ticket, is_saved
 from widget_server.forms import FormNode, identifier_field
 from widget_server.messages import Msg, msg
 from widget_server.models import Flow
@@ -69,17 +69,22 @@ def render_flow(
     flow: Flow,
     *,
     fragment: bool,
+    top_level: bool = False,
     values: Mapping[str, object] | None = None,
     errors: Mapping[str, Sequence[Msg]] | None = None,
     alerts: Sequence[Msg] = (),
     status: int = 200,
     headers: Mapping[str, str] | None = None,
 ) -> Response[str]:
+    """``top_level``: the page is a browser tab of its own, not an iframe; it gets the
+    centred full-page layout instead of the transparent embedded one."""
     view = _state_view(ctx, pool, flow, values, errors or {}, alerts)
+    view["full_page"] = top_level
     common = {
         "fragment": fragment,
         "flow_id": flow.id,
         "csrf_token": csrf_token(ctx.services, flow.id),
+        "flow_ticket": None if is_saved(flow) else flow_ticket(ctx.services, flow),
         "parent_origin": flow.parent_origin,
     }
     pristine = flow.state == "form" and view["step_index"] == 0 and values is None
@@ -136,7 +141,15 @@ def _event(pool: PoolView, flow: Flow) -> dict[str, Any] | None:
     return msgspec.to_builtins(RegisteredEvent(pool_id=pool.id, user_id=flow.user_id))  # type: ignore[no-any-return]
 
 
-def render_closed(ctx: WebContext, pool: PoolView, fragment: bool, status: int) -> Response[str]:
+def render_closed(
+    ctx: WebContext,
+    pool: PoolView,
+    *,
+    fragment: bool,
+    status: int,
+    top_level: bool = False,
+    parent_origin: str | None = None,
+) -> Response[str]:
     theme = ctx.renderer.theme(pool)
     body = ctx.renderer.page(
         "flows/registration_card.html" if fragment else "flows/registration.html",
@@ -145,6 +158,8 @@ def render_closed(ctx: WebContext, pool: PoolView, fragment: bool, status: int) 
         t=lambda m: m.text(theme.copy),
         state="closed",
         alerts=(msg("registration.disabled"),),
-        parent_origin=None,
+        # Still talk to an allowed embedding page, so the iframe fits the notice.
+        parent_origin=parent_origin if pool.allows_origin(parent_origin) else None,
+        full_page=top_level,
     )
     return html(pool, body, status)

@@ -1,0 +1,247 @@
+"""Shared fixtures: a real database (SQLite always, PostgreSQL when reachable), the app
+wired with an in-memory mail sender, a manual clock and cheap argon2 parameters.
+
+PostgreSQL: tests marked ``postgres`` use ``WIDGET_TEST_POSTGRES_URL`` (default
+``postgresql+asyncpg://postgres@127.0.0.1:5432/test``). They skip when it is not
+reachable, unless ``WIDGET_REQUIRE_POSTGRES=1`` (set by ``.ci/run``), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+from sqlalchemy import text
+
+from widget_server.clock import ManualClock
+from widget_server.db import Database
+from widget_server.mail.outbox import OutboxWorker
+from widget_server.mail.senders import MemorySender
+from widget_server.migrate import upgrade
+from widget_server.passwords.hashing import Argon2Hasher
+from widget_server.seed import seed_demo
+from widget_server.settings import Settings
+from widget_server.web.app import create_app
+from widget_server.web.context import WebContext
+
+POSTGRES_URL = os.environ.get(
+    "WIDGET_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+PARTNER = "http://127.0.0.1:8001"
+
+
+async def _postgres_reachable() -> bool:
+    db = Database(POSTGRES_URL)
+    try:
+        async with db.engine.connect() as conn:
+            await conn.execute(text("select 1"))
+        return True
+    except (OSError, Exception):
+        return False
+    finally:
+        await db.dispose()
+
+
+_PG: list[bool] = []
+
+
+async def require_postgres() -> None:
+    if not _PG:
+        _PG.append(await _postgres_reachable())
+    if not _PG[0]:
+        if os.environ.get("WIDGET_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL required (WIDGET_REQUIRE_POSTGRES=1) but {POSTGRES_URL} is unreachable")
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}")
+
+
+async def reset_postgres() -> None:
+    db = Database(POSTGRES_URL)
+    async with db.engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await db.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgres":
+        await require_postgres()
+        await reset_postgres()
+        return POSTGRES_URL
+    return f"sqlite+aiosqlite:///{tmp_path / 'widget.db'}"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def sender() -> MemorySender:
+    return MemorySender()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        secret_key="test-secret-key",
+        outbox_poll_seconds=0.05,
+        public_url="http://localhost:8000",
+    )
+
+
+@dataclass
+class Harness:
+    app: Litestar
+    client: httpx.AsyncClient
+    clock: ManualClock
+    sender: MemorySender
+    settings: Settings
+
+    @property
+    def web(self) -> WebContext:
+        context: WebContext = self.app.state.web
+        return context
+
+    @property
+    def outbox(self) -> OutboxWorker:
+        worker: OutboxWorker = self.app.state.outbox
+        return worker
+
+    async def deliver(self) -> None:
+        """Run the outbox once, now, instead of waiting for the background worker."""
+        await self.outbox.deliver_due()
+
+    def codes_for(self, address: str) -> list[str]:
+        found = []
+        for envelope in self.sender.sent:
+            if envelope.recipient.lower() == address.lower():
+                match = re.search(r"\b(\d{6})\b", envelope.subject)
+                if match:
+                    found.append(match.group(1))
+        return found
+
+
+@pytest.fixture
+async def harness(
+    settings: Settings, clock: ManualClock, sender: MemorySender
+) -> AsyncIterator[Harness]:
+    app = create_app(settings, clock=clock, sender=sender, hasher=Argon2Hasher.fast_for_tests())
+    # httpx's ASGI transport runs the app on the test's own event loop (Litestar's
+    # TestClient uses a second loop in a thread, which breaks asyncpg and concurrency).
+    # Lifespan hooks are called directly: pytest-asyncio tears fixtures down in another
+    # task, where an anyio cancel scope from app.lifespan() could not be exited.
+    for hook in app.on_startup:
+        await hook()  # type: ignore[misc]
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://widget.test") as client:
+            await seed_demo(app.state.web.services.db, clock, [PARTNER])
+            yield Harness(app, client, clock, sender, settings)
+    finally:
+        for hook in app.on_shutdown:
+            await hook()  # type: ignore[misc]
+
+
+@dataclass
+class FlowPage:
+    """A response of the widget, read the way a test wants it: by ids and data-* hooks."""
+
+    response: httpx.Response
+    pool: str
+    hidden: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("flow_id", "csrf_token", "flow_ticket"):
+            match = re.search(rf'name="{name}" value="([^"]+)"', self.response.text)
+            if match:
+                self.hidden[name] = match.group(1)
+
+    @property
+    def status(self) -> int:
+        return self.response.status_code
+
+    @property
+    def text(self) -> str:
+        return self.response.text
+
+    @property
+    def state(self) -> str | None:
+        match = re.search(r'id="ws-card" data-state="([a-z]+)"', self.text)
+        return match.group(1) if match else None
+
+    @property
+    def step(self) -> str | None:
+        match = re.search(r'data-step="([a-z_0-9-]+)"', self.text)
+        return match.group(1) if match else None
+
+    @property
+    def message_ids(self) -> list[str]:
+        return re.findall(r'data-message-id="([a-z_.]+)"', self.text)
+
+    def field_errors(self, name: str) -> list[str]:
+        block = re.search(
+            rf'data-field="{re.escape(name)}".*?<ul class="ws-errors"[^>]*>(.*?)</ul>',
+            self.text,
+            re.S,
+        )
+        return re.findall(r'data-message-id="([a-z_.]+)"', block.group(1)) if block else []
+
+    @property
+    def flow_id(self) -> str:
+        return self.hidden["flow_id"]
+
+
+class Widget:
+    """Drives one pool's registration over HTTP, as the browser would."""
+
+    def __init__(self, harness: Harness, pool: str, htmx: bool = True) -> None:
+        self.h, self.pool, self.htmx = harness, pool, htmx
+        self.page: FlowPage | None = None
+
+    @property
+    def path(self) -> str:
+        return f"/embed/{self.pool}/register"
+
+    def _headers(self) -> dict[str, str]:
+        return {"HX-Request": "true"} if self.htmx else {}
+
+    async def open(self, **params: str) -> FlowPage:
+        response = await self.h.client.get(
+            self.path, params=params or {"parent_origin": PARTNER}, headers=self._headers()
+        )
+        self.page = FlowPage(response, self.pool)
+        return self.page
+
+    async def post(self, suffix: str = "", data: Any = None, **fields: str) -> FlowPage:
+        assert self.page is not None
+        body: Any = data if data is not None else {**self.page.hidden, **fields}
+        response = await self.h.client.post(self.path + suffix, data=body, headers=self._headers())
+        if response.status_code == 303:
+            response = await self.h.client.get(response.headers["location"])
+        page = FlowPage(response, self.pool)
+        if page.hidden:
+            self.page = page
+        return page
+
+    async def code(self, code: str) -> FlowPage:
+        return await self.post("/code", code=code)
+
+    async def resend(self) -> FlowPage:
+        return await self.post("/resend")
+
+
+@pytest.fixture
+def widget(harness: Harness) -> Iterator[Any]:
+    def make(pool: str = "partner-1", htmx: bool = True) -> Widget:
+        return Widget(harness, pool, htmx)
+
+    yield make
