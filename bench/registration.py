@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import resource
@@ -53,6 +54,7 @@ PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1/test"
 
 FLOW_RE = re.compile(rb'name="flow_id" value="([^"]+)"')
 CSRF_RE = re.compile(rb'name="csrf_token" value="([^"]+)"')
+TICKET_RE = re.compile(rb'name="flow_ticket" value="([^"]+)"')
 CODE_STATE = b'data-state="code"'
 FORM_STATE = b'data-state="form"'
 
@@ -254,10 +256,8 @@ class Connection:
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
-            try:
+            with contextlib.suppress(OSError):
                 await self._writer.wait_closed()
-            except OSError:
-                pass
         self._reader = self._writer = None
 
     async def request(
@@ -270,7 +270,9 @@ class Connection:
                     asyncio.open_connection(HOST, self.port, limit=1 << 20), self.timeout
                 )
             try:
-                return await asyncio.wait_for(self._exchange(method, path, headers, body), self.timeout)
+                return await asyncio.wait_for(
+                    self._exchange(method, path, headers, body), self.timeout
+                )
             except (ConnectionError, asyncio.IncompleteReadError) as exc:
                 await self.close()
                 # A reused connection may have been closed by the server's keep-alive
@@ -402,8 +404,10 @@ def registration_worker(
             result.fail(f"GET form: {status}")
             return
         email = f"bench-{run_id}-{i}@example.com"
+        ticket = TICKET_RE.search(body)
         form = (
             b"flow_id=" + flow.group(1) + b"&csrf_token=" + csrf.group(1)
+            + (b"&flow_ticket=" + ticket.group(1) if ticket else b"")
             + b"&email=" + quote_plus(email).encode()
             + b"&password=" + quote_plus(_password()).encode()
         )
@@ -430,7 +434,9 @@ def registration_worker(
     return one
 
 
-def get_worker(path: str, expect: bytes) -> Callable[[Connection, int, LoadResult], Awaitable[None]]:
+def get_worker(
+    path: str, expect: bytes
+) -> Callable[[Connection, int, LoadResult], Awaitable[None]]:
     raw = path.encode()
 
     async def one(conn: Connection, i: int, result: LoadResult) -> None:
@@ -489,19 +495,15 @@ def stop(proc: subprocess.Popen[bytes] | None, group_interrupt: bool = False) ->
             os.killpg(pgid, signal.SIGINT)
         else:
             proc.send_signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            pass
     # Leftovers (a server that ignored SIGINT under a wrapper, granian workers): TERM, then KILL.
     for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
         deadline = time.monotonic() + grace
         while _group_alive(pgid) and time.monotonic() < deadline:
             if proc.poll() is None:
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=0.2)
-                except subprocess.TimeoutExpired:
-                    pass
             else:
                 time.sleep(0.2)
         if not _group_alive(pgid):
@@ -518,7 +520,9 @@ async def wait_ready(port: int, proc: subprocess.Popen[bytes], log: Path, second
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}; log:\n{log.read_text()[-3000:]}")
+            raise SystemExit(
+                f"server exited with {proc.returncode}; log:\n{log.read_text()[-3000:]}"
+            )
         conn = Connection(port, 2.0)
         try:
             status, _, body = await conn.request(b"GET", b"/healthz")
@@ -552,7 +556,9 @@ def mail_count(maildir: Path) -> int:
         return 0
 
 
-def print_thread_cpu(pid: int, before: dict[int, float], after: dict[int, float], wall: float) -> None:
+def print_thread_cpu(
+    pid: int, before: dict[int, float], after: dict[int, float], wall: float
+) -> None:
     names = thread_names(pid)
     groups: dict[str, list[float]] = {}
     for tid, cpu in after.items():
@@ -569,7 +575,9 @@ def print_thread_cpu(pid: int, before: dict[int, float], after: dict[int, float]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--registrations", type=int, default=600, help="measured registrations (b)")
     p.add_argument("--concurrency", type=int, default=32, help="parallel keep-alive clients")
     servers = ["uvicorn"] + (["granian"] if shutil.which("granian", path=str(VENV_BIN)) else [])
@@ -577,7 +585,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     p.add_argument("--postgres-url", default=PG_DEFAULT, help="local only; its schema is dropped")
     p.add_argument("--argon2-hashes", type=int, default=400, help="hashes timed for (a)")
-    p.add_argument("--get-requests", type=int, default=3000, help="requests per form endpoint in (c)")
+    p.add_argument(
+        "--get-requests", type=int, default=3000, help="requests per form endpoint in (c)"
+    )
     p.add_argument("--healthz-requests", type=int, default=20000,
                    help="requests to /healthz in (c) (it is ~10-30x faster, so more are needed)")
     p.add_argument("--warmup", type=int, default=64, help="registrations before measuring")
@@ -589,9 +599,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout")
     p.add_argument("--skip", choices=["a", "b", "c"], action="append", default=[])
     p.add_argument("--server-wrapper", default="",
-                   help="command prefix for the server, e.g. 'py-spy record -r 100 -f raw -o prof.txt --'")
+                   help="command prefix for the server, "
+                   "e.g. 'py-spy record -r 100 -f raw -o prof.txt --'")
     p.add_argument("--thread-cpu", action="store_true",
-                   help="print the server's CPU per thread over (b) (names via py-spy dump if installed)")
+                   help="print the server's CPU per thread over (b) "
+                   "(names via py-spy dump if installed)")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (logs, db, mail)")
     args = p.parse_args(argv)
     if min(args.registrations, args.concurrency, args.get_requests, args.healthz_requests,
@@ -605,125 +617,31 @@ async def bench(args: argparse.Namespace) -> None:
           f"database={args.database}, concurrency={args.concurrency}", flush=True)
 
     # (a) first, with nothing else running on the machine.
-    a: Argon2Result | None = None
-    if "a" not in args.skip:
-        a = argon2_bound(args.argon2_hashes, args.max_seconds)
-        print(f"(a) argon2 bound: {a.rate:.1f} hashes/s  [{a.hasher}, {a.threads} threads, "
-              f"{a.hashes} hashes in {a.seconds:.2f}s, {a.seconds / a.hashes * a.threads * 1000:.1f} ms "
-              f"per hash per thread, {a.cpu / a.seconds:.2f} cores busy; other processes "
-              f"~{a.other_cores:.2f} cores]", flush=True)
+    a = _argon2_phase(args) if "a" not in args.skip else None
 
     tmp = Path(tempfile.mkdtemp(prefix="widget-bench-"))
     sink = server = None
     try:
         port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WIDGET_")}
-        env |= {
-            "WIDGET_SECRET_KEY": secrets.token_urlsafe(32),
-            "WIDGET_PUBLIC_URL": f"http://{HOST}:{port}",
-            "WIDGET_SMTP_HOST": HOST,
-            "PYTHONUNBUFFERED": "1",
-        }
-        if args.database == "postgres":
-            await reset_postgres(args.postgres_url)
-            env["WIDGET_DATABASE_URL"] = args.postgres_url
-        else:
-            env["WIDGET_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp / 'widget.db'}"
+        env = await _server_env(args, port, tmp)
         maildir = tmp / "mailbox"
-        smtp_port = free_port()
-        env["WIDGET_SMTP_PORT"] = str(smtp_port)
         if not args.no_smtp_sink:
-            sink = start([sys.executable, str(BENCH_DIR / "smtp_sink.py"), str(maildir), str(smtp_port)],
-                         env, tmp, tmp / "sink.log")
+            sink_cmd = [sys.executable, str(BENCH_DIR / "smtp_sink.py"), str(maildir),
+                        env["WIDGET_SMTP_PORT"]]
+            sink = start(sink_cmd, env, tmp, tmp / "sink.log")
 
-        seed = subprocess.run(
-            [str(VENV_BIN / "widget-server"), "seed-demo", "--origin", f"http://{HOST}:{port}"],
-            env=env, cwd=tmp, capture_output=True, timeout=120,
-        )
-        if seed.returncode:
-            raise SystemExit(f"seed-demo failed:\n{seed.stdout.decode()}{seed.stderr.decode()}")
+        _seed_demo(env, tmp, port)
 
-        if args.server == "granian":
-            cmd = [str(VENV_BIN / "granian"), "--interface", "asgi", "--host", HOST, "--port", str(port),
-                   "--workers", "1", "--backlog", "4096", "--no-access-log", "--factory",
-                   "--working-dir", str(BENCH_DIR), "granian_app:app"]
-        else:
-            cmd = [str(VENV_BIN / "widget-server"), "serve", "--host", HOST, "--port", str(port)]
-        cmd = args.server_wrapper.split() + cmd
+        cmd = args.server_wrapper.split() + _server_cmd(args, port)
         server = start(cmd, env, tmp, tmp / "server.log")
         await wait_ready(port, server, tmp / "server.log", 60)
         meter = lambda: CpuMeter(server_pid=server.pid, sink_pid=sink.pid if sink else None)  # noqa: E731
         run_id = secrets.token_hex(4)
 
-        b: LoadResult | None = None
         if "b" not in args.skip:
-            one = registration_worker(run_id, "partner-1", args.plain_post)
-            warm = await run_load(port, args.warmup, args.concurrency, args.max_seconds, args.timeout,
-                                  registration_worker("w" + run_id, "partner-1", args.plain_post))
-            if warm.ok == 0:
-                raise SystemExit(f"warm-up: no registration succeeded: {warm.failures}; "
-                                 f"log: {(tmp / 'server.log').read_text()[-3000:]}")
-            await asyncio.sleep(1.0)  # let the outbox send the warm-up mail
-            mail0 = mail_count(maildir)
-            app_pid = max(_descendants(server.pid), key=_proc_cpu)  # the Python app process
-            threads0 = thread_cpu(app_pid)
-            with meter() as cpu_b:
-                b = await run_load(port, args.registrations, args.concurrency, args.max_seconds,
-                                   args.timeout, one)
-            threads1 = thread_cpu(app_pid)
-            mail_in_window = mail_count(maildir) - mail0
-            drain_t0 = time.monotonic()
-            expected = mail0 + b.ok
-            with meter() as cpu_drain:
-                while (not args.no_smtp_sink and mail_count(maildir) < expected
-                       and time.monotonic() - drain_t0 < 60):
-                    await asyncio.sleep(0.1)
-            drained = mail_count(maildir) - mail0
-            print(f"(b) registrations: {b.rate:.1f}/s  ({b.ok} ok, {b.failed} failed in {b.seconds:.2f}s"
-                  f"{', TIME BOUND HIT' if b.timed_out else ''})", flush=True)
-            if a is not None:
-                verdict = "meets" if b.rate >= 0.85 * a.rate else "BELOW"
-                print(f"    ratio to (a): {b.rate / a.rate:.0%}  ({verdict} the 85% target)")
-            print(f"    POST latency {_ms(b.latencies)}; GET form latency {_ms(b.other_latencies)}")
-            if b.failures:
-                print(f"    failures: {b.failures}")
-            print(f"    {cpu_b.line()}")
-            per_hash = f" (argon2 alone: {a.seconds / a.hashes * a.threads * 1000:.1f} ms)" if a else ""
-            print(f"    server CPU per registration: {cpu_b.server / max(1, b.ok) * 1000:.1f} ms{per_hash}")
-            if args.thread_cpu:
-                print_thread_cpu(app_pid, threads0, threads1, cpu_b.wall)
-            if not args.no_smtp_sink:
-                print(f"    mail: {mail_in_window} delivered during the window, {drained}/{b.ok} after "
-                      f"{time.monotonic() - drain_t0:.1f}s drain (server CPU in drain "
-                      f"{cpu_drain.server:.1f}s)", flush=True)
-
+            await _registration_phase(args, port, run_id, tmp, server.pid, a, meter)
         if "c" not in args.skip:
-            targets = [
-                ("GET /embed/partner-1/register", "/embed/partner-1/register", FORM_STATE,
-                 args.get_requests),
-                ("GET /embed/business-1/register", "/embed/business-1/register", FORM_STATE,
-                 args.get_requests),
-                ("GET /healthz", "/healthz", b"ok", args.healthz_requests),
-            ]
-            results: list[tuple[str, LoadResult, CpuMeter]] = []
-            for label, path, expect, count in targets:
-                worker = get_worker(path, expect)
-                await run_load(port, min(300, count), args.concurrency, args.max_seconds,
-                               args.timeout, worker)  # warm-up
-                with meter() as cpu_c:
-                    res = await run_load(port, count, args.concurrency, args.max_seconds,
-                                         args.timeout, worker)
-                results.append((label, res, cpu_c))
-            plain = results[-1][1].rate
-            print("(c) rendered form vs plain text:")
-            for label, res, cpu_c in results:
-                print(f"    {label:32s} {res.rate:8.0f} req/s  ({res.rate / plain:.0%} of healthz)  "
-                      f"{_ms(res.latencies)}  {res.ok} ok/{res.failed} failed"
-                      f"{' TIME BOUND HIT' if res.timed_out else ''}")
-                print(f"        server {cpu_c.server / max(1, res.ok) * 1e6:.0f} us CPU/request, "
-                      f"client {cpu_c.client / max(1, res.ok) * 1e6:.0f} us CPU/request; {cpu_c.line()}")
-                if res.failures:
-                    print(f"        failures: {res.failures}")
+            await _form_vs_plain_phase(args, port, meter)
         if args.keep:
             print(f"kept: {tmp}")
     finally:
@@ -731,6 +649,137 @@ async def bench(args: argparse.Namespace) -> None:
         stop(sink)
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _argon2_phase(args: argparse.Namespace) -> Argon2Result:
+    a = argon2_bound(args.argon2_hashes, args.max_seconds)
+    print(f"(a) argon2 bound: {a.rate:.1f} hashes/s  [{a.hasher}, {a.threads} threads, "
+          f"{a.hashes} hashes in {a.seconds:.2f}s, "
+          f"{a.seconds / a.hashes * a.threads * 1000:.1f} ms "
+          f"per hash per thread, {a.cpu / a.seconds:.2f} cores busy; other processes "
+          f"~{a.other_cores:.2f} cores]", flush=True)
+    return a
+
+
+async def _server_env(args: argparse.Namespace, port: int, tmp: Path) -> dict[str, str]:
+    """The environment of the server and sink processes (resets the database if postgres)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIDGET_")}
+    env |= {
+        "WIDGET_SECRET_KEY": secrets.token_urlsafe(32),
+        "WIDGET_PUBLIC_URL": f"http://{HOST}:{port}",
+        "WIDGET_SMTP_HOST": HOST,
+        "PYTHONUNBUFFERED": "1",
+    }
+    if args.database == "postgres":
+        await reset_postgres(args.postgres_url)
+        env["WIDGET_DATABASE_URL"] = args.postgres_url
+    else:
+        env["WIDGET_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp / 'widget.db'}"
+    env["WIDGET_SMTP_PORT"] = str(free_port())
+    return env
+
+
+def _seed_demo(env: dict[str, str], tmp: Path, port: int) -> None:
+    seed = subprocess.run(
+        [str(VENV_BIN / "widget-server"), "seed-demo", "--origin", f"http://{HOST}:{port}"],
+        env=env, cwd=tmp, capture_output=True, timeout=120,
+    )
+    if seed.returncode:
+        raise SystemExit(f"seed-demo failed:\n{seed.stdout.decode()}{seed.stderr.decode()}")
+
+
+def _server_cmd(args: argparse.Namespace, port: int) -> list[str]:
+    if args.server == "granian":
+        return [str(VENV_BIN / "granian"), "--interface", "asgi", "--host", HOST,
+                "--port", str(port), "--workers", "1", "--backlog", "4096", "--no-access-log",
+                "--factory", "--working-dir", str(BENCH_DIR), "granian_app:app"]
+    return [str(VENV_BIN / "widget-server"), "serve", "--host", HOST, "--port", str(port)]
+
+
+async def _registration_phase(
+    args: argparse.Namespace, port: int, run_id: str, tmp: Path, server_pid: int,
+    a: Argon2Result | None, meter: Callable[[], CpuMeter],
+) -> None:
+    """(b): registrations through the real endpoint, then the outbox drain."""
+    maildir = tmp / "mailbox"
+    one = registration_worker(run_id, "partner-1", args.plain_post)
+    warm = await run_load(port, args.warmup, args.concurrency, args.max_seconds, args.timeout,
+                          registration_worker("w" + run_id, "partner-1", args.plain_post))
+    if warm.ok == 0:
+        raise SystemExit(f"warm-up: no registration succeeded: {warm.failures}; "
+                         f"log: {(tmp / 'server.log').read_text()[-3000:]}")
+    await asyncio.sleep(1.0)  # let the outbox send the warm-up mail
+    mail0 = mail_count(maildir)
+    app_pid = max(_descendants(server_pid), key=_proc_cpu)  # the Python app process
+    threads0 = thread_cpu(app_pid)
+    with meter() as cpu_b:
+        b = await run_load(port, args.registrations, args.concurrency, args.max_seconds,
+                           args.timeout, one)
+    threads1 = thread_cpu(app_pid)
+    mail_in_window = mail_count(maildir) - mail0
+    drain_t0 = time.monotonic()
+    expected = mail0 + b.ok
+    with meter() as cpu_drain:
+        while (not args.no_smtp_sink and mail_count(maildir) < expected
+               and time.monotonic() - drain_t0 < 60):
+            await asyncio.sleep(0.1)
+    drained = mail_count(maildir) - mail0
+    print(f"(b) registrations: {b.rate:.1f}/s  "
+          f"({b.ok} ok, {b.failed} failed in {b.seconds:.2f}s"
+          f"{', TIME BOUND HIT' if b.timed_out else ''})", flush=True)
+    if a is not None:
+        verdict = "meets" if b.rate >= 0.85 * a.rate else "BELOW"
+        print(f"    ratio to (a): {b.rate / a.rate:.0%}  ({verdict} the 85% target)")
+    print(f"    POST latency {_ms(b.latencies)}; GET form latency {_ms(b.other_latencies)}")
+    if b.failures:
+        print(f"    failures: {b.failures}")
+    print(f"    {cpu_b.line()}")
+    per_hash = (
+        f" (argon2 alone: {a.seconds / a.hashes * a.threads * 1000:.1f} ms)" if a else ""
+    )
+    print(f"    server CPU per registration: "
+          f"{cpu_b.server / max(1, b.ok) * 1000:.1f} ms{per_hash}")
+    if args.thread_cpu:
+        print_thread_cpu(app_pid, threads0, threads1, cpu_b.wall)
+    if not args.no_smtp_sink:
+        print(f"    mail: {mail_in_window} delivered during the window, "
+              f"{drained}/{b.ok} after "
+              f"{time.monotonic() - drain_t0:.1f}s drain (server CPU in drain "
+              f"{cpu_drain.server:.1f}s)", flush=True)
+
+
+async def _form_vs_plain_phase(
+    args: argparse.Namespace, port: int, meter: Callable[[], CpuMeter]
+) -> None:
+    """(c): requests/s of the two form pages against /healthz."""
+    targets = [
+        ("GET /embed/partner-1/register", "/embed/partner-1/register", FORM_STATE,
+         args.get_requests),
+        ("GET /embed/business-1/register", "/embed/business-1/register", FORM_STATE,
+         args.get_requests),
+        ("GET /healthz", "/healthz", b"ok", args.healthz_requests),
+    ]
+    results: list[tuple[str, LoadResult, CpuMeter]] = []
+    for label, path, expect, count in targets:
+        worker = get_worker(path, expect)
+        await run_load(port, min(300, count), args.concurrency, args.max_seconds,
+                       args.timeout, worker)  # warm-up
+        with meter() as cpu_c:
+            res = await run_load(port, count, args.concurrency, args.max_seconds,
+                                 args.timeout, worker)
+        results.append((label, res, cpu_c))
+    plain = results[-1][1].rate
+    print("(c) rendered form vs plain text:")
+    for label, res, cpu_c in results:
+        print(f"    {label:32s} {res.rate:8.0f} req/s  "
+              f"({res.rate / plain:.0%} of healthz)  "
+              f"{_ms(res.latencies)}  {res.ok} ok/{res.failed} failed"
+              f"{' TIME BOUND HIT' if res.timed_out else ''}")
+        print(f"        server {cpu_c.server / max(1, res.ok) * 1e6:.0f} us CPU/request, "
+              f"client {cpu_c.client / max(1, res.ok) * 1e6:.0f} us CPU/request; "
+              f"{cpu_c.line()}")
+        if res.failures:
+            print(f"        failures: {res.failures}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -24,7 +24,6 @@ from widget_server.clock import ManualClock
 from widget_server.db import Database
 from widget_server.mail.outbox import OutboxWorker
 from widget_server.mail.senders import MemorySender
-from widget_server.migrate import upgrade
 from widget_server.passwords.hashing import Argon2Hasher
 from widget_server.seed import seed_demo
 from widget_server.settings import Settings
@@ -57,7 +56,9 @@ async def require_postgres() -> None:
         _PG.append(await _postgres_reachable())
     if not _PG[0]:
         if os.environ.get("WIDGET_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL required (WIDGET_REQUIRE_POSTGRES=1) but {POSTGRES_URL} is unreachable")
+            pytest.fail(
+                f"PostgreSQL required (WIDGET_REQUIRE_POSTGRES=1) but {POSTGRES_URL} is unreachable"
+            )
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}")
 
 

@@ -36,13 +36,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     serve = commands.add_parser("serve", help="run the server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--access-log", action="store_true", help="log every request")
     demo = commands.add_parser("demo", help="everything for a first look, on SQLite")
     demo.add_argument("--data-dir", default=".data")
     demo.add_argument("--widget-port", type=int, default=8000)
     demo.add_argument("--partner-port", type=int, default=8001)
     demo.add_argument("--smtp-port", type=int, default=1025)
-    demo.add_argument("--no-smtp-sink", action="store_true",
-                      help="do not start the dev SMTP server (use WIDGET_SMTP_* instead)")
+    demo.add_argument(
+        "--no-smtp-sink",
+        action="store_true",
+        help="do not start the dev SMTP server (use WIDGET_SMTP_* instead)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("mail.log", "alembic.runtime.migration"):
@@ -65,7 +69,15 @@ async def _run(args: argparse.Namespace) -> None:
     finally:
         await db.dispose()
     if args.command == "serve":
-        await _serve([uvicorn.Config(create_app(settings), host=args.host, port=args.port)])
+        config = uvicorn.Config(
+            create_app(settings),
+            host=args.host,
+            port=args.port,
+            access_log=args.access_log,
+            backlog=4096,
+            proxy_headers=False,
+        )
+        await _serve([config])
 
 
 async def _demo(args: argparse.Namespace) -> None:
@@ -81,8 +93,11 @@ async def _demo(args: argparse.Namespace) -> None:
         smtp_port = args.smtp_port if _free(args.smtp_port) else _any_free_port()
         sink = SmtpSink(data / "mailbox", port=smtp_port)
         sink.start()
-        overrides |= {"smtp_host": "127.0.0.1", "smtp_port": smtp_port,
-                      "dev_mailbox_dir": str(data / "mailbox")}
+        overrides |= {
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp_port,
+            "dev_mailbox_dir": str(data / "mailbox"),
+        }
     settings = dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
     db = Database(settings.database_url)
     await migrate.upgrade(db)
@@ -90,12 +105,22 @@ async def _demo(args: argparse.Namespace) -> None:
     await db.dispose()
     _banner(widget_origin, partner_origin, settings)
     try:
-        await _serve([
-            uvicorn.Config(create_app(settings), host="127.0.0.1", port=args.widget_port,
-                           log_level="warning"),
-            uvicorn.Config(create_partner_app(make_environment(), widget_origin),
-                           host="127.0.0.1", port=args.partner_port, log_level="warning"),
-        ])
+        await _serve(
+            [
+                uvicorn.Config(
+                    create_app(settings),
+                    host="127.0.0.1",
+                    port=args.widget_port,
+                    log_level="warning",
+                ),
+                uvicorn.Config(
+                    create_partner_app(make_environment(), widget_origin),
+                    host="127.0.0.1",
+                    port=args.partner_port,
+                    log_level="warning",
+                ),
+            ]
+        )
     finally:
         if sink is not None:
             sink.stop()

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event
+import anyio.to_thread
+from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -22,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+T = TypeVar("T")
 
 
 class Database:
@@ -35,6 +38,16 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._sync_engine = None
+        if self.is_sqlite:
+            # Same file through the synchronous driver, for ``run_write``. One connection
+            # suffices: the write lock lets one transaction in at a time.
+            sync_url = parsed.set(drivername="sqlite+pysqlite")
+            self._sync_engine = create_engine(
+                sync_url, pool_size=1, max_overflow=0,
+                connect_args={"timeout": 30, "check_same_thread": False},
+            )
+            event.listen(self._sync_engine, "connect", _sqlite_pragmas)
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -55,8 +68,28 @@ class Database:
         async with self._write_lock:
             yield
 
+    async def run_write(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` as one transaction that commits on success.
+
+        SQLite: the whole function runs in one worker thread on the synchronous driver
+        (aiosqlite costs a thread hop per statement). PostgreSQL: on the async
+        connection through ``run_sync``.
+        """
+        if self._sync_engine is None:
+            async with self.engine.begin() as connection:
+                return await connection.run_sync(work)
+        sync_engine = self._sync_engine
+        async with self._locked():
+            def transaction() -> T:
+                with sync_engine.begin() as connection:
+                    return work(connection)
+
+            return await anyio.to_thread.run_sync(transaction)
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
 
 
 def _engine_options(is_sqlite: bool) -> dict[str, Any]:

@@ -33,15 +33,35 @@ class DemoPool(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEMO_POOLS = (
-    DemoPool(id="partner-1", name="Partner 1", schema="consumer-basic",
-             theme={"logo": {"text": "Partner One"}}),
-    DemoPool(id="partner-2", name="Partner 2", schema="consumer-basic",
-             theme={"logo": {"text": "Partner Two"}, "colors": {"primary": "#0f766e",
-                    "focus": "rgba(15,118,110,0.35)"}, "radius": "4px"}),
-    DemoPool(id="business-1", name="Business 1", schema="business-customer",
-             theme={"logo": {"text": "Business One"}}),
-    DemoPool(id="employees", name="Employees", schema="employee", self_registration=False,
-             theme={"logo": {"text": "ACME Staff"}}),
+    DemoPool(
+        id="partner-1",
+        name="Partner 1",
+        schema="consumer-basic",
+        theme={"logo": {"text": "Partner One"}},
+    ),
+    DemoPool(
+        id="partner-2",
+        name="Partner 2",
+        schema="consumer-basic",
+        theme={
+            "logo": {"text": "Partner Two"},
+            "colors": {"primary": "#0f766e", "focus": "rgba(15,118,110,0.35)"},
+            "radius": "4px",
+        },
+    ),
+    DemoPool(
+        id="business-1",
+        name="Business 1",
+        schema="business-customer",
+        theme={"logo": {"text": "Business One"}},
+    ),
+    DemoPool(
+        id="employees",
+        name="Employees",
+        schema="employee",
+        self_registration=False,
+        theme={"logo": {"text": "ACME Staff"}},
+    ),
 )
 
 
@@ -56,8 +76,13 @@ async def seed_builtin(session: AsyncSession, clock: Clock) -> None:
         if await session.get(IdentitySchema, schema_id) is None:
             session.add(
                 IdentitySchema(
-                    id=schema_id, tenant_id=None, name=title, kind="payload",
-                    body=load_builtin_schema(schema_id), builtin=True, created_at=clock.now(),
+                    id=schema_id,
+                    tenant_id=None,
+                    name=title,
+                    kind="payload",
+                    body=load_builtin_schema(schema_id),
+                    builtin=True,
+                    created_at=clock.now(),
                 )
             )
 
@@ -75,16 +100,25 @@ async def seed_demo(db: Database, clock: Clock, allowed_origins: list[str]) -> N
             if pool is None:
                 session.add(
                     Pool(
-                        id=demo.id, tenant_id="acme", name=demo.name,
-                        payload_schema_id=demo.schema, metadata_schema_id=None,
-                        password_policy={}, activation_methods=["email"],
+                        id=demo.id,
+                        tenant_id="acme",
+                        name=demo.name,
+                        payload_schema_id=demo.schema,
+                        metadata_schema_id=None,
+                        password_policy={},
+                        activation_methods=["email"],
                         self_registration=demo.self_registration,
-                        allowed_origins=list(allowed_origins), theme=demo.theme,
-                        session_lifetime_seconds=86400, version=1,
-                        created_at=now, updated_at=now,
+                        allowed_origins=list(allowed_origins),
+                        theme=demo.theme,
+                        session_lifetime_seconds=86400,
+                        version=1,
+                        created_at=now,
+                        updated_at=now,
                     )
                 )
-            elif sorted(pool.allowed_origins) != sorted(set(pool.allowed_origins) | set(allowed_origins)):
+            elif sorted(pool.allowed_origins) != sorted(
+                set(pool.allowed_origins) | set(allowed_origins)
+            ):
                 # The demo may run on other ports than last time; keep its partner page allowed.
                 pool.allowed_origins = sorted(set(pool.allowed_origins) | set(allowed_origins))
                 pool.version += 1

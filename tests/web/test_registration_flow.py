@@ -17,7 +17,8 @@ async def users(h: Harness) -> list[User]:
 
 async def address_of(h: Harness, user_id: str) -> Address:
     async with h.web.services.db.read() as session:
-        return (await session.execute(select(Address).where(Address.user_id == user_id))).scalar_one()
+        result = await session.execute(select(Address).where(Address.user_id == user_id))
+        return result.scalar_one()
 
 
 async def register_business(widget, email: str = "Jane.Doe@Example.com", htmx: bool = True):

@@ -36,5 +36,3 @@ def create_partner_app(env: Environment, widget_origin: str) -> Litestar:
         return Response(body, media_type=MediaType.HTML)
 
     return Litestar(route_handlers=[partner_page], openapi_config=None)
-
-

@@ -25,27 +25,30 @@ CodeText = Annotated[str, msgspec.Meta(max_length=32)]
 CONTROL = frozenset({"flow_id", "csrf_token", "flow_ticket", "action", "password", "code"})
 
 
-class _Base(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="action"):
+class _Base(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="action"
+):
     flow_id: FlowId
     csrf_token: Token
     #: Present while the flow is not saved yet (see ``flows.registration.flow_ticket``).
     flow_ticket: Ticket | None = None
 
 
-class StepSubmit(_Base, tag="next"):
+# ``frozen=True`` repeats _Base's (msgspec inherits it) so that mypy knows it too.
+class StepSubmit(_Base, frozen=True, tag="next"):
     password: Password | None = None
     fields: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
 
 
-class StepBack(_Base, tag="back"):
+class StepBack(_Base, frozen=True, tag="back"):
     pass
 
 
-class CodeSubmit(_Base, tag="verify"):
+class CodeSubmit(_Base, frozen=True, tag="verify"):
     code: CodeText = ""
 
 
-class ResendCode(_Base, tag="resend"):
+class ResendCode(_Base, frozen=True, tag="resend"):
     pass
 
 
@@ -76,6 +79,7 @@ def decode_submission(form: Mapping[str, Sequence[str]], default_action: str) ->
     elif fields or "password" in control:
         raise InvalidInput({"": [msg("flow.malformed")]})
     try:
-        return msgspec.convert(control, Submission)
+        submission: Submission = msgspec.convert(control, Submission)
     except msgspec.ValidationError as exc:
         raise InvalidInput({"": [msg("flow.malformed")]}) from exc
+    return submission

@@ -20,10 +20,12 @@ import base64
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import delete, inspect, select, update
+from sqlalchemy import insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from widget_server import secrets_
 from widget_server.errors import (
@@ -38,12 +40,13 @@ from widget_server.errors import (
     RegistrationClosed,
     ResendTooSoon,
 )
+from widget_server.flows.completion import Completion, complete_registration
 from widget_server.flows.inputs import StepSubmit
 from widget_server.flows.states import transition
 from widget_server.forms import identifier_field, read_step, steps_of, validate_payload
 from widget_server.mail.outbox import enqueue_email
 from widget_server.messages import Msg, msg
-from widget_server.models import Address, Code, Credential, Flow, User
+from widget_server.models import Address, Code, Flow, User
 from widget_server.passwords.policy import PasswordContext
 from widget_server.pools import PoolView
 from widget_server.services import Services
@@ -141,12 +144,11 @@ async def load(
     carry a valid ticket, belong to the pool, and be fresh."""
     if not secrets_.hmac_equal(csrf_token(services, flow_id), token):
         raise CsrfMismatch()
-    try:
+    flow = _from_ticket(services, pool, flow_id, ticket) if ticket else None
+    if flow is None:
         return await get(services, pool, flow_id)
-    except FlowNotFound:
-        flow = _from_ticket(services, pool, flow_id, ticket) if ticket else None
-        if flow is None:
-            raise
+    # No read needed: if the flow was saved meanwhile (a replayed first POST), saving
+    # it again hits the primary key and the POST is refused as a replay.
     _check_fresh(services, flow)
     return flow
 
@@ -204,7 +206,7 @@ async def resend_code(services: Services, pool: PoolView, flow: Flow) -> Flow:
             outcome = None
             if current is not None:
                 current.used_at = now
-            _issue_code(services, session, pool, flow, flow.user_id, flow.address or "")
+            await _issue_code(services, session, pool, flow, flow.user_id, flow.address or "")
     if outcome is not None:
         raise outcome
     services.notify_outbox()
@@ -281,34 +283,25 @@ async def _update_flow(
         raise FlowStateError()
 
 
-async def _insert_flow(
-    services: Services, session: AsyncSession, flow: Flow, changes: Mapping[str, Any]
-) -> None:
-    """Save an unsaved flow; a second POST of the same ticket finds the row taken."""
-    values = {
+def _flow_row(services: Services, flow: Flow) -> dict[str, Any]:
+    return {
         "id": flow.id, "kind": flow.kind, "pool_id": flow.pool_id, "state": flow.state,
         "step": flow.step, "data": flow.data, "password_hash": None,
         "parent_origin": flow.parent_origin, "user_id": None, "address": None,
         "expires_at": flow.expires_at, "created_at": flow.created_at,
         "updated_at": services.clock.now(),
-    } | dict(changes)
-    if not await insert_ignoring_conflict(session, Flow, values, conflict_columns=("id",)):
-        raise FlowStateError()
+    }
 
 
-async def _claim_for_completion(
+async def _insert_flow(
     services: Services, session: AsyncSession, flow: Flow, changes: Mapping[str, Any]
 ) -> None:
-    if not is_saved(flow):
-        await _insert_flow(services, session, flow, changes)
-        return
-    claimed = await session.execute(
-        update(Flow)
-        .where(Flow.id == flow.id, Flow.state == "form", Flow.step == flow.step)
-        .values(updated_at=services.clock.now(), **changes)
-    )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    """Save an unsaved flow; a second POST of the same ticket finds the row taken."""
+    values = _flow_row(services, flow) | dict(changes)
+    if not await insert_ignoring_conflict(session, Flow, values, conflict_columns=("id",)):
         raise FlowStateError()
+    # From now on the object stands for a stored row: pages stop carrying its ticket.
+    make_transient_to_detached(flow)
 
 
 async def _complete(
@@ -320,84 +313,68 @@ async def _complete(
     if password_hash is None:
         raise FlowStateError()
     target = transition(flow.state, "complete")
-    # Addresses compare case-insensitively: Jane@x and jane@x are one mailbox in practice.
-    identifier = str(data[identifier_field(pool.schema)]).lower()
-    user_id = secrets_.new_id()
-    async with services.db.write() as session:
-        changes = {"state": target, "data": data, "password_hash": None, "address": identifier,
-                   "user_id": user_id}
-        await _claim_for_completion(services, session, flow, changes)
-        created = await _create_user(
-            services, session, pool, user_id, data, identifier, password_hash
-        )
-        if not created:
-            user_id = None
-            await session.execute(update(Flow).where(Flow.id == flow.id).values(user_id=None))
-        _issue_code(services, session, pool, flow, user_id, identifier)
+    plan = _completion_plan(services, pool, flow, target, data, password_hash)
+    created = await services.db.run_write(partial(complete_registration, plan=plan))
     services.notify_outbox()
+    if not is_saved(flow):
+        make_transient_to_detached(flow)
     flow.state, flow.data, flow.password_hash = target, data, None
-    flow.user_id, flow.address = user_id, identifier
+    flow.user_id = plan.user["id"] if created else None
+    flow.address = plan.address["value"]
     return flow
 
 
-async def _create_user(
+def _completion_plan(
     services: Services,
-    session: AsyncSession,
     pool: PoolView,
-    user_id: str,
+    flow: Flow,
+    target: str,
     data: dict[str, Any],
-    identifier: str,
     password_hash: str,
-) -> bool:
-    """Insert user, address and credential; return False if the address is taken.
-
-    The unique index on (pool, kind, value) decides, so fifty parallel registrations of
-    one address end with one user, on SQLite and PostgreSQL alike.
-    """
-    now = services.clock.now()
-    user = User(
-        id=user_id,
-        pool_id=pool.id,
-        status="new",
-        payload=data,
-        metadata_={},
-        created_at=now,
-        updated_at=now,
+) -> Completion:
+    settings, now = services.settings, services.clock.now()
+    # Addresses compare case-insensitively: Jane@x and jane@x are one mailbox in practice.
+    identifier = str(data[identifier_field(pool.schema)]).lower()
+    user_id, code = secrets_.new_id(), secrets_.new_code()
+    return Completion(
+        now=now,
+        new_flow=None if is_saved(flow) else _flow_row(services, flow),
+        flow_id=flow.id,
+        flow_step=flow.step,
+        flow_changes={"state": target, "data": data, "password_hash": None,
+                      "address": identifier, "user_id": user_id, "updated_at": now},
+        user={"id": user_id, "pool_id": pool.id, "status": "new", "payload": data,
+              "metadata": {}, "created_at": now, "updated_at": now, "activated_at": None},
+        address={"id": secrets_.new_id(), "user_id": user_id, "pool_id": pool.id,
+                 "kind": "email", "value": identifier, "status": "unverified",
+                 "verified_at": None, "created_at": now},
+        credential={"id": secrets_.new_id(), "user_id": user_id, "kind": "password",
+                    "secret_hash": password_hash, "created_at": now, "updated_at": now},
+        code=_code_row(services, flow, user_id, code),
+        activation=services.composer.activation_code(
+            identifier, code, pool.name, settings.code_ttl_seconds // 60
+        ),
+        notice=services.composer.already_registered(identifier, pool.name),
     )
-    session.add(user)
-    await session.flush()
-    inserted = await insert_ignoring_conflict(
-        session,
-        Address,
-        {
-            "id": secrets_.new_id(),
-            "user_id": user.id,
-            "pool_id": pool.id,
-            "kind": "email",
-            "value": identifier,
-            "status": "unverified",
-            "verified_at": None,
-            "created_at": now,
-        },
-        conflict_columns=("pool_id", "kind", "value"),
-    )
-    if not inserted:
-        await session.execute(delete(User).where(User.id == user.id))
-        return False
-    session.add(
-        Credential(
-            id=secrets_.new_id(),
-            user_id=user.id,
-            kind="password",
-            secret_hash=password_hash,
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    return True
 
 
-def _issue_code(
+def _code_row(services: Services, flow: Flow, user_id: str | None, code: str) -> dict[str, Any]:
+    settings, now = services.settings, services.clock.now()
+    return {
+        "id": secrets_.new_id(),
+        "flow_id": flow.id,
+        "user_id": user_id,
+        "purpose": PURPOSE,
+        "code_hash": secrets_.keyed_hash(settings.secret_key, PURPOSE, flow.id, code),
+        "expires_at": now + timedelta(seconds=settings.code_ttl_seconds),
+        "attempts": 0,
+        "max_attempts": settings.code_max_attempts,
+        "sent_at": now,
+        "used_at": None,
+    }
+
+
+async def _issue_code(
     services: Services,
     session: AsyncSession,
     pool: PoolView,
@@ -405,28 +382,14 @@ def _issue_code(
     user_id: str | None,
     address: str,
 ) -> None:
-    settings, now = services.settings, services.clock.now()
     code = secrets_.new_code()
-    session.add(
-        Code(
-            id=secrets_.new_id(),
-            flow_id=flow.id,
-            user_id=user_id,
-            purpose=PURPOSE,
-            code_hash=secrets_.keyed_hash(settings.secret_key, PURPOSE, flow.id, code),
-            expires_at=now + timedelta(seconds=settings.code_ttl_seconds),
-            attempts=0,
-            max_attempts=settings.code_max_attempts,
-            sent_at=now,
-            used_at=None,
-        )
-    )
+    await session.execute(insert(Code.__table__).values(**_code_row(services, flow, user_id, code)))
     if user_id is None:
         envelope = services.composer.already_registered(address, pool.name)
     else:
-        minutes = settings.code_ttl_seconds // 60
+        minutes = services.settings.code_ttl_seconds // 60
         envelope = services.composer.activation_code(address, code, pool.name, minutes)
-    enqueue_email(session, services.clock, envelope)
+    await enqueue_email(session, services.clock, envelope)
 
 
 async def _current_code(session: AsyncSession, flow_id: str) -> Code | None:
@@ -465,7 +428,7 @@ async def _check_code(
     return CodeInvalid(current.max_attempts - attempts)
 
 
-async def _activate(session: AsyncSession, flow: Flow, code: Code, now: datetime) -> None | Exception:
+async def _activate(session: AsyncSession, flow: Flow, code: Code, now: datetime) -> Exception | None:
     used = await session.execute(
         update(Code).where(Code.id == code.id, Code.used_at.is_(None)).values(used_at=now)
     )

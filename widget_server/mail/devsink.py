@@ -38,7 +38,7 @@ class MaildirHandler:
             (directory / sub).mkdir(exist_ok=True)
         self._box = mailbox.Maildir(directory, create=False)
 
-    async def handle_DATA(self, server: SMTP, session: Any, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Any, envelope: Envelope) -> str:
         content = envelope.original_content or b""
         self._box.add(content)
         return "250 Message accepted for delivery"

@@ -12,38 +12,44 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server.clock import Clock
 from widget_server.db import Database
-from widget_server.mail.senders import DeliveryError, Envelope, Sender
+from widget_server.mail.senders import Envelope, Sender
 from widget_server.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 12
-BATCH = 20
+BATCH = 50
+GATHER_SECONDS = 0.1
 
 
-def enqueue_email(session: AsyncSession, clock: Clock, envelope: Envelope) -> OutboxMessage:
-    now = clock.now()
-    row = OutboxMessage(
-        channel="email",
-        recipient=envelope.recipient,
-        subject=envelope.subject,
-        body_text=envelope.body_text,
-        body_html=envelope.body_html,
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    session.add(row)
-    return row
+def outbox_row(envelope: Envelope, now: datetime) -> dict[str, Any]:
+    return {
+        "channel": "email",
+        "recipient": envelope.recipient,
+        "subject": envelope.subject,
+        "body_text": envelope.body_text,
+        "body_html": envelope.body_html,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": None,
+        "created_at": now,
+        "sent_at": None,
+    }
+
+
+async def enqueue_email(session: AsyncSession, clock: Clock, envelope: Envelope) -> None:
+    row = outbox_row(envelope, clock.now())
+    await session.execute(insert(OutboxMessage.__table__).values(**row))
 
 
 def backoff(attempts: int) -> timedelta:
@@ -89,70 +95,69 @@ class OutboxWorker:
                 log.exception("outbox delivery round failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll)
+                # Woken by a request: wait a moment so a burst is sent in batches over one
+                # SMTP connection, not one round (two transactions, one session) per mail.
+                await asyncio.sleep(GATHER_SECONDS)
             self._wake.clear()
 
     async def deliver_due(self) -> int:
-        """Try every due message once; return how many were claimed."""
-        now = self._clock.now()
-        async with self._db.read() as session:
-            rows = (
-                await session.execute(
-                    select(OutboxMessage.id, OutboxMessage.next_attempt_at)
-                    .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
-                    .order_by(OutboxMessage.id)
-                    .limit(BATCH)
-                )
-            ).all()
-        claimed = 0
-        for message_id, due in rows:
-            message = await self._claim(message_id, due)
-            if message is not None:
-                claimed += 1
-                await self._deliver(message)
-        return claimed
+        """Claim up to ``BATCH`` due messages, send them over one connection, record the
+        outcome; return how many were claimed."""
+        batch = await self._claim_batch()
+        if not batch:
+            return 0
+        envelopes = [
+            Envelope(recipient=r.recipient, subject=r.subject, body_text=r.body_text,
+                     body_html=r.body_html)
+            for r in batch
+        ]
+        errors = await self._sender.send_many(envelopes)
+        await self._record(batch, errors)
+        return len(batch)
 
-    async def _claim(self, message_id: int, due: object) -> OutboxMessage | None:
+    async def _claim_batch(self) -> list[Row[Any]]:
+        now = self._clock.now()
+        due = (OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+        oldest = select(OutboxMessage.id).where(*due).order_by(OutboxMessage.id).limit(BATCH)
         async with self._db.write() as session:
+            # Moving next_attempt_at past now is the lease: a second worker running the
+            # same statement (PostgreSQL re-checks the WHERE after the first commits)
+            # finds nothing due.
             result = await session.execute(
                 update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == message_id,
-                    OutboxMessage.status == "pending",
-                    OutboxMessage.next_attempt_at == due,
+                .where(OutboxMessage.id.in_(oldest.scalar_subquery()), *due)
+                .values(next_attempt_at=now + LEASE)
+                .returning(
+                    OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.subject,
+                    OutboxMessage.body_text, OutboxMessage.body_html, OutboxMessage.attempts,
                 )
-                .values(next_attempt_at=self._clock.now() + LEASE)
             )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                return None
-            return await session.get(OutboxMessage, message_id)
+            return list(result.all())
 
-    async def _deliver(self, message: OutboxMessage) -> None:
-        envelope = Envelope(
-            recipient=message.recipient,
-            subject=message.subject,
-            body_text=message.body_text,
-            body_html=message.body_html,
-        )
-        error: str | None = None
-        try:
-            await self._sender.send(envelope)
-        except DeliveryError as exc:
-            error = str(exc)[:500]
-        await self._record(message.id, message.attempts + 1, error)
-
-    async def _record(self, message_id: int, attempts: int, error: str | None) -> None:
+    async def _record(self, batch: list[Row[Any]], errors: list[str | None]) -> None:
         now = self._clock.now()
-        if error is None:
-            values: dict[str, object] = {"status": "sent", "sent_at": now, "last_error": None}
-        elif attempts >= MAX_ATTEMPTS:
-            values = {"status": "failed", "last_error": error}
-            log.error("outbox message %s failed for good: %s", message_id, error)
-        else:
-            values = {"next_attempt_at": now + backoff(attempts), "last_error": error}
-            log.warning("outbox message %s: attempt %s failed: %s", message_id, attempts, error)
+        sent = [row.id for row, error in zip(batch, errors, strict=True) if error is None]
         async with self._db.write() as session:
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == message_id)
-                .values(attempts=attempts, **values)
-            )
+            if sent:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(sent))
+                    .values(status="sent", sent_at=now, last_error=None,
+                            attempts=OutboxMessage.attempts + 1)
+                )
+            for row, error in zip(batch, errors, strict=True):
+                if error is not None:
+                    await session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id == row.id)
+                        .values(attempts=row.attempts + 1, **_failure(row, error, now))
+                    )
+
+
+def _failure(row: Row[Any], error: str, now: datetime) -> dict[str, object]:
+    attempts = row.attempts + 1
+    if attempts >= MAX_ATTEMPTS:
+        log.error("outbox message %s failed for good: %s", row.id, error)
+        return {"status": "failed", "last_error": error[:500]}
+    log.warning("outbox message %s: attempt %s failed: %s", row.id, attempts, error)
+    return {"next_attempt_at": now + backoff(attempts), "last_error": error[:500]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Protocol
@@ -24,6 +25,21 @@ class DeliveryError(Exception):
 class Sender(Protocol):
     async def send(self, envelope: Envelope) -> None: ...
 
+    async def send_many(self, envelopes: Sequence[Envelope]) -> list[str | None]:
+        """Send each; return, per envelope, None or why it failed (retried later)."""
+        ...
+
+
+async def send_each(sender: Sender, envelopes: Sequence[Envelope]) -> list[str | None]:
+    errors: list[str | None] = []
+    for envelope in envelopes:
+        try:
+            await sender.send(envelope)
+            errors.append(None)
+        except DeliveryError as exc:
+            errors.append(str(exc))
+    return errors
+
 
 class SmtpSender:
     def __init__(
@@ -41,7 +57,37 @@ class SmtpSender:
         self._username, self._password = username or None, password or None
         self._starttls, self._timeout = starttls, timeout
 
-    async def send(self, envelope: Envelope) -> None:
+    def _client(self) -> aiosmtplib.SMTP:
+        return aiosmtplib.SMTP(
+            hostname=self._host,
+            port=self._port,
+            username=self._username,
+            password=self._password,
+            start_tls=self._starttls,
+            timeout=self._timeout,
+        )
+
+    async def send_many(self, envelopes: Sequence[Envelope]) -> list[str | None]:
+        """One connection for the whole batch: a new SMTP session per message costs
+        more CPU than the message itself."""
+        try:
+            async with self._client() as client:
+                return [await self._send_on(client, e) for e in envelopes]
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            return [f"{type(exc).__name__}: {exc}"] * len(envelopes)
+
+    async def _send_on(self, client: aiosmtplib.SMTP, envelope: Envelope) -> str | None:
+        try:
+            await client.send_message(self._message(envelope))
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            return f"{type(exc).__name__}: {exc}"
+        except aiosmtplib.SMTPResponseException as exc:
+            if exc.code >= 500:
+                return f"{type(exc).__name__}: {exc}"
+            raise
+        return None
+
+    def _message(self, envelope: Envelope) -> EmailMessage:
         message = EmailMessage()
         message["From"] = self._from
         message["To"] = envelope.recipient
@@ -51,18 +97,12 @@ class SmtpSender:
         message.set_content(envelope.body_text)
         if envelope.body_html:
             message.add_alternative(envelope.body_html, subtype="html")
-        try:
-            await aiosmtplib.send(
-                message,
-                hostname=self._host,
-                port=self._port,
-                username=self._username,
-                password=self._password,
-                start_tls=self._starttls,
-                timeout=self._timeout,
-            )
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
+        return message
+
+    async def send(self, envelope: Envelope) -> None:
+        [error] = await self.send_many([envelope])
+        if error is not None:
+            raise DeliveryError(error)
 
 
 class MemorySender:
@@ -77,3 +117,6 @@ class MemorySender:
             self.fail_next -= 1
             raise DeliveryError("simulated outage")
         self.sent.append(envelope)
+
+    async def send_many(self, envelopes: Sequence[Envelope]) -> list[str | None]:
+        return await send_each(self, envelopes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from litestar import Request
 
@@ -16,6 +17,6 @@ class WebContext:
     renderer: Renderer
 
 
-def web_context(request: Request[object, object, object]) -> WebContext:
+def web_context(request: Request[Any, Any, Any]) -> WebContext:
     context: WebContext = request.app.state.web
     return context

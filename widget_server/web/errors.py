@@ -92,26 +92,73 @@ async def flow_error_response(
 ) -> Response[str]:
     """Answer ``exc`` raised while handling a POST (or GET) on ``flow``."""
     status = status_for(exc)
-    how = {"fragment": fragment, "top_level": top_level, "status": status}
     if isinstance(exc, RegistrationClosed):
-        return render_closed(ctx, pool, parent_origin=parent_origin, **how)
+        return render_closed(
+            ctx,
+            pool,
+            parent_origin=parent_origin,
+            fragment=fragment,
+            top_level=top_level,
+            status=status,
+        )
     if isinstance(exc, (CsrfMismatch, FlowNotFound, FlowExpired)) or flow is None:
         origin = flow.parent_origin if flow is not None else parent_origin
         fresh = await registration.start(ctx.services, pool, origin)
-        return render_flow(ctx, pool, fresh, alerts=(exc.message,), **how)
+        return render_flow(
+            ctx,
+            pool,
+            fresh,
+            alerts=(exc.message,),
+            fragment=fragment,
+            top_level=top_level,
+            status=status,
+        )
     if isinstance(exc, FlowStateError):
         current = await _current(ctx, pool, flow)
-        return render_flow(ctx, pool, current, alerts=(exc.message,), **how)
+        return render_flow(
+            ctx,
+            pool,
+            current,
+            alerts=(exc.message,),
+            fragment=fragment,
+            top_level=top_level,
+            status=status,
+        )
     if isinstance(exc, InvalidInput):
         errors = {k: v for k, v in exc.messages.items() if k}
         alerts = exc.messages.get("", ())
         shown = values if flow.state == "form" else None
-        return render_flow(ctx, pool, flow, values=shown, errors=errors, alerts=alerts, **how)
+        return render_flow(
+            ctx,
+            pool,
+            flow,
+            values=shown,
+            errors=errors,
+            alerts=alerts,
+            fragment=fragment,
+            top_level=top_level,
+            status=status,
+        )
     if isinstance(exc, CodeError) and not isinstance(exc, ResendTooSoon):
-        return render_flow(ctx, pool, flow, errors={"code": (exc.message,)}, **how)
+        return render_flow(
+            ctx,
+            pool,
+            flow,
+            errors={"code": (exc.message,)},
+            fragment=fragment,
+            top_level=top_level,
+            status=status,
+        )
     return render_flow(
-        ctx, pool, flow, values=values if flow.state == "form" else None,
-        alerts=(exc.message,), headers=_retry_headers(exc), **how,
+        ctx,
+        pool,
+        flow,
+        values=values if flow.state == "form" else None,
+        alerts=(exc.message,),
+        headers=_retry_headers(exc),
+        fragment=fragment,
+        top_level=top_level,
+        status=status,
     )
 
 
@@ -124,6 +171,7 @@ async def _current(ctx: WebContext, pool: PoolView, flow: Flow) -> Flow:
 
 
 def not_found_page(ctx: WebContext, exc: WidgetError) -> Response[str]:
-    body = ctx.renderer.page("error.html", message=exc.message, parent_origin=None, pool=None,
-                             full_page=True)
+    body = ctx.renderer.page(
+        "error.html", message=exc.message, parent_origin=None, pool=None, full_page=True
+    )
     return html(None, body, status_for(exc))

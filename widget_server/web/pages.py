@@ -17,7 +17,6 @@ from widget_server.web.context import web_context
 from widget_server.web.errors import not_found_page
 from widget_server.web.views import html
 
-
 PoolId = Annotated[str, PathParameter(max_length=64)]
 
 

@@ -50,7 +50,9 @@ PoolId = Annotated[str, PathParameter(max_length=64)]
 
 @get(PATH)
 async def show_registration(
-    request: Request[Any, Any, Any], pool_id: PoolId, flow_id: FlowParam = None,
+    request: Request[Any, Any, Any],
+    pool_id: PoolId,
+    flow_id: FlowParam = None,
     parent_origin: OriginParam = None,
 ) -> Response[str]:
     ctx = web_context(request)
@@ -67,7 +69,12 @@ async def show_registration(
             flow = await registration.start(ctx.services, pool, origin)
     except WidgetError as exc:
         return await flow_error_response(
-            ctx, pool, exc, flow=None, fragment=fragment, top_level=top_level,
+            ctx,
+            pool,
+            exc,
+            flow=None,
+            fragment=fragment,
+            top_level=top_level,
             parent_origin=origin,
         )
     return render_flow(ctx, pool, flow, fragment=fragment, top_level=top_level)
@@ -103,7 +110,9 @@ async def password_check(request: Request[Any, Any, Any], pool_id: PoolId) -> Re
     results = pool.policy.check(password, PasswordContext(identifier=identifier or None))
     theme = ctx.renderer.theme(pool)
     body = ctx.renderer.page(
-        "flows/password_rules.html", results=results, t=lambda m: m.text(theme.copy),
+        "flows/password_rules.html",
+        results=results,
+        t=lambda m: m.text(theme.copy),
         typed=bool(password),
     )
     return html(pool, body)
@@ -123,7 +132,10 @@ async def _handle(request: Request[Any, Any, Any], pool_id: str, action: str) ->
     try:
         submission = decode_submission(raw, action)
         flow = await registration.load(
-            ctx.services, pool, submission.flow_id, submission.csrf_token,
+            ctx.services,
+            pool,
+            submission.flow_id,
+            submission.csrf_token,
             submission.flow_ticket,
         )
         flow = await _dispatch(ctx, pool, flow, submission)
@@ -139,7 +151,7 @@ async def _handle(request: Request[Any, Any, Any], pool_id: str, action: str) ->
         )
     if fragment:
         return render_flow(ctx, pool, flow, fragment=True)
-    return Redirect(f"{base_path(pool)}?flow={flow.id}", status_code=303)  # type: ignore[return-value]
+    return Redirect(f"{base_path(pool)}?flow={flow.id}", status_code=303)
 
 
 async def _dispatch(ctx: WebContext, pool: PoolView, flow: Flow, submission: Submission) -> Flow:

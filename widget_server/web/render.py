@@ -64,7 +64,7 @@ class Renderer:
     def __init__(self, env: Environment) -> None:
         self.env = env
         self._themes: dict[tuple[str, int], Theme] = {}
-        self._first_steps: dict[tuple[str, int, bool], str] = {}
+        self._first_steps: dict[tuple[str, int, bool, bool, bool, bool], str] = {}
 
     def theme(self, pool: PoolView) -> Theme:
         key = (pool.id, pool.version)
@@ -115,19 +115,32 @@ class Renderer:
         view: Mapping[str, Any],
     ) -> str:
         """The untouched first step, from the cache when possible."""
-        key = (pool.id, pool.version, fragment, bool(parent_origin), bool(flow_ticket),
-               bool(view.get("full_page")))
+        key = (
+            pool.id,
+            pool.version,
+            fragment,
+            bool(parent_origin),
+            bool(flow_ticket),
+            bool(view.get("full_page")),
+        )
         html = self._first_steps.get(key)
         if html is None:
             html = self.registration(
-                pool, fragment=fragment, flow_id=_FLOW, csrf_token=_CSRF,
+                pool,
+                fragment=fragment,
+                flow_id=_FLOW,
+                csrf_token=_CSRF,
                 flow_ticket=_TICKET if flow_ticket else None,
-                parent_origin=_ORIGIN if parent_origin else None, **view,
+                parent_origin=_ORIGIN if parent_origin else None,
+                **view,
             )
             self._first_steps[key] = html
         # Every substituted value is HTML-escaped, as the template would have done.
         for placeholder, value in (
-            (_FLOW, flow_id), (_CSRF, csrf_token), (_TICKET, flow_ticket), (_ORIGIN, parent_origin)
+            (_FLOW, flow_id),
+            (_CSRF, csrf_token),
+            (_TICKET, flow_ticket),
+            (_ORIGIN, parent_origin),
         ):
             if value is not None:
                 html = html.replace(placeholder, str(escape(value)))

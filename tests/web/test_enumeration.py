@@ -1,0 +1,153 @@
+"""Registering an address that already has an account looks, to the visitor, exactly like
+registering a new one; only the owner's mailbox learns about it, and no code can succeed.
+
+Runs on SQLite and PostgreSQL (``database_url`` fixture)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import FlowPage, Harness
+from widget_server.models import Address, Code, Credential, User
+
+GOOD_PASSWORD = "Blue-Harbour-Kettle-42"
+OTHER_PASSWORD = "Quiet-Lantern-Orchard-77"
+EXISTING = "owner@example.com"
+IGNORED_HEADERS = {"content-length", "date"}
+
+
+@pytest.fixture(autouse=True)
+async def _outbox_by_hand(harness: Harness) -> None:
+    await harness.outbox.stop()
+
+
+async def deliver_all(h: Harness) -> None:
+    while await h.outbox.deliver_due():
+        pass
+
+
+async def rows(h: Harness, model: Any) -> list[Any]:
+    async with h.web.services.db.read() as session:
+        return list((await session.execute(select(model))).scalars())
+
+
+async def register_and_activate(h: Harness, widget: Any, email: str) -> User:
+    w = widget("partner-1")
+    await w.open()
+    await w.post(email=email, password=GOOD_PASSWORD)
+    await deliver_all(h)
+    [code] = h.codes_for(email)
+    page = await w.code(code)
+    assert page.state == "done"
+    [user] = [u for u in await rows(h, User) if u.payload["email"] == email]
+    return user
+
+
+def comparable_headers(page: FlowPage) -> dict[str, str]:
+    return {k: v for k, v in page.response.headers.items() if k not in IGNORED_HEADERS}
+
+
+def masked(page: FlowPage, *addresses: str) -> str:
+    """The page with flow-specific values and the typed address blanked out."""
+    text = page.text
+    for value in [*page.hidden.values(), *addresses]:
+        text = text.replace(value, "…")
+    return re.sub(r"[?&]flow=[^\"&]+", "", text)
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain"])
+async def test_existing_and_new_address_answer_the_same(harness, widget, htmx):
+    owner = await register_and_activate(harness, widget, EXISTING)
+    harness.sender.sent.clear()
+
+    pages = []
+    for email in (EXISTING, "newcomer@example.com"):
+        w = widget("partner-1", htmx=htmx)
+        await w.open()
+        if htmx:
+            pages.append(await w.post(email=email, password=OTHER_PASSWORD))
+            continue
+        # Without HTMX: the 303 itself, then the page it leads to.
+        body = {**w.page.hidden, "email": email, "password": OTHER_PASSWORD}
+        redirect = await harness.client.post(w.path, data=body)
+        assert redirect.status_code == 303
+        assert "set-cookie" not in redirect.headers
+        pages.append(FlowPage(await harness.client.get(redirect.headers["location"]), "partner-1"))
+    existing, new = pages
+
+    assert (existing.status, existing.state) == (new.status, new.state) == (200, "code")
+    assert sorted(existing.message_ids) == sorted(new.message_ids)
+    assert comparable_headers(existing) == comparable_headers(new)
+    assert "set-cookie" not in existing.response.headers
+    assert "set-cookie" not in new.response.headers
+    assert masked(existing, EXISTING) == masked(new, "newcomer@example.com")
+
+    # The owner's account is untouched.
+    [still] = [u for u in await rows(harness, User) if u.id == owner.id]
+    assert (still.status, still.payload) == ("active", owner.payload)
+    assert len(await rows(harness, Credential)) == 2  # owner + newcomer, nothing for the dup
+
+
+async def test_the_owner_gets_a_notice_and_no_code(harness, widget):
+    await register_and_activate(harness, widget, EXISTING)
+    harness.sender.sent.clear()
+    w = widget("partner-1")
+    await w.open()
+    page = await w.post(email=EXISTING.upper(), password=OTHER_PASSWORD)
+    assert page.state == "code"
+    await deliver_all(harness)
+    [notice] = harness.sender.sent
+    assert notice.recipient.lower() == EXISTING
+    assert "tried to sign up" in notice.subject
+    assert not re.search(r"\b\d{6}\b", notice.subject + notice.body_text + (notice.body_html or ""))
+    assert harness.codes_for(EXISTING) == []
+
+
+async def test_no_code_can_complete_a_duplicate_registration(harness, widget, monkeypatch):
+    owner = await register_and_activate(harness, widget, EXISTING)
+    [owner_credential] = await rows(harness, Credential)
+    # Make the code of the duplicate flow known: even the "right" one must fail.
+    monkeypatch.setattr("widget_server.secrets_.new_code", lambda: "424242")
+    w = widget("partner-1")
+    await w.open()
+    page = await w.post(email=EXISTING, password=OTHER_PASSWORD)
+    assert page.state == "code"
+    [dup_code] = [c for c in await rows(harness, Code) if c.flow_id == w.page.flow_id]
+    assert dup_code.user_id is None
+
+    for guess in ("424242", "000000", "999999", "123456"):
+        page = await w.code(guess)
+        assert (page.status, page.state) == (422, "code"), guess
+        assert page.field_errors("code") == ["code.invalid"], guess
+
+    [user] = await rows(harness, User)
+    assert (user.id, user.status) == (owner.id, "active")
+    [address] = await rows(harness, Address)
+    assert (address.user_id, address.status) == (owner.id, "verified")
+    credentials = await rows(harness, Credential)
+    assert [(c.user_id, c.secret_hash) for c in credentials] == [
+        (owner.id, owner_credential.secret_hash)
+    ]
+
+
+async def test_a_pending_owner_is_treated_the_same(harness, widget):
+    """The address belongs to a user who never activated: still no second account, no code."""
+    w = widget("partner-1")
+    await w.open()
+    await w.post(email=EXISTING, password=GOOD_PASSWORD)
+    await deliver_all(harness)
+    harness.sender.sent.clear()
+
+    w2 = widget("partner-1")
+    await w2.open()
+    page = await w2.post(email=EXISTING, password=OTHER_PASSWORD)
+    assert (page.status, page.state) == (200, "code")
+    await deliver_all(harness)
+    [notice] = harness.sender.sent
+    assert "tried to sign up" in notice.subject
+    [user] = await rows(harness, User)
+    assert user.status == "new"

@@ -1,0 +1,80 @@
+"""The transaction that completes a registration, as one synchronous function.
+
+It is the hottest write of a release-day burst (six statements). Written against a plain
+``Connection``, ``Database.run_write`` runs it on SQLite in one worker-thread hop instead
+of one hop per statement (measured: ~0.4 ms per statement through aiosqlite), and on
+PostgreSQL through ``run_sync`` on the async connection.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, delete, insert, update
+
+from widget_server.errors import FlowStateError
+from widget_server.mail.outbox import outbox_row
+from widget_server.mail.senders import Envelope
+from widget_server.models import Address, Code, Credential, Flow, OutboxMessage, User
+from widget_server.upsert import insert_ignoring_conflict_sync
+
+_FLOWS, _USERS = Flow.__table__, User.__table__
+
+
+class Completion(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the transaction writes, prepared outside it."""
+
+    now: datetime
+    #: Full row of a flow not saved yet, or None to claim the saved flow by (id, step).
+    new_flow: dict[str, Any] | None
+    flow_id: str
+    flow_step: str
+    flow_changes: dict[str, Any]
+    user: dict[str, Any]
+    address: dict[str, Any]
+    credential: dict[str, Any]
+    code: dict[str, Any]
+    #: The activation email, and the notice sent instead when the address is taken.
+    activation: Envelope
+    notice: Envelope
+
+
+def complete_registration(connection: Connection, plan: Completion) -> bool:
+    """Write it all; return False if the address already had an account (then the flow
+    has no user and the owner gets the notice). Raises ``FlowStateError`` if the flow was
+    completed by another request first."""
+    _claim(connection, plan)
+    connection.execute(insert(_USERS).values(**plan.user))
+    taken = not insert_ignoring_conflict_sync(
+        connection, Address.__table__, plan.address, ("pool_id", "kind", "value")
+    )
+    if taken:
+        connection.execute(delete(_USERS).where(_USERS.c.id == plan.user["id"]))
+        connection.execute(update(_FLOWS).where(_FLOWS.c.id == plan.flow_id).values(user_id=None))
+    else:
+        connection.execute(insert(Credential.__table__).values(**plan.credential))
+    connection.execute(
+        insert(Code.__table__).values(**(plan.code | {"user_id": None} if taken else plan.code))
+    )
+    connection.execute(insert(OutboxMessage.__table__).values(
+        **outbox_row(plan.notice if taken else plan.activation, plan.now)
+    ))
+    return not taken
+
+
+def _claim(connection: Connection, plan: Completion) -> None:
+    if plan.new_flow is not None:
+        values = plan.new_flow | plan.flow_changes
+        if not insert_ignoring_conflict_sync(connection, _FLOWS, values, ("id",)):
+            raise FlowStateError()
+        return
+    claimed = connection.execute(
+        update(_FLOWS)
+        .where(_FLOWS.c.id == plan.flow_id, _FLOWS.c.state == "form",
+               _FLOWS.c.step == plan.flow_step)
+        .values(**plan.flow_changes)
+    )
+    if claimed.rowcount != 1:
+        raise FlowStateError()
