@@ -146,8 +146,12 @@ def _audit(event: str, args: tuple[object, ...]) -> None:
 sys.addaudithook(_audit)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: settings.with_secret writes the key with the "
-                   "umask's mode (e.g. 0644) and chmods to 0600 only afterwards")
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="BUG: settings.with_secret writes the key with the "
+    "umask's mode (e.g. 0644) and chmods to 0600 only afterwards",
+)
 def test_the_key_file_is_never_readable_by_others_even_briefly(tmp_path: Path):
     old = os.umask(0o022)
     _WATCH.append(tmp_path / "secret.key")

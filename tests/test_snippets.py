@@ -4,6 +4,7 @@ exists on the server, and the demo's filled-in snippet has no placeholder left."
 from __future__ import annotations
 
 import re
+
 import pytest
 
 from tests.conftest import PARTNER, Harness
@@ -61,8 +62,12 @@ async def test_every_referenced_path_answers_200(harness: Harness):
     assert checked >= 4
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: embed-snippets/README.md tells partners to verify "
-                   "tokens at /.well-known/jwks.json; the app has no such route (404)")
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="BUG: embed-snippets/README.md tells partners to verify "
+    "tokens at /.well-known/jwks.json; the app has no such route (404)",
+)
 async def test_the_documented_jwks_endpoint_exists(harness: Harness):
     assert ("README.md", UNIMPLEMENTED) in referenced_paths()
     response = await harness.client.get(UNIMPLEMENTED)
@@ -70,7 +75,8 @@ async def test_the_documented_jwks_endpoint_exists(harness: Harness):
 
 
 async def test_the_iframe_snippet_page_can_be_framed_by_the_partner(harness: Harness):
-    [src] = re.findall(r'src="\{\{WIDGET_ORIGIN\}\}([^"]+)"', (SNIPPETS / "iframe.html").read_text())
+    iframe = (SNIPPETS / "iframe.html").read_text()
+    [src] = re.findall(r'src="\{\{WIDGET_ORIGIN\}\}([^"]+)"', iframe)
     response = await harness.client.get(src.replace("{{POOL_ID}}", POOL),
                                         headers={"Referer": f"{PARTNER}/signup"})
     assert response.status_code == 200

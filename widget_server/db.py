@@ -44,7 +44,9 @@ class Database:
             # suffices: the write lock lets one transaction in at a time.
             sync_url = parsed.set(drivername="sqlite+pysqlite")
             self._sync_engine = create_engine(
-                sync_url, pool_size=1, max_overflow=0,
+                sync_url,
+                pool_size=1,
+                max_overflow=0,
                 connect_args={"timeout": 30, "check_same_thread": False},
             )
             event.listen(self._sync_engine, "connect", _sqlite_pragmas)
@@ -80,6 +82,7 @@ class Database:
                 return await connection.run_sync(work)
         sync_engine = self._sync_engine
         async with self._locked():
+
             def transaction() -> T:
                 with sync_engine.begin() as connection:
                     return work(connection)

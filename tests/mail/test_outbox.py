@@ -28,7 +28,8 @@ async def _outbox_by_hand(harness: Harness) -> None:
 
 async def outbox_rows(h: Harness) -> list[OutboxMessage]:
     async with h.web.services.db.read() as session:
-        return list((await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars())
+        result = await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))
+        return list(result.scalars())
 
 
 async def count(h: Harness, model: Any) -> int:

@@ -9,10 +9,10 @@ PostgreSQL through ``run_sync`` on the async connection.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Connection, delete, insert, update
+from sqlalchemy import Connection, Table, delete, insert, update
 
 from widget_server.errors import FlowStateError
 from widget_server.mail.outbox import outbox_row
@@ -20,7 +20,13 @@ from widget_server.mail.senders import Envelope
 from widget_server.models import Address, Code, Credential, Flow, OutboxMessage, User
 from widget_server.upsert import insert_ignoring_conflict_sync
 
-_FLOWS, _USERS = Flow.__table__, User.__table__
+# Mapped classes type ``__table__`` as a FromClause; these are Tables.
+_FLOWS: Table = cast(Table, Flow.__table__)
+_USERS: Table = cast(Table, User.__table__)
+_ADDRESSES: Table = cast(Table, Address.__table__)
+_CREDENTIALS: Table = cast(Table, Credential.__table__)
+_CODES: Table = cast(Table, Code.__table__)
+_OUTBOX: Table = cast(Table, OutboxMessage.__table__)
 
 
 class Completion(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,19 +54,19 @@ def complete_registration(connection: Connection, plan: Completion) -> bool:
     _claim(connection, plan)
     connection.execute(insert(_USERS).values(**plan.user))
     taken = not insert_ignoring_conflict_sync(
-        connection, Address.__table__, plan.address, ("pool_id", "kind", "value")
+        connection, _ADDRESSES, plan.address, ("pool_id", "kind", "value")
     )
     if taken:
         connection.execute(delete(_USERS).where(_USERS.c.id == plan.user["id"]))
         connection.execute(update(_FLOWS).where(_FLOWS.c.id == plan.flow_id).values(user_id=None))
     else:
-        connection.execute(insert(Credential.__table__).values(**plan.credential))
+        connection.execute(insert(_CREDENTIALS).values(**plan.credential))
     connection.execute(
-        insert(Code.__table__).values(**(plan.code | {"user_id": None} if taken else plan.code))
+        insert(_CODES).values(**(plan.code | {"user_id": None} if taken else plan.code))
     )
-    connection.execute(insert(OutboxMessage.__table__).values(
-        **outbox_row(plan.notice if taken else plan.activation, plan.now)
-    ))
+    connection.execute(
+        insert(_OUTBOX).values(**outbox_row(plan.notice if taken else plan.activation, plan.now))
+    )
     return not taken
 
 
@@ -72,8 +78,9 @@ def _claim(connection: Connection, plan: Completion) -> None:
         return
     claimed = connection.execute(
         update(_FLOWS)
-        .where(_FLOWS.c.id == plan.flow_id, _FLOWS.c.state == "form",
-               _FLOWS.c.step == plan.flow_step)
+        .where(
+            _FLOWS.c.id == plan.flow_id, _FLOWS.c.state == "form", _FLOWS.c.step == plan.flow_step
+        )
         .values(**plan.flow_changes)
     )
     if claimed.rowcount != 1:

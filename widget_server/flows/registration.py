@@ -21,9 +21,9 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, inspect, select, update
+from sqlalchemy import Table, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -53,6 +53,8 @@ from widget_server.services import Services
 from widget_server.upsert import insert_ignoring_conflict
 
 PURPOSE = "activation"
+# Mapped classes type ``__table__`` as a FromClause; this one is a Table.
+_CODES: Table = cast(Table, Code.__table__)
 
 
 def csrf_token(services: Services, flow_id: str) -> str:
@@ -238,7 +240,7 @@ async def _read_and_check(
 
 
 def _password_problems(
-    pool: PoolView, flow: Flow, submission: StepSubmit, values: Mapping[str, Any]
+    pool: PoolView, flow: Flow, submission: StepSubmit, values: dict[str, Any]
 ) -> list[Msg]:
     password = submission.password or ""
     if not password:
@@ -248,7 +250,9 @@ def _password_problems(
     raw_identifier = submission.fields.get(identifier_name, ("",))
     identifier = str(values.get(identifier_name) or (raw_identifier[0] if raw_identifier else ""))
     others = tuple(
-        str(v) for k, v in (flow.data | values).items() if isinstance(v, str) and k != identifier_name
+        str(v)
+        for k, v in (flow.data | values).items()
+        if isinstance(v, str) and k != identifier_name
     )
     context = PasswordContext(identifier=identifier or None, attributes=others)
     return list(pool.policy.validate(password, context))
@@ -285,10 +289,18 @@ async def _update_flow(
 
 def _flow_row(services: Services, flow: Flow) -> dict[str, Any]:
     return {
-        "id": flow.id, "kind": flow.kind, "pool_id": flow.pool_id, "state": flow.state,
-        "step": flow.step, "data": flow.data, "password_hash": None,
-        "parent_origin": flow.parent_origin, "user_id": None, "address": None,
-        "expires_at": flow.expires_at, "created_at": flow.created_at,
+        "id": flow.id,
+        "kind": flow.kind,
+        "pool_id": flow.pool_id,
+        "state": flow.state,
+        "step": flow.step,
+        "data": flow.data,
+        "password_hash": None,
+        "parent_origin": flow.parent_origin,
+        "user_id": None,
+        "address": None,
+        "expires_at": flow.expires_at,
+        "created_at": flow.created_at,
         "updated_at": services.clock.now(),
     }
 
@@ -341,15 +353,42 @@ def _completion_plan(
         new_flow=None if is_saved(flow) else _flow_row(services, flow),
         flow_id=flow.id,
         flow_step=flow.step,
-        flow_changes={"state": target, "data": data, "password_hash": None,
-                      "address": identifier, "user_id": user_id, "updated_at": now},
-        user={"id": user_id, "pool_id": pool.id, "status": "new", "payload": data,
-              "metadata": {}, "created_at": now, "updated_at": now, "activated_at": None},
-        address={"id": secrets_.new_id(), "user_id": user_id, "pool_id": pool.id,
-                 "kind": "email", "value": identifier, "status": "unverified",
-                 "verified_at": None, "created_at": now},
-        credential={"id": secrets_.new_id(), "user_id": user_id, "kind": "password",
-                    "secret_hash": password_hash, "created_at": now, "updated_at": now},
+        flow_changes={
+            "state": target,
+            "data": data,
+            "password_hash": None,
+            "address": identifier,
+            "user_id": user_id,
+            "updated_at": now,
+        },
+        user={
+            "id": user_id,
+            "pool_id": pool.id,
+            "status": "new",
+            "payload": data,
+            "metadata": {},
+            "created_at": now,
+            "updated_at": now,
+            "activated_at": None,
+        },
+        address={
+            "id": secrets_.new_id(),
+            "user_id": user_id,
+            "pool_id": pool.id,
+            "kind": "email",
+            "value": identifier,
+            "status": "unverified",
+            "verified_at": None,
+            "created_at": now,
+        },
+        credential={
+            "id": secrets_.new_id(),
+            "user_id": user_id,
+            "kind": "password",
+            "secret_hash": password_hash,
+            "created_at": now,
+            "updated_at": now,
+        },
         code=_code_row(services, flow, user_id, code),
         activation=services.composer.activation_code(
             identifier, code, pool.name, settings.code_ttl_seconds // 60
@@ -383,7 +422,7 @@ async def _issue_code(
     address: str,
 ) -> None:
     code = secrets_.new_code()
-    await session.execute(insert(Code.__table__).values(**_code_row(services, flow, user_id, code)))
+    await session.execute(insert(_CODES).values(**_code_row(services, flow, user_id, code)))
     if user_id is None:
         envelope = services.composer.already_registered(address, pool.name)
     else:
@@ -428,7 +467,9 @@ async def _check_code(
     return CodeInvalid(current.max_attempts - attempts)
 
 
-async def _activate(session: AsyncSession, flow: Flow, code: Code, now: datetime) -> Exception | None:
+async def _activate(
+    session: AsyncSession, flow: Flow, code: Code, now: datetime
+) -> Exception | None:
     used = await session.execute(
         update(Code).where(Code.id == code.id, Code.used_at.is_(None)).values(used_at=now)
     )

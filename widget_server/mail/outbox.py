@@ -13,9 +13,9 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias, cast
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server.clock import Clock
@@ -29,6 +29,11 @@ LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 12
 BATCH = 50
 GATHER_SECONDS = 0.1
+
+# Mapped classes type ``__table__`` as a FromClause; this one is a Table.
+_OUTBOX: Table = cast(Table, OutboxMessage.__table__)
+#: The columns ``_claim_batch`` returns: id, recipient, subject, body_text, body_html, attempts.
+_Claimed: TypeAlias = Row[int, str, str, str, str | None, int]
 
 
 def outbox_row(envelope: Envelope, now: datetime) -> dict[str, Any]:
@@ -49,7 +54,7 @@ def outbox_row(envelope: Envelope, now: datetime) -> dict[str, Any]:
 
 async def enqueue_email(session: AsyncSession, clock: Clock, envelope: Envelope) -> None:
     row = outbox_row(envelope, clock.now())
-    await session.execute(insert(OutboxMessage.__table__).values(**row))
+    await session.execute(insert(_OUTBOX).values(**row))
 
 
 def backoff(attempts: int) -> timedelta:
@@ -107,15 +112,19 @@ class OutboxWorker:
         if not batch:
             return 0
         envelopes = [
-            Envelope(recipient=r.recipient, subject=r.subject, body_text=r.body_text,
-                     body_html=r.body_html)
+            Envelope(
+                recipient=r.recipient,
+                subject=r.subject,
+                body_text=r.body_text,
+                body_html=r.body_html,
+            )
             for r in batch
         ]
         errors = await self._sender.send_many(envelopes)
         await self._record(batch, errors)
         return len(batch)
 
-    async def _claim_batch(self) -> list[Row[Any]]:
+    async def _claim_batch(self) -> list[_Claimed]:
         now = self._clock.now()
         due = (OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
         oldest = select(OutboxMessage.id).where(*due).order_by(OutboxMessage.id).limit(BATCH)
@@ -128,13 +137,17 @@ class OutboxWorker:
                 .where(OutboxMessage.id.in_(oldest.scalar_subquery()), *due)
                 .values(next_attempt_at=now + LEASE)
                 .returning(
-                    OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.subject,
-                    OutboxMessage.body_text, OutboxMessage.body_html, OutboxMessage.attempts,
+                    OutboxMessage.id,
+                    OutboxMessage.recipient,
+                    OutboxMessage.subject,
+                    OutboxMessage.body_text,
+                    OutboxMessage.body_html,
+                    OutboxMessage.attempts,
                 )
             )
             return list(result.all())
 
-    async def _record(self, batch: list[Row[Any]], errors: list[str | None]) -> None:
+    async def _record(self, batch: list[_Claimed], errors: list[str | None]) -> None:
         now = self._clock.now()
         sent = [row.id for row, error in zip(batch, errors, strict=True) if error is None]
         async with self._db.write() as session:
@@ -142,8 +155,12 @@ class OutboxWorker:
                 await session.execute(
                     update(OutboxMessage)
                     .where(OutboxMessage.id.in_(sent))
-                    .values(status="sent", sent_at=now, last_error=None,
-                            attempts=OutboxMessage.attempts + 1)
+                    .values(
+                        status="sent",
+                        sent_at=now,
+                        last_error=None,
+                        attempts=OutboxMessage.attempts + 1,
+                    )
                 )
             for row, error in zip(batch, errors, strict=True):
                 if error is not None:
@@ -154,7 +171,7 @@ class OutboxWorker:
                     )
 
 
-def _failure(row: Row[Any], error: str, now: datetime) -> dict[str, object]:
+def _failure(row: _Claimed, error: str, now: datetime) -> dict[str, object]:
     attempts = row.attempts + 1
     if attempts >= MAX_ATTEMPTS:
         log.error("outbox message %s failed for good: %s", row.id, error)
