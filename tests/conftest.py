@@ -1,9 +1,9 @@
 """Shared fixtures: a real database (SQLite always, PostgreSQL when reachable), the app
 wired with an in-memory mail sender, a manual clock and cheap argon2 parameters.
 
-PostgreSQL: tests marked ``postgres`` use ``WIDGET_TEST_POSTGRES_URL`` (default
+PostgreSQL: tests marked ``postgres`` use ``TEST_POSTGRES_URL`` (default
 ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``). They skip when it is not
-reachable, unless ``WIDGET_REQUIRE_POSTGRES=1`` (set by ``.ci/run``), where they fail.
+reachable, unless ``TEST_REQUIRE_POSTGRES=1`` (set by ``.ci/run``), where they fail.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from widget_server.web.app import create_app
 from widget_server.web.context import WebContext
 
 POSTGRES_URL = os.environ.get(
-    "WIDGET_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+    "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 PARTNER = "http://127.0.0.1:8001"
 
@@ -55,9 +55,9 @@ async def require_postgres() -> None:
     if not _PG:
         _PG.append(await _postgres_reachable())
     if not _PG[0]:
-        if os.environ.get("WIDGET_REQUIRE_POSTGRES") == "1":
+        if os.environ.get("TEST_REQUIRE_POSTGRES") == "1":
             pytest.fail(
-                f"PostgreSQL required (WIDGET_REQUIRE_POSTGRES=1) but {POSTGRES_URL} is unreachable"
+                f"PostgreSQL required (TEST_REQUIRE_POSTGRES=1) but {POSTGRES_URL} is unreachable"
             )
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}")
 
@@ -161,7 +161,7 @@ class FlowPage:
     hidden: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("flow_id", "csrf_token", "flow_ticket"):
+        for name in ("flow_id", "csrf_token", "flow_ticket", "step"):
             match = re.search(rf'name="{name}" value="([^"]+)"', self.response.text)
             if match:
                 self.hidden[name] = match.group(1)
@@ -224,7 +224,11 @@ class Widget:
 
     async def post(self, suffix: str = "", data: Any = None, **fields: str) -> FlowPage:
         assert self.page is not None
-        body: Any = data if data is not None else {**self.page.hidden, **fields}
+        hidden = dict(self.page.hidden)
+        if suffix:
+            # The code and resend forms are separate <form>s: no step field in them.
+            hidden.pop("step", None)
+        body: Any = data if data is not None else {**hidden, **fields}
         response = await self.h.client.post(self.path + suffix, data=body, headers=self._headers())
         if response.status_code == 303:
             response = await self.h.client.get(response.headers["location"])

@@ -28,9 +28,6 @@ def referenced_paths() -> list[tuple[str, str]]:
     return sorted(found)
 
 
-UNIMPLEMENTED = "/.well-known/jwks.json"
-
-
 def test_there_are_snippets():
     assert {"iframe.html", "script-tag.html", "react.jsx"} <= set(FILES)
 
@@ -54,24 +51,10 @@ def test_every_snippet_file_points_at_the_server():
 async def test_every_referenced_path_answers_200(harness: Harness):
     checked = 0
     for name, path in referenced_paths():
-        if path == UNIMPLEMENTED:
-            continue  # see the xfail below
         response = await harness.client.get(path.replace("{{POOL_ID}}", POOL))
         assert response.status_code == 200, f"{name} references {path}"
         checked += 1
     assert checked >= 4
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: embed-snippets/README.md tells partners to verify "
-    "tokens at /.well-known/jwks.json; the app has no such route (404)",
-)
-async def test_the_documented_jwks_endpoint_exists(harness: Harness):
-    assert ("README.md", UNIMPLEMENTED) in referenced_paths()
-    response = await harness.client.get(UNIMPLEMENTED)
-    assert response.status_code == 200
 
 
 async def test_the_iframe_snippet_page_can_be_framed_by_the_partner(harness: Harness):

@@ -69,10 +69,16 @@ class Settings:
         if self.secret_key:
             return self
         path = data_dir / "secret.key"
-        if not path.exists():
-            data_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(32))
-            path.chmod(0o600)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            # Created 0600 from the first byte, and exclusively: two processes starting
+            # at once must not end up with different keys.
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as file:
+                file.write(secrets.token_urlsafe(32))
         return replace(self, secret_key=path.read_text().strip())
 
     @property

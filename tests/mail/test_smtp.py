@@ -95,13 +95,6 @@ class _TempFailForOne(MaildirHandler):
         return await super().handle_DATA(server, session, envelope)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: mail/senders.SmtpSender.send_many re-raises a 4xx "
-    "reply and the outer except marks the whole batch failed, including "
-    "messages the server already accepted (they are sent again)",
-)
 async def test_a_temporary_refusal_fails_only_that_message(tmp_path):
     directory = tmp_path / "maildir"
     controller = Controller(_TempFailForOne(directory), hostname="127.0.0.1", port=free_port())

@@ -190,12 +190,6 @@ async def test_unknown_and_repeated_fields_are_refused_and_create_nothing(harnes
     assert await count(harness, Flow) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: errors for fields that have no node on the step "
-    "(unknown / other step's field) are dropped when rendering (web/errors.py)",
-)
 async def test_unknown_fields_are_named_in_the_page(harness, widget):
     w = widget("partner-1")
     await w.open()
@@ -227,9 +221,8 @@ async def test_long_passwords_are_refused_and_never_hashed(harness, widget, monk
     started = time.perf_counter()
     page = await w.post(email="long@example.com", password="p" * 10_000)
     assert time.perf_counter() - started < 1.0
-    # 422 password.too_long is the right answer (pinned by the xfail test below); today
-    # it is 400 flow.malformed. Either way: refused, never hashed, nothing stored.
-    assert page.status in (400, 422)
+    # Refused on the field, never hashed, nothing stored.
+    assert page.status == 422
     assert page.state == "form"
     assert hashed == []
     assert await count(harness, Credential) == 0
@@ -237,12 +230,6 @@ async def test_long_passwords_are_refused_and_never_hashed(harness, widget, monk
     assert await count(harness, Flow) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: inputs.Password max_length=4096 turns a long "
-    "password into 400 flow.malformed instead of 422 password.too_long",
-)
 async def test_ten_thousand_character_password_is_a_field_error(harness, widget):
     w = widget("partner-1")
     await w.open()
@@ -266,12 +253,6 @@ async def test_missing_csrf_token_is_400_and_creates_nothing(harness, widget):
     assert await count(harness, Flow) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: web/errors.flow_error_response shows exc.message "
-    "(form.invalid) instead of exc.messages[''] (flow.malformed) when no flow loads",
-)
 async def test_missing_csrf_token_says_flow_malformed(harness, widget):
     w = widget("partner-1")
     await w.open()
@@ -463,12 +444,6 @@ async def test_code_after_ten_minutes_is_410(harness, widget, clock):
     assert user.status == "new"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: flows/registration.verify_code checks str.isdigit(), "
-    "which accepts non-ASCII digits; they burn an attempt as code.invalid",
-)
 async def test_non_ascii_digits_are_a_format_error_not_an_attempt(harness, widget):
     w = await at_code_step(harness, widget)
     for bad in ("\u0661\u0662\u0663\u0664\u0665\u0666", "\u00b2" * 6):
@@ -562,12 +537,6 @@ async def test_replayed_step_post_does_not_overwrite_stored_data(harness, widget
     assert flow is not None and flow.data["first_name"] == "Jane"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: the form does not say which step it was for, so a "
-    "replayed step POST is read against the current step (422 unknown_field)",
-)
 async def test_replayed_step_post_is_409(harness, widget):
     w = await business_at(widget, "personal")
     personal = {**w.page.hidden, "first_name": "Jane", "last_name": "Doe",
@@ -591,12 +560,6 @@ async def test_replayed_first_post_of_a_saved_flow_does_not_restart_it(harness, 
     assert await snapshot(harness, w.page.flow_id) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: a replayed first POST (with its ticket) of a "
-    "completed flow is refused with flow.wrong_step instead of flow.completed",
-)
 async def test_replayed_first_post_after_completion_says_completed(harness, widget):
     w = widget("partner-1")
     await w.open()

@@ -136,13 +136,6 @@ async def test_ten_parallel_right_codes_activate_once(harness):
     assert stored.used_at is not None and stored.attempts == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: flows/registration._check_code answers "
-    "CodeExhausted (429) when the code was already used by a concurrent request; "
-    "it should be FlowStateError('flow.completed') (409)",
-)
 async def test_a_right_code_that_lost_the_race_is_told_completed(harness):
     """Deterministic form of the race above: request B loaded the flow (state ``code``)
     before request A activated it, and checks its code afterwards."""
@@ -180,14 +173,7 @@ async def test_parallel_wrong_guesses_cannot_exceed_max_attempts(harness):
     assert user.status == "new"
 
 
-def xfail_on(request: pytest.FixtureRequest, backend: str, reason: str) -> None:
-    if request.node.callspec.params.get("database_url") == backend:
-        request.applymarker(pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason))
-
-
 async def test_parallel_resends_issue_one_new_code(harness, clock, request, monkeypatch):
-    xfail_on(request, "postgres", "BUG: flows/registration.resend_code checks the cooldown with "
-             "a plain SELECT; parallel resends all pass it and each sends a code")
     hidden, _ = await at_code_step(harness)
     clock.advance(harness.settings.code_resend_cooldown_seconds + 1)
     # Widen the window between reading the current code and writing the new one, so the

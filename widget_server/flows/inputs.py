@@ -18,11 +18,13 @@ from widget_server.messages import msg
 FlowId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Token = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 Ticket = Annotated[str, msgspec.Meta(min_length=1, max_length=600)]
-# Long enough for any policy (hard cap 1024), short enough that nothing huge is hashed.
-Password = Annotated[str, msgspec.Meta(max_length=4096)]
+# Bounded by the request body limit only: the password policy refuses anything over its
+# hard cap (password.too_long, on the field) before hashing or comparing it.
+Password = Annotated[str, msgspec.Meta(max_length=1024 * 1024)]
+StepId = Annotated[str, msgspec.Meta(max_length=64)]
 CodeText = Annotated[str, msgspec.Meta(max_length=32)]
 
-CONTROL = frozenset({"flow_id", "csrf_token", "flow_ticket", "action", "password", "code"})
+CONTROL = frozenset({"flow_id", "csrf_token", "flow_ticket", "action", "step", "password", "code"})
 
 
 class _Base(
@@ -36,12 +38,14 @@ class _Base(
 
 # ``frozen=True`` repeats _Base's (msgspec inherits it) so that mypy knows it too.
 class StepSubmit(_Base, frozen=True, tag="next"):
+    #: The step the form was rendered for; a replay of an earlier step is refused.
+    step: StepId | None = None
     password: Password | None = None
     fields: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
 
 
 class StepBack(_Base, frozen=True, tag="back"):
-    pass
+    step: StepId | None = None
 
 
 class CodeSubmit(_Base, frozen=True, tag="verify"):

@@ -160,6 +160,8 @@ async def submit_step(
 ) -> Flow:
     if flow.state != "form":
         transition(flow.state, "next")
+    if submission.step is not None and submission.step != flow.step:
+        raise FlowStateError()  # a replayed POST of a step the flow has left
     values, password_hash = await _read_and_check(services, pool, flow, submission)
     data = {k: v for k, v in flow.data.items() if k not in values} | values
     steps = [s.id for s in steps_of(pool.schema)]
@@ -169,8 +171,10 @@ async def submit_step(
     return await _complete(services, pool, flow, data, password_hash)
 
 
-async def back(services: Services, pool: PoolView, flow: Flow) -> Flow:
+async def back(services: Services, pool: PoolView, flow: Flow, step: str | None = None) -> Flow:
     target = transition(flow.state, "back")
+    if step is not None and step != flow.step:
+        raise FlowStateError()
     steps = [s.id for s in steps_of(pool.schema)]
     position = steps.index(flow.step)
     if position == 0:
@@ -183,7 +187,8 @@ async def back(services: Services, pool: PoolView, flow: Flow) -> Flow:
 
 async def verify_code(services: Services, pool: PoolView, flow: Flow, code: str) -> Flow:
     transition(flow.state, "verify")
-    if not (len(code) == secrets_.CODE_DIGITS and code.isdigit()):
+    # isascii: str.isdigit() also accepts "١٢٣٤٥٦" and "²", which must not cost an attempt.
+    if not (len(code) == secrets_.CODE_DIGITS and code.isascii() and code.isdigit()):
         raise InvalidInput({"code": [msg("code.format")]})
     # Decide inside the transaction, raise after it: a wrong guess must be counted
     # (committed) even though the caller receives an error.
@@ -201,13 +206,11 @@ async def resend_code(services: Services, pool: PoolView, flow: Flow) -> Flow:
     cooldown = timedelta(seconds=services.settings.code_resend_cooldown_seconds)
     async with services.db.write() as session:
         current = await _current_code(session, flow.id)
-        if current is not None and current.sent_at + cooldown > now:
+        outcome: ResendTooSoon | None = None
+        if current is not None and not await _retire(session, current, now - cooldown, now):
             wait = int((current.sent_at + cooldown - now).total_seconds()) + 1
-            outcome: ResendTooSoon | None = ResendTooSoon(wait)
+            outcome = ResendTooSoon(max(wait, 1))
         else:
-            outcome = None
-            if current is not None:
-                current.used_at = now
             await _issue_code(services, session, pool, flow, flow.user_id, flow.address or "")
     if outcome is not None:
         raise outcome
@@ -441,12 +444,27 @@ async def _current_code(session: AsyncSession, flow_id: str) -> Code | None:
     return result.scalar_one_or_none()
 
 
+async def _retire(session: AsyncSession, code: Code, sent_before: datetime, now: datetime) -> bool:
+    """Retire ``code`` for a resend if its cooldown is over. Conditional, so of parallel
+    resends exactly one wins (PostgreSQL re-checks the WHERE after the first commits)."""
+    retired = await session.execute(
+        update(_CODES)
+        .where(_CODES.c.id == code.id, _CODES.c.used_at.is_(None), _CODES.c.sent_at <= sent_before)
+        .values(used_at=now)
+    )
+    return retired.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+
 async def _check_code(
     services: Services, session: AsyncSession, flow: Flow, code: str
 ) -> Exception | None:
     now = services.clock.now()
     current = await _current_code(session, flow.id)
-    if current is None or current.attempts >= current.max_attempts:
+    if current is None:
+        # No live code: either another request just used it, or it was retired.
+        state = await session.scalar(select(Flow.state).where(Flow.id == flow.id))
+        return FlowStateError("flow.completed") if state == "done" else CodeExhausted()
+    if current.attempts >= current.max_attempts:
         return CodeExhausted()
     if current.expires_at <= now:
         return CodeExpired()

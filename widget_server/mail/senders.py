@@ -69,22 +69,24 @@ class SmtpSender:
 
     async def send_many(self, envelopes: Sequence[Envelope]) -> list[str | None]:
         """One connection for the whole batch: a new SMTP session per message costs
-        more CPU than the message itself."""
+        more CPU than the message itself. A refusal fails only its own message; a lost
+        connection fails the messages not yet handed over, never those already accepted."""
+        errors: list[str | None] = []
         try:
             async with self._client() as client:
-                return [await self._send_on(client, e) for e in envelopes]
+                for envelope in envelopes:
+                    errors.append(await self._send_on(client, envelope))
         except (aiosmtplib.SMTPException, OSError) as exc:
-            return [f"{type(exc).__name__}: {exc}"] * len(envelopes)
+            reason = f"{type(exc).__name__}: {exc}"
+            errors += [reason] * (len(envelopes) - len(errors))
+        return errors
 
     async def _send_on(self, client: aiosmtplib.SMTP, envelope: Envelope) -> str | None:
         try:
             await client.send_message(self._message(envelope))
-        except aiosmtplib.SMTPRecipientsRefused as exc:
+        except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as exc:
+            # 4xx and 5xx alike are retried by the outbox, with backoff, up to its limit.
             return f"{type(exc).__name__}: {exc}"
-        except aiosmtplib.SMTPResponseException as exc:
-            if exc.code >= 500:
-                return f"{type(exc).__name__}: {exc}"
-            raise
         return None
 
     def _message(self, envelope: Envelope) -> EmailMessage:

@@ -47,6 +47,7 @@ from widget_server.errors import (
     WidgetError,
 )
 from widget_server.flows import registration
+from widget_server.messages import Msg, msg
 from widget_server.models import Flow
 from widget_server.pools import PoolView
 from widget_server.web.context import WebContext
@@ -108,18 +109,20 @@ async def flow_error_response(
             ctx,
             pool,
             fresh,
-            alerts=(exc.message,),
+            alerts=_form_level(exc),
             fragment=fragment,
             top_level=top_level,
             status=status,
         )
     if isinstance(exc, FlowStateError):
         current = await _current(ctx, pool, flow)
+        # Whatever the replayed request was, a finished flow is best explained as such.
+        message = msg("flow.completed") if current.state == "done" else exc.message
         return render_flow(
             ctx,
             pool,
             current,
-            alerts=(exc.message,),
+            alerts=(message,),
             fragment=fragment,
             top_level=top_level,
             status=status,
@@ -160,6 +163,13 @@ async def flow_error_response(
         top_level=top_level,
         status=status,
     )
+
+
+def _form_level(exc: WidgetError) -> tuple[Msg, ...]:
+    """What to say above a fresh form: a malformed post's own message, else the error's."""
+    if isinstance(exc, InvalidInput):
+        return exc.messages.get("", ()) or (exc.message,)
+    return (exc.message,)
 
 
 async def _current(ctx: WebContext, pool: PoolView, flow: Flow) -> Flow:

@@ -159,8 +159,8 @@ async def _dispatch(ctx: WebContext, pool: PoolView, flow: Flow, submission: Sub
     match submission:
         case StepSubmit():
             return await registration.submit_step(services, pool, flow, submission)
-        case StepBack():
-            return await registration.back(services, pool, flow)
+        case StepBack(step=step):
+            return await registration.back(services, pool, flow, step)
         case CodeSubmit(code=code):
             return await registration.verify_code(services, pool, flow, code.strip())
         case ResendCode():

@@ -7,6 +7,7 @@ served as a stylesheet, never inlined, so no ``unsafe-inline`` is needed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -22,6 +23,9 @@ STATIC_HEADERS = (
     (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
 )
+
+
+_HOST = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
 
 
 def frame_ancestors(origins: Iterable[str]) -> str:
@@ -44,6 +48,9 @@ def normalise_origin(value: str | None) -> str | None:
         # An origin has no path; a Referer does, so callers strip it first.
         return None
     host = parts.hostname
+    if not _HOST.fullmatch(host):
+        # Spaces, quotes, ";" or "*" in a host would smuggle sources into the CSP header.
+        return None
     default = {"http": 80, "https": 443}[parts.scheme]
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 

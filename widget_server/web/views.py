@@ -112,6 +112,10 @@ def _state_view(
         identifier = identifier_field(pool.schema)
         shown = flow_values(flow) if values is None else values
         view |= step_view(pool, flow.step, shown, errors, password, identifier)
+        # Errors for names the step has no field for (an unknown or foreign field) would
+        # otherwise vanish: show them above the form.
+        named = {node.name for node in view["nodes"]}
+        view["alerts"] += tuple(m for k, ms in errors.items() if k not in named for m in ms)
     elif flow.state == "code":
         view |= {
             "state": "code",
