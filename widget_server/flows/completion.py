@@ -8,6 +8,7 @@ PostgreSQL through ``run_sync`` on the async connection.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 
@@ -42,9 +43,9 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True):
     address: dict[str, Any]
     credential: dict[str, Any]
     code: dict[str, Any]
-    #: The activation email, and the notice sent instead when the address is taken.
-    activation: Envelope
-    notice: Envelope
+    #: Renders the email: the activation code, or (``taken``) the notice to the owner.
+    #: Called once, inside the transaction, so only the email that is sent is rendered.
+    compose: Callable[[bool], Envelope]
 
 
 def complete_registration(connection: Connection, plan: Completion) -> bool:
@@ -64,9 +65,7 @@ def complete_registration(connection: Connection, plan: Completion) -> bool:
     connection.execute(
         insert(_CODES).values(**(plan.code | {"user_id": None} if taken else plan.code))
     )
-    connection.execute(
-        insert(_OUTBOX).values(**outbox_row(plan.notice if taken else plan.activation, plan.now))
-    )
+    connection.execute(insert(_OUTBOX).values(**outbox_row(plan.compose(taken), plan.now)))
     return not taken
 
 

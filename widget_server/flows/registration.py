@@ -45,6 +45,7 @@ from widget_server.flows.inputs import StepSubmit
 from widget_server.flows.states import transition
 from widget_server.forms import identifier_field, read_step, steps_of, validate_payload
 from widget_server.mail.outbox import enqueue_email
+from widget_server.mail.senders import Envelope
 from widget_server.messages import Msg, msg
 from widget_server.models import Address, Code, Flow, User
 from widget_server.passwords.policy import PasswordContext
@@ -347,7 +348,7 @@ def _completion_plan(
     data: dict[str, Any],
     password_hash: str,
 ) -> Completion:
-    settings, now = services.settings, services.clock.now()
+    now = services.clock.now()
     # Addresses compare case-insensitively: Jane@x and jane@x are one mailbox in practice.
     identifier = str(data[identifier_field(pool.schema)]).lower()
     user_id, code = secrets_.new_id(), secrets_.new_code()
@@ -393,11 +394,15 @@ def _completion_plan(
             "updated_at": now,
         },
         code=_code_row(services, flow, user_id, code),
-        activation=services.composer.activation_code(
-            identifier, code, pool.name, settings.code_ttl_seconds // 60
-        ),
-        notice=services.composer.already_registered(identifier, pool.name),
+        compose=partial(_compose, services, pool, identifier, code),
     )
+
+
+def _compose(services: Services, pool: PoolView, address: str, code: str, taken: bool) -> Envelope:
+    if taken:
+        return services.composer.already_registered(address, pool.name)
+    minutes = services.settings.code_ttl_seconds // 60
+    return services.composer.activation_code(address, code, pool.name, minutes)
 
 
 def _code_row(services: Services, flow: Flow, user_id: str | None, code: str) -> dict[str, Any]:
@@ -426,11 +431,7 @@ async def _issue_code(
 ) -> None:
     code = secrets_.new_code()
     await session.execute(insert(_CODES).values(**_code_row(services, flow, user_id, code)))
-    if user_id is None:
-        envelope = services.composer.already_registered(address, pool.name)
-    else:
-        minutes = services.settings.code_ttl_seconds // 60
-        envelope = services.composer.activation_code(address, code, pool.name, minutes)
+    envelope = _compose(services, pool, address, code, taken=user_id is None)
     await enqueue_email(session, services.clock, envelope)
 
 

@@ -42,6 +42,9 @@ def make_environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates ship with the release; checking their mtime on every render costs a
+        # stat() per template per request.
+        auto_reload=False,
     )
     env.globals.update(TEMPLATE_GLOBALS)
     env.globals["htmx_file"] = HTMX_FILE
