@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from litestar import Litestar
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from widget_server.clock import ManualClock
 from widget_server.db import Database
@@ -150,6 +150,28 @@ async def harness(
     finally:
         for hook in app.on_shutdown:
             await hook()  # type: ignore[misc]
+
+
+async def deliver_all(h: Harness) -> None:
+    """Deliver every due message now."""
+    while await h.outbox.deliver_due():
+        pass
+
+
+async def rows(h: Harness, model: Any) -> list[Any]:
+    async with h.web.services.db.read() as session:
+        return list((await session.execute(select(model))).scalars())
+
+
+async def count(h: Harness, model: Any) -> int:
+    async with h.web.services.db.read() as session:
+        return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
+
+
+@pytest.fixture
+async def manual_outbox(harness: Harness) -> None:
+    """Tests deliver mail themselves; the background worker would race with the counts."""
+    await harness.outbox.stop()
 
 
 @dataclass

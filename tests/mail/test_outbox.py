@@ -12,29 +12,21 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
-from tests.conftest import Harness
+from tests.conftest import Harness, count
 from widget_server.mail.outbox import MAX_ATTEMPTS, backoff
 from widget_server.models import Address, Code, Credential, Flow, OutboxMessage, User
 
+pytestmark = pytest.mark.usefixtures("manual_outbox")
+
 GOOD_PASSWORD = "Blue-Harbour-Kettle-42"
-
-
-@pytest.fixture(autouse=True)
-async def _outbox_by_hand(harness: Harness) -> None:
-    await harness.outbox.stop()
 
 
 async def outbox_rows(h: Harness) -> list[OutboxMessage]:
     async with h.web.services.db.read() as session:
         result = await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))
         return list(result.scalars())
-
-
-async def count(h: Harness, model: Any) -> int:
-    async with h.web.services.db.read() as session:
-        return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
 
 
 async def register(widget: Any, email: str) -> Any:
@@ -143,19 +135,25 @@ async def _fail_inserts_into(h: Harness, table: str) -> None:
     transaction: what a crash or a constraint error mid-registration looks like."""
     async with h.web.services.db.engine.begin() as conn:
         if h.web.services.db.is_sqlite:
-            await conn.execute(text(
-                f"CREATE TRIGGER fail_{table} AFTER INSERT ON {table} "
-                "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
-            ))
+            await conn.execute(
+                text(
+                    f"CREATE TRIGGER fail_{table} AFTER INSERT ON {table} "
+                    "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+                )
+            )
         else:
-            await conn.execute(text(
-                "CREATE OR REPLACE FUNCTION injected_failure() RETURNS trigger "
-                "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$"
-            ))
-            await conn.execute(text(
-                f"CREATE TRIGGER fail_{table} AFTER INSERT ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION injected_failure()"
-            ))
+            await conn.execute(
+                text(
+                    "CREATE OR REPLACE FUNCTION injected_failure() RETURNS trigger "
+                    "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$"
+                )
+            )
+            await conn.execute(
+                text(
+                    f"CREATE TRIGGER fail_{table} AFTER INSERT ON {table} "
+                    "FOR EACH ROW EXECUTE FUNCTION injected_failure()"
+                )
+            )
 
 
 @pytest.mark.parametrize("table", ["users", "outbox"])

@@ -67,8 +67,9 @@ async def test_a_batch_goes_over_one_connection_and_all_arrive(sink):
 
 
 async def test_non_ascii_subject_and_body_survive(sink):
-    envelope = Envelope(recipient="jörg@example.com", subject="Grüße \u2013 654321",
-                        body_text="Dein Code: 654321 ✓")
+    envelope = Envelope(
+        recipient="jörg@example.com", subject="Grüße \u2013 654321", body_text="Dein Code: 654321 ✓"
+    )
     await sender_for(sink.port).send(envelope)
     [entry] = read_mailbox(sink.directory)
     assert entry.subject == "Grüße \u2013 654321"
@@ -124,8 +125,9 @@ def sender(smtp_port: int) -> SmtpSender:  # replaces the harness's MemorySender
     return sender_for(smtp_port)
 
 
-async def test_registration_end_to_end_through_real_smtp(harness: Harness, widget, tmp_path,
-                                                         smtp_port):
+async def test_registration_end_to_end_through_real_smtp(
+    harness: Harness, widget, tmp_path, smtp_port
+):
     directory = tmp_path / "maildir"
     server = SmtpSink(directory, port=smtp_port)
     server.start()

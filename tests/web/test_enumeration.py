@@ -9,30 +9,16 @@ import re
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
-from tests.conftest import FlowPage, Harness
+from tests.conftest import FlowPage, Harness, deliver_all, rows
 from widget_server.models import Address, Code, Credential, User
+
+pytestmark = pytest.mark.usefixtures("manual_outbox")
 
 GOOD_PASSWORD = "Blue-Harbour-Kettle-42"
 OTHER_PASSWORD = "Quiet-Lantern-Orchard-77"
 EXISTING = "owner@example.com"
 IGNORED_HEADERS = {"content-length", "date"}
-
-
-@pytest.fixture(autouse=True)
-async def _outbox_by_hand(harness: Harness) -> None:
-    await harness.outbox.stop()
-
-
-async def deliver_all(h: Harness) -> None:
-    while await h.outbox.deliver_due():
-        pass
-
-
-async def rows(h: Harness, model: Any) -> list[Any]:
-    async with h.web.services.db.read() as session:
-        return list((await session.execute(select(model))).scalars())
 
 
 async def register_and_activate(h: Harness, widget: Any, email: str) -> User:

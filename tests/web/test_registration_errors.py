@@ -9,28 +9,19 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from tests.conftest import FlowPage, Harness
+from tests.conftest import FlowPage, Harness, count
 from widget_server.flows.registration import csrf_token
 from widget_server.models import Address, Code, Credential, Flow, OutboxMessage, User
+
+pytestmark = pytest.mark.usefixtures("manual_outbox")
 
 GOOD_PASSWORD = "Blue-Harbour-Kettle-42"
 HX = {"HX-Request": "true"}
 
 
-@pytest.fixture(autouse=True)
-async def _outbox_by_hand(harness: Harness) -> None:
-    """Tests deliver mail themselves (``harness.deliver``); the background worker would race."""
-    await harness.outbox.stop()
-
-
 # --- helpers -------------------------------------------------------------------------------
-
-
-async def count(h: Harness, model: Any) -> int:
-    async with h.web.services.db.read() as session:
-        return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
 
 
 async def users(h: Harness) -> list[User]:
@@ -145,8 +136,9 @@ async def test_schema_violations_on_later_steps_keep_what_is_stored(harness, wid
     assert page.field_errors("first_name") == ["form.too_long"]
     assert page.field_errors("date_of_birth") == ["form.date_invalid"]
     # "company" belongs to the next step; sent early, it is refused and not stored.
-    page = await w.post(first_name="Jane", last_name="Doe", date_of_birth="1990-02-03",
-                        company="Sneaky Ltd")
+    page = await w.post(
+        first_name="Jane", last_name="Doe", date_of_birth="1990-02-03", company="Sneaky Ltd"
+    )
     assert (page.status, page.step) == (422, "personal")
     assert await snapshot(harness, w.page.flow_id) == before
 
@@ -266,8 +258,12 @@ async def test_forged_csrf_token_is_403_with_a_fresh_flow(harness, widget):
     w = widget("partner-1")
     await w.open()
     old = w.page.flow_id
-    body = {**w.page.hidden, "csrf_token": "A" * 43, "email": "a@example.com",
-            "password": GOOD_PASSWORD}
+    body = {
+        **w.page.hidden,
+        "csrf_token": "A" * 43,
+        "email": "a@example.com",
+        "password": GOOD_PASSWORD,
+    }
     page = await w.post(data=body)
     assert page.status == 403
     assert "flow.csrf" in page.message_ids
@@ -286,8 +282,13 @@ async def test_csrf_token_of_another_flow_is_403(harness, widget):
     await b.open()
     await b.post(email="b@example.com", password=GOOD_PASSWORD)
     before = await snapshot(harness, a.page.flow_id)
-    body = {"flow_id": a.page.flow_id, "csrf_token": b.page.hidden["csrf_token"],
-            "first_name": "Mallory", "last_name": "X", "date_of_birth": "1990-01-01"}
+    body = {
+        "flow_id": a.page.flow_id,
+        "csrf_token": b.page.hidden["csrf_token"],
+        "first_name": "Mallory",
+        "last_name": "X",
+        "date_of_birth": "1990-01-01",
+    }
     page = await raw_post(harness, "business-1", body)
     assert page.status == 403
     assert "flow.csrf" in page.message_ids
@@ -296,8 +297,12 @@ async def test_csrf_token_of_another_flow_is_403(harness, widget):
 
 async def test_unknown_flow_id_is_404_with_a_fresh_flow(harness):
     flow_id = "x" * 32
-    body = {"flow_id": flow_id, "csrf_token": csrf_token(harness.web.services, flow_id),
-            "email": "a@example.com", "password": GOOD_PASSWORD}
+    body = {
+        "flow_id": flow_id,
+        "csrf_token": csrf_token(harness.web.services, flow_id),
+        "email": "a@example.com",
+        "password": GOOD_PASSWORD,
+    }
     page = await raw_post(harness, "partner-1", body)
     assert page.status == 404
     assert "flow.not_found" in page.message_ids
@@ -353,8 +358,12 @@ async def test_forged_or_borrowed_tickets_are_404(harness, widget):
     for forge in (_tamper_payload, _tamper_signature, lambda t: "garbage", lambda t: "."):
         w = widget("partner-1")
         await w.open()
-        body = {**w.page.hidden, "flow_ticket": forge(w.page.hidden["flow_ticket"]),
-                "email": "a@example.com", "password": GOOD_PASSWORD}
+        body = {
+            **w.page.hidden,
+            "flow_ticket": forge(w.page.hidden["flow_ticket"]),
+            "email": "a@example.com",
+            "password": GOOD_PASSWORD,
+        }
         page = await w.post(data=body)
         assert page.status == 404
         assert "flow.not_found" in page.message_ids
@@ -363,8 +372,12 @@ async def test_forged_or_borrowed_tickets_are_404(harness, widget):
     a, b = widget("partner-1"), widget("partner-1")
     await a.open()
     await b.open()
-    body = {**a.page.hidden, "flow_ticket": b.page.hidden["flow_ticket"],
-            "email": "a@example.com", "password": GOOD_PASSWORD}
+    body = {
+        **a.page.hidden,
+        "flow_ticket": b.page.hidden["flow_ticket"],
+        "email": "a@example.com",
+        "password": GOOD_PASSWORD,
+    }
     page = await a.post(data=body)
     assert page.status == 404
 
@@ -525,8 +538,12 @@ async def test_posts_replayed_after_completion_are_409_and_change_nothing(harnes
 
 async def test_replayed_step_post_does_not_overwrite_stored_data(harness, widget):
     w = await business_at(widget, "personal")
-    personal = {**w.page.hidden, "first_name": "Jane", "last_name": "Doe",
-                "date_of_birth": "1990-02-03"}
+    personal = {
+        **w.page.hidden,
+        "first_name": "Jane",
+        "last_name": "Doe",
+        "date_of_birth": "1990-02-03",
+    }
     page = await w.post(data=personal)
     assert page.step == "company"
     before = await snapshot(harness, w.page.flow_id)
@@ -539,8 +556,12 @@ async def test_replayed_step_post_does_not_overwrite_stored_data(harness, widget
 
 async def test_replayed_step_post_is_409(harness, widget):
     w = await business_at(widget, "personal")
-    personal = {**w.page.hidden, "first_name": "Jane", "last_name": "Doe",
-                "date_of_birth": "1990-02-03"}
+    personal = {
+        **w.page.hidden,
+        "first_name": "Jane",
+        "last_name": "Doe",
+        "date_of_birth": "1990-02-03",
+    }
     await w.post(data=personal)
     page = await w.post(data={**personal, "first_name": "Mallory"})
     assert page.status == 409

@@ -71,9 +71,7 @@ async def test_without_htmx_every_post_redirects_303_and_ends_active(harness, wi
     w, _ = await register_business(widget, htmx=False)
     await harness.deliver()
     [code] = harness.codes_for("jane.doe@example.com")
-    response = await harness.client.post(
-        w.path + "/code", data={**w.page.hidden, "code": code}
-    )
+    response = await harness.client.post(w.path + "/code", data={**w.page.hidden, "code": code})
     assert response.status_code == 303
     assert response.headers["location"] == f"{w.path}?flow={w.page.flow_id}"
     done = await harness.client.get(response.headers["location"])

@@ -9,37 +9,17 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
-from tests.conftest import FlowPage, Harness
+from tests.conftest import FlowPage, Harness, count, deliver_all, rows
 from widget_server.errors import FlowStateError, WidgetError
 from widget_server.flows import registration
 from widget_server.models import Address, Code, Credential, Flow, User
 
+pytestmark = pytest.mark.usefixtures("manual_outbox")
+
 GOOD_PASSWORD = "Blue-Harbour-Kettle-42"
 HX = {"HX-Request": "true"}
 PATH = "/embed/partner-1/register"
-
-
-@pytest.fixture(autouse=True)
-async def _outbox_by_hand(harness: Harness) -> None:
-    """Tests deliver mail themselves; the background worker would race with the counts."""
-    await harness.outbox.stop()
-
-
-async def deliver_all(h: Harness) -> None:
-    while await h.outbox.deliver_due():
-        pass
-
-
-async def rows(h: Harness, model: Any) -> list[Any]:
-    async with h.web.services.db.read() as session:
-        return list((await session.execute(select(model))).scalars())
-
-
-async def count(h: Harness, model: Any) -> int:
-    async with h.web.services.db.read() as session:
-        return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
 
 
 async def post(h: Harness, data: dict[str, Any], suffix: str = "") -> FlowPage:
@@ -162,9 +142,7 @@ async def test_parallel_wrong_guesses_cannot_exceed_max_attempts(harness):
         *(post(harness, {**hidden, "code": wrong}, "/code") for _ in range(20))
     )
     outcomes = sorted((p.status, tuple(p.field_errors("code"))) for p in pages)
-    assert outcomes == sorted(
-        [(422, ("code.invalid",))] * 4 + [(429, ("code.exhausted",))] * 16
-    )
+    assert outcomes == sorted([(422, ("code.invalid",))] * 4 + [(429, ("code.exhausted",))] * 16)
     [stored] = await rows(harness, Code)
     assert stored.attempts == 5
     page = await post(harness, {**hidden, "code": code}, "/code")

@@ -11,8 +11,10 @@ import re
 import httpx
 import pytest
 
-from tests.conftest import PARTNER, FlowPage, Harness
+from tests.conftest import PARTNER, FlowPage
 from widget_server.models import Pool
+
+pytestmark = pytest.mark.usefixtures("manual_outbox")
 
 GOOD_PASSWORD = "Blue-Harbour-Kettle-42"
 HX = {"HX-Request": "true"}
@@ -25,11 +27,6 @@ INJECTIONS = {
     "job_title": "{{ 7*7 }}<svg onload=alert(3)>",
 }
 RAW_MARKERS = ("<script>alert", "<img src=x", "<b>ACME", "<svg onload", "<!--")
-
-
-@pytest.fixture(autouse=True)
-async def _outbox_by_hand(harness: Harness) -> None:
-    await harness.outbox.stop()
 
 
 def csp(response: httpx.Response) -> dict[str, str]:
@@ -61,7 +58,9 @@ async def test_widget_page_may_be_framed_by_exactly_the_pools_origins(harness):
         policy = csp(response)
         assert policy["frame-ancestors"] == PARTNER
         assert (policy["default-src"], policy["script-src"], policy["base-uri"]) == (
-            "'none'", "'self'", "'none'"
+            "'none'",
+            "'self'",
+            "'none'",
         )
         assert_common_headers(response)
         assert response.headers["vary"] == "HX-Request"
@@ -77,9 +76,13 @@ async def test_frame_ancestors_lists_only_well_formed_origins_of_the_pool(harnes
         pool = await session.get(Pool, "partner-2")
         assert pool is not None
         pool.allowed_origins = [
-            "https://shop.example", "http://localhost:3000",
+            "https://shop.example",
+            "http://localhost:3000",
             # Not origins: must never widen the policy.
-            "*", "https:", "https://bad.example/path", "'self'",
+            "*",
+            "https:",
+            "https://bad.example/path",
+            "'self'",
         ]
         pool.version += 1
     harness.web.services.pools.forget("partner-2")
@@ -89,8 +92,12 @@ async def test_frame_ancestors_lists_only_well_formed_origins_of_the_pool(harnes
 
 
 async def test_an_origin_cannot_inject_csp_sources(harness):
-    for evil in ("https://x.example *", "https://x.example 'unsafe-inline'",
-                 "https://x.example;script-src *", "https://*.example"):
+    for evil in (
+        "https://x.example *",
+        "https://x.example 'unsafe-inline'",
+        "https://x.example;script-src *",
+        "https://*.example",
+    ):
         async with harness.web.services.db.write() as session:
             pool = await session.get(Pool, "partner-2")
             assert pool is not None
@@ -103,9 +110,14 @@ async def test_an_origin_cannot_inject_csp_sources(harness):
 
 
 async def test_other_pages_may_not_be_framed(harness):
-    for path, status in (("/", 200), ("/healthz", 200), ("/dev/mailbox", 404),
-                         ("/embed/nope/register", 404), ("/static/embed.js", 200),
-                         ("/embed/partner-1/theme.css", 200)):
+    for path, status in (
+        ("/", 200),
+        ("/healthz", 200),
+        ("/dev/mailbox", 404),
+        ("/embed/nope/register", 404),
+        ("/static/embed.js", 200),
+        ("/embed/partner-1/theme.css", 200),
+    ):
         response = await harness.client.get(path)
         assert response.status_code == status, path
         assert csp(response)["frame-ancestors"] == "'none'", path
@@ -142,16 +154,23 @@ async def test_user_input_is_escaped_on_every_page_and_the_event_is_minimal(harn
     pages.append(await w.post(**{**INJECTIONS, "date_of_birth": "yesterday"}))
     assert pages[-1].status == 422
     assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in pages[-1].text
-    pages.append(await w.post(first_name=INJECTIONS["first_name"],
-                              last_name=INJECTIONS["last_name"], date_of_birth="1990-02-03"))
+    pages.append(
+        await w.post(
+            first_name=INJECTIONS["first_name"],
+            last_name=INJECTIONS["last_name"],
+            date_of_birth="1990-02-03",
+        )
+    )
     assert pages[-1].step == "company"
-    pages.append(await w.post(company=INJECTIONS["company"], job_title=INJECTIONS["job_title"],
-                              country="DE"))
+    pages.append(
+        await w.post(company=INJECTIONS["company"], job_title=INJECTIONS["job_title"], country="DE")
+    )
     assert pages[-1].step == "confirm"
     pages.append(await w.post(action="back"))  # the company step again, from stored data
     assert pages[-1].step == "company"
-    pages.append(await w.post(company=INJECTIONS["company"], job_title=INJECTIONS["job_title"],
-                              country="DE"))
+    pages.append(
+        await w.post(company=INJECTIONS["company"], job_title=INJECTIONS["job_title"], country="DE")
+    )
     pages.append(await w.post(terms="on"))
     assert pages[-1].state == "code"
     await harness.deliver()
@@ -167,8 +186,9 @@ async def test_user_input_is_escaped_on_every_page_and_the_event_is_minimal(harn
     company_again = pages[4]
     assert "{{ 7*7 }}&lt;svg" in company_again.text and "49&lt;svg" not in company_again.text
 
-    events = re.findall(r"<script type=\"application/json\" data-ws-event>(.*?)</script>",
-                        done.text, re.S)
+    events = re.findall(
+        r"<script type=\"application/json\" data-ws-event>(.*?)</script>", done.text, re.S
+    )
     [raw_event] = events
     event = json.loads(raw_event)
     assert set(event) == {"type", "pool_id", "user_id"}
@@ -197,8 +217,9 @@ async def test_reflected_request_values_are_not_markup(harness):
         ({}, {"parent_origin": '"><script>alert(1)</script>'}),
         ({}, {"flow": "<script>alert(1)</script>"}),
     ):
-        response = await harness.client.get("/embed/partner-1/register", headers=headers,
-                                            params=params)
+        response = await harness.client.get(
+            "/embed/partner-1/register", headers=headers, params=params
+        )
         assert "<script>alert" not in response.text, (headers, params)
         assert 'name="ws-parent-origin"' not in response.text, (headers, params)
 
