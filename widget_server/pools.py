@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from widget_server.db import Database
 from widget_server.errors import PoolNotFound
+from widget_server.forms import KeyedSchema
 from widget_server.models import IdentitySchema, Pool, Tenant
 from widget_server.passwords.policy import PasswordPolicy, policy_from_config
 
@@ -73,7 +74,7 @@ class PoolDirectory:
             tenant_id=pool.tenant_id,
             name=pool.name,
             version=pool.version,
-            schema=schema,
+            schema=KeyedSchema(schema),
             policy=policy_from_config(pool.password_policy),
             activation_methods=tuple(pool.activation_methods),
             self_registration=pool.self_registration,

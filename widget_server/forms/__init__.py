@@ -8,13 +8,20 @@ environment's globals. See ``schema`` for the ``x-`` keywords we read.
 from widget_server.forms.build import nodes_for_step
 from widget_server.forms.nodes import TEMPLATE_GLOBALS, FormNode, NodeType, Option
 from widget_server.forms.reading import HARD_CAP, read_step
-from widget_server.forms.schema import Step, check_schema, identifier_field, steps_of
+from widget_server.forms.schema import (
+    KeyedSchema,
+    Step,
+    check_schema,
+    identifier_field,
+    steps_of,
+)
 from widget_server.forms.validation import validate_payload
 
 __all__ = [
     "HARD_CAP",
     "TEMPLATE_GLOBALS",
     "FormNode",
+    "KeyedSchema",
     "NodeType",
     "Option",
     "Step",

@@ -41,12 +41,29 @@ class Step(msgspec.Struct, frozen=True):
     fields: tuple[str, ...]
 
 
+class KeyedSchema(dict[str, Any]):
+    """A schema that carries its cache key, computed once: a pool's schema is used on every
+    request, and serialising it for the key cost more than the cached work it finds.
+    Read-only, so the key cannot go stale."""
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        super().__init__(schema)
+        self.key = json.dumps(self, separators=(",", ":"), ensure_ascii=False)
+
+    def _read_only(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("a KeyedSchema is read-only")
+
+    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = _read_only  # type: ignore[assignment]
+
+
 def schema_key(schema: Schema) -> str:
     """The cache key of everything derived from ``schema``.
 
     Keys are not sorted: declaration order is meaningful (it orders fields), so two schemas
     that differ only in order must not share derived results.
     """
+    if isinstance(schema, KeyedSchema):
+        return schema.key
     return json.dumps(schema, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -9,7 +9,7 @@ form costs ~0.9 ms of CPU, a substitution a few microseconds (DESIGN.md).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -115,17 +115,12 @@ class Renderer:
         csrf_token: str,
         flow_ticket: str | None,
         parent_origin: str | None,
-        view: Mapping[str, Any],
+        full_page: bool,
+        view: Callable[[], Mapping[str, Any]],
     ) -> str:
-        """The untouched first step, from the cache when possible."""
-        key = (
-            pool.id,
-            pool.version,
-            fragment,
-            bool(parent_origin),
-            bool(flow_ticket),
-            bool(view.get("full_page")),
-        )
+        """The untouched first step, from the cache when possible; ``view`` builds the
+        template variables only on a miss."""
+        key = (pool.id, pool.version, fragment, bool(parent_origin), bool(flow_ticket), full_page)
         html = self._first_steps.get(key)
         if html is None:
             html = self.registration(
@@ -135,7 +130,7 @@ class Renderer:
                 csrf_token=_CSRF,
                 flow_ticket=_TICKET if flow_ticket else None,
                 parent_origin=_ORIGIN if parent_origin else None,
-                **view,
+                **view(),
             )
             self._first_steps[key] = html
         # Every substituted value is HTML-escaped, as the template would have done.

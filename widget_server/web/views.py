@@ -11,7 +11,7 @@ from litestar import Response
 from litestar.enums import MediaType
 
 from widget_server.flows.registration import credential_step, csrf_token, flow_ticket, is_saved
-from widget_server.forms import FormNode, identifier_field
+from widget_server.forms import FormNode, identifier_field, steps_of
 from widget_server.messages import Msg, msg
 from widget_server.models import Flow
 from widget_server.pools import PoolView
@@ -78,21 +78,46 @@ def render_flow(
 ) -> Response[str]:
     """``top_level``: the page is a browser tab of its own, not an iframe; it gets the
     centred full-page layout instead of the transparent embedded one."""
-    view = _state_view(ctx, pool, flow, values, errors or {}, alerts)
-    view["full_page"] = top_level
-    common = {
-        "fragment": fragment,
-        "flow_id": flow.id,
-        "csrf_token": csrf_token(ctx.services, flow.id),
-        "flow_ticket": None if is_saved(flow) else flow_ticket(ctx.services, flow),
-        "parent_origin": flow.parent_origin,
-    }
-    pristine = flow.state == "form" and view["step_index"] == 0 and values is None
-    if pristine and not errors and not alerts and flow.password_hash is None:
-        body = ctx.renderer.first_step(pool, view=view, **common)  # type: ignore[arg-type]
+
+    def view() -> dict[str, Any]:
+        return _state_view(ctx, pool, flow, values, errors or {}, alerts) | {"full_page": top_level}
+
+    ticket = None if is_saved(flow) else flow_ticket(ctx.services, flow)
+    token = csrf_token(ctx.services, flow.id)
+    if _pristine(pool, flow, values, errors, alerts):
+        body = ctx.renderer.first_step(
+            pool,
+            fragment=fragment,
+            flow_id=flow.id,
+            csrf_token=token,
+            flow_ticket=ticket,
+            parent_origin=flow.parent_origin,
+            full_page=top_level,
+            view=view,
+        )
     else:
-        body = ctx.renderer.registration(pool, **common, **view)  # type: ignore[arg-type]
+        body = ctx.renderer.registration(
+            pool,
+            fragment=fragment,
+            flow_id=flow.id,
+            csrf_token=token,
+            flow_ticket=ticket,
+            parent_origin=flow.parent_origin,
+            **view(),
+        )
     return html(pool, body, status, **(headers or {}))
+
+
+def _pristine(
+    pool: PoolView,
+    flow: Flow,
+    values: Mapping[str, object] | None,
+    errors: Mapping[str, Sequence[Msg]] | None,
+    alerts: Sequence[Msg],
+) -> bool:
+    """The first step as every visitor first sees it: the same page for all of them."""
+    untouched = values is None and not errors and not alerts and flow.password_hash is None
+    return untouched and flow.state == "form" and flow.step == steps_of(pool.schema)[0].id
 
 
 def _state_view(
