@@ -153,3 +153,53 @@ async def test_unknown_pool_is_404(harness):
     assert response.status_code == 404
     assert 'data-message-id="pool.not_found"' in response.text
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+
+async def test_an_abandoned_registration_gives_its_address_up_after_the_code_expires(
+    harness, widget, clock
+):
+    """Closing the tab before entering the code must not lock the address out forever."""
+    first = widget("partner-1")
+    await first.open()
+    await first.post(email="late@example.com", password=GOOD_PASSWORD)
+    await harness.deliver()
+    [old_code] = harness.codes_for("late@example.com")
+
+    # Within the code's lifetime the address is taken: the owner gets a notice.
+    early = widget("partner-1")
+    await early.open()
+    page = await early.post(email="late@example.com", password=GOOD_PASSWORD)
+    assert page.state == "code"
+    await harness.deliver()
+    assert harness.codes_for("late@example.com") == [old_code]
+
+    clock.advance(harness.settings.code_ttl_seconds + 1)
+    again = widget("partner-1")
+    await again.open()
+    page = await again.post(email="late@example.com", password=GOOD_PASSWORD)
+    assert page.state == "code"
+    await harness.deliver()
+    codes = harness.codes_for("late@example.com")
+    assert len(codes) == 2
+    page = await again.code(codes[-1])
+    assert page.state == "done"
+    [user] = await users(harness)
+    assert user.status == "active"
+    assert (await address_of(harness, user.id)).status == "verified"
+
+
+async def test_an_active_account_never_gives_its_address_up(harness, widget, clock):
+    w = widget("partner-1")
+    await w.open()
+    await w.post(email="kept@example.com", password=GOOD_PASSWORD)
+    await harness.deliver()
+    [code] = harness.codes_for("kept@example.com")
+    assert (await w.code(code)).state == "done"
+    clock.advance(harness.settings.code_ttl_seconds * 10)
+    other = widget("partner-1")
+    await other.open()
+    await other.post(email="kept@example.com", password=GOOD_PASSWORD)
+    await harness.deliver()
+    assert harness.codes_for("kept@example.com") == [code]  # a notice, not a code
+    [user] = await users(harness)
+    assert user.status == "active"

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Connection, Table, delete, insert, update
+from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from widget_server.errors import FlowStateError
 from widget_server.mail.outbox import outbox_row
@@ -43,6 +43,8 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True):
     address: dict[str, Any]
     credential: dict[str, Any]
     code: dict[str, Any]
+    #: A pending (never activated) registration older than this gives its address up.
+    abandoned_before: datetime
     #: Renders the email: the activation code, or (``taken``) the notice to the owner.
     #: Called once, inside the transaction, so only the email that is sent is rendered.
     compose: Callable[[bool], Envelope]
@@ -54,9 +56,9 @@ def complete_registration(connection: Connection, plan: Completion) -> bool:
     completed by another request first."""
     _claim(connection, plan)
     connection.execute(insert(_USERS).values(**plan.user))
-    taken = not insert_ignoring_conflict_sync(
-        connection, _ADDRESSES, plan.address, ("pool_id", "kind", "value")
-    )
+    taken = not _insert_address(connection, plan)
+    if taken and _release_abandoned(connection, plan):
+        taken = not _insert_address(connection, plan)
     if taken:
         connection.execute(delete(_USERS).where(_USERS.c.id == plan.user["id"]))
         connection.execute(update(_FLOWS).where(_FLOWS.c.id == plan.flow_id).values(user_id=None))
@@ -67,6 +69,36 @@ def complete_registration(connection: Connection, plan: Completion) -> bool:
     )
     connection.execute(insert(_OUTBOX).values(**outbox_row(plan.compose(taken), plan.now)))
     return not taken
+
+
+def _insert_address(connection: Connection, plan: Completion) -> bool:
+    return insert_ignoring_conflict_sync(
+        connection, _ADDRESSES, plan.address, ("pool_id", "kind", "value")
+    )
+
+
+def _release_abandoned(connection: Connection, plan: Completion) -> bool:
+    """Free the address if it belongs to a registration that was never activated and
+    whose code has expired: otherwise whoever closed the tab before entering the code
+    could never sign up with that address again. Deleting the user cascades to its
+    address and credential. Active, inactive and fresh pending accounts are kept."""
+    a, u = _ADDRESSES.c, _USERS.c
+    owner = connection.execute(
+        select(u.id)
+        .join_from(_ADDRESSES, _USERS, u.id == a.user_id)
+        .where(
+            a.pool_id == plan.address["pool_id"],
+            a.kind == plan.address["kind"],
+            a.value == plan.address["value"],
+            a.status == "unverified",
+            u.status == "new",
+            u.created_at < plan.abandoned_before,
+        )
+    ).scalar_one_or_none()
+    if owner is None:
+        return False
+    connection.execute(delete(_USERS).where(u.id == owner, u.status == "new"))
+    return True
 
 
 def _claim(connection: Connection, plan: Completion) -> None:

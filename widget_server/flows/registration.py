@@ -394,6 +394,7 @@ def _completion_plan(
             "updated_at": now,
         },
         code=_code_row(services, flow, user_id, code),
+        abandoned_before=now - timedelta(seconds=services.settings.code_ttl_seconds),
         compose=partial(_compose, services, pool, identifier, code),
     )
 
@@ -494,11 +495,14 @@ async def _activate(
     )
     if used.rowcount != 1:  # type: ignore[attr-defined]
         return FlowStateError("flow.completed")
-    await session.execute(
+    activated = await session.execute(
         update(User)
         .where(User.id == code.user_id, User.status == "new")
         .values(status="active", activated_at=now, updated_at=now)
     )
+    if activated.rowcount != 1:  # type: ignore[attr-defined]
+        # The pending user is gone (its address was given up, see completion.py).
+        return CodeExpired()
     await session.execute(
         update(Address)
         .where(Address.user_id == code.user_id, Address.value == flow.address)
