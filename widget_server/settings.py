@@ -44,6 +44,10 @@ class Settings:
     code_ttl_seconds: int = 600
     code_max_attempts: int = 5
     code_resend_cooldown_seconds: int = 60
+    #: At most this many emails to one address per hour, whatever the flow: registering
+    #: must not become a way to flood someone's inbox. Further ones are dropped silently
+    #: (the page looks the same, so nothing is revealed).
+    mail_per_address_per_hour: int = 5
     #: Largest request body accepted, in bytes.
     max_body_bytes: int = 64 * 1024
     #: Folder (Maildir) of the dev SMTP sink shown at /dev/mailbox; empty disables the page.

@@ -16,7 +16,7 @@ import msgspec
 from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from widget_server.errors import FlowStateError
-from widget_server.mail.outbox import outbox_row
+from widget_server.mail.outbox import HOUR, lock_recipient, outbox_row, recent_to
 from widget_server.mail.senders import Envelope
 from widget_server.models import Address, Code, Credential, Flow, OutboxMessage, User
 from widget_server.upsert import insert_ignoring_conflict_sync
@@ -45,6 +45,8 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True):
     code: dict[str, Any]
     #: A pending (never activated) registration older than this gives its address up.
     abandoned_before: datetime
+    #: Emails one address may receive per hour (``Settings.mail_per_address_per_hour``).
+    mail_per_hour: int
     #: Renders the email: the activation code, or (``taken``) the notice to the owner.
     #: Called once, inside the transaction, so only the email that is sent is rendered.
     compose: Callable[[bool], Envelope]
@@ -67,7 +69,13 @@ def complete_registration(connection: Connection, plan: Completion) -> bool:
     connection.execute(
         insert(_CODES).values(**(plan.code | {"user_id": None} if taken else plan.code))
     )
-    connection.execute(insert(_OUTBOX).values(**outbox_row(plan.compose(taken), plan.now)))
+    envelope = plan.compose(taken)
+    lock = lock_recipient(connection.dialect.name, envelope.recipient)
+    if lock is not None:
+        connection.execute(lock)
+    recent = connection.execute(recent_to(envelope.recipient, plan.now - HOUR)).scalar_one()
+    if recent < plan.mail_per_hour:
+        connection.execute(insert(_OUTBOX).values(**outbox_row(envelope, plan.now)))
     return not taken
 
 

@@ -395,6 +395,7 @@ def _completion_plan(
         },
         code=_code_row(services, flow, user_id, code),
         abandoned_before=now - timedelta(seconds=services.settings.code_ttl_seconds),
+        mail_per_hour=services.settings.mail_per_address_per_hour,
         compose=partial(_compose, services, pool, identifier, code),
     )
 
@@ -433,7 +434,9 @@ async def _issue_code(
     code = secrets_.new_code()
     await session.execute(insert(_CODES).values(**_code_row(services, flow, user_id, code)))
     envelope = _compose(services, pool, address, code, taken=user_id is None)
-    await enqueue_email(session, services.clock, envelope)
+    await enqueue_email(
+        session, services.clock, envelope, services.settings.mail_per_address_per_hour
+    )
 
 
 async def _current_code(session: AsyncSession, flow_id: str) -> Code | None:

@@ -15,7 +15,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias, cast
 
-from sqlalchemy import Row, Table, insert, select, update
+from sqlalchemy import Row, Select, Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server.clock import Clock
@@ -29,6 +29,7 @@ LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 12
 BATCH = 50
 GATHER_SECONDS = 0.1
+HOUR = timedelta(hours=1)
 
 # Mapped classes type ``__table__`` as a FromClause; this one is a Table.
 _OUTBOX: Table = cast(Table, OutboxMessage.__table__)
@@ -52,9 +53,36 @@ def outbox_row(envelope: Envelope, now: datetime) -> dict[str, Any]:
     }
 
 
-async def enqueue_email(session: AsyncSession, clock: Clock, envelope: Envelope) -> None:
-    row = outbox_row(envelope, clock.now())
-    await session.execute(insert(_OUTBOX).values(**row))
+def lock_recipient(dialect: str, recipient: str) -> Select[Any] | None:
+    """On PostgreSQL, a transaction lock per recipient, so concurrent transactions count
+    and insert one after another and the hourly limit holds exactly. (SQLite writes are
+    serialised already.)"""
+    if dialect != "postgresql":
+        return None
+    return select(func.pg_advisory_xact_lock(func.hashtext(recipient)))
+
+
+def recent_to(recipient: str, since: datetime) -> Select[int]:
+    """How many messages went to ``recipient`` since ``since`` (the per-address limit)."""
+    c = _OUTBOX.c
+    return select(func.count()).where(c.recipient == recipient, c.created_at > since)
+
+
+async def enqueue_email(
+    session: AsyncSession, clock: Clock, envelope: Envelope, per_hour: int
+) -> bool:
+    """Queue ``envelope`` unless its address already got ``per_hour`` messages in the
+    last hour; return whether it was queued."""
+    now = clock.now()
+    lock = lock_recipient(session.bind.dialect.name if session.bind else "", envelope.recipient)
+    if lock is not None:
+        await session.execute(lock)
+    sent = (await session.execute(recent_to(envelope.recipient, now - HOUR))).scalar_one()
+    if sent >= per_hour:
+        log.warning("outbox: dropped a message to an address over its hourly limit")
+        return False
+    await session.execute(insert(_OUTBOX).values(**outbox_row(envelope, now)))
+    return True
 
 
 def backoff(attempts: int) -> timedelta:
