@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from tests.conftest import Harness, count
+from tests.conftest import Harness, count, rows
 from widget_server.mail.outbox import MAX_ATTEMPTS, backoff
 from widget_server.models import Address, Code, Credential, Flow, OutboxMessage, User
 
@@ -169,3 +169,37 @@ async def test_a_rolled_back_registration_leaves_no_message(harness, widget, tab
         assert await count(harness, model) == 0, model.__tablename__
     assert await harness.outbox.deliver_due() == 0
     assert harness.sender.sent == []
+
+
+async def test_delivered_mail_keeps_no_code_in_the_database(harness, widget):
+    w = widget("partner-1")
+    await w.open()
+    await w.post(email="scrub@example.com", password=GOOD_PASSWORD)
+    [pending] = await rows(harness, OutboxMessage)
+    assert pending.status == "pending"
+    await harness.deliver()
+    [code] = harness.codes_for("scrub@example.com")
+    [sent] = await rows(harness, OutboxMessage)
+    assert sent.status == "sent"
+    assert code not in sent.subject + sent.body_text + (sent.body_html or "")
+    assert sent.recipient == "scrub@example.com"  # kept for the hourly limit
+
+
+async def test_purge_removes_old_finished_mail_and_long_expired_flows_only(
+    harness, widget, clock
+):
+    w = widget("partner-1")
+    await w.open()
+    await w.post(email="old@example.com", password=GOOD_PASSWORD)
+    await harness.deliver()
+    clock.advance(8 * 24 * 3600)  # past KEEP_FINISHED and past the flow's expiry + 1 day
+    fresh = widget("partner-1")
+    await fresh.open()
+    await fresh.post(email="new@example.com", password=GOOD_PASSWORD)  # pending, recent
+    removed = await harness.outbox.purge()
+    assert removed == 2  # the old sent message and the old flow (its code with it)
+    [left] = await rows(harness, OutboxMessage)
+    assert (left.recipient, left.status) == ("new@example.com", "pending")
+    assert [f.id for f in await rows(harness, Flow)] == [fresh.page.flow_id]
+    assert {c.flow_id for c in await rows(harness, Code)} == {fresh.page.flow_id}
+    assert len(await rows(harness, User)) == 2  # accounts are not the purge's business

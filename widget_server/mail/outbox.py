@@ -15,13 +15,13 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias, cast
 
-from sqlalchemy import Row, Select, Table, func, insert, select, update
+from sqlalchemy import Row, Select, Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server.clock import Clock
 from widget_server.db import Database
 from widget_server.mail.senders import Envelope, Sender
-from widget_server.models import OutboxMessage
+from widget_server.models import Flow, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,10 @@ MAX_ATTEMPTS = 12
 BATCH = 50
 GATHER_SECONDS = 0.1
 HOUR = timedelta(hours=1)
+SCRUBBED = "(delivered; content removed)"
+#: How long finished rows are kept (for the hourly limit and for support questions).
+KEEP_FINISHED = timedelta(days=7)
+PURGE_EVERY = timedelta(minutes=10)
 
 # Mapped classes type ``__table__`` as a FromClause; this one is a Table.
 _OUTBOX: Table = cast(Table, OutboxMessage.__table__)
@@ -120,10 +124,14 @@ class OutboxWorker:
         self._task = None
 
     async def _run(self) -> None:
+        next_purge = self._clock.now()
         while not self._stopping:
             try:
                 while await self.deliver_due() == BATCH and not self._stopping:
                     pass
+                if self._clock.now() >= next_purge:
+                    await self.purge()
+                    next_purge = self._clock.now() + PURGE_EVERY
             except Exception:  # the worker must outlive a database hiccup
                 log.exception("outbox delivery round failed")
             with contextlib.suppress(TimeoutError):
@@ -132,6 +140,22 @@ class OutboxWorker:
                 # SMTP connection, not one round (two transactions, one session) per mail.
                 await asyncio.sleep(GATHER_SECONDS)
             self._wake.clear()
+
+    async def purge(self) -> int:
+        """Delete finished outbox rows past ``KEEP_FINISHED`` and flows past their expiry
+        by a day (their codes go with them); return how many rows went."""
+        now = self._clock.now()
+        async with self._db.write() as session:
+            outbox = await session.execute(
+                delete(OutboxMessage).where(
+                    OutboxMessage.status.in_(("sent", "failed")),
+                    OutboxMessage.created_at < now - KEEP_FINISHED,
+                )
+            )
+            flows = await session.execute(
+                delete(Flow).where(Flow.expires_at < now - timedelta(days=1))
+            )
+        return int(outbox.rowcount + flows.rowcount)  # type: ignore[attr-defined]
 
     async def deliver_due(self) -> int:
         """Claim up to ``BATCH`` due messages, send them over one connection, record the
@@ -188,6 +212,11 @@ class OutboxWorker:
                         sent_at=now,
                         last_error=None,
                         attempts=OutboxMessage.attempts + 1,
+                        # Codes are stored only as HMACs; the email that carried one in
+                        # clear text must not outlive its delivery.
+                        subject=SCRUBBED,
+                        body_text="",
+                        body_html=None,
                     )
                 )
             for row, error in zip(batch, errors, strict=True):
