@@ -58,7 +58,12 @@ async def _run(args: argparse.Namespace) -> None:
     if args.command == "demo":
         await _demo(args)
         return
-    settings = Settings.from_env().with_secret(Path(".data"))
+    settings = Settings.from_env()
+    if not settings.secret_key and not settings.database_url.startswith("sqlite"):
+        # Every process behind one database must share the key, or flows and codes made
+        # by one are refused by the others: a per-machine generated key cannot do that.
+        raise SystemExit("WIDGET_SECRET_KEY must be set when the database is not SQLite")
+    settings = settings.with_secret(Path(".data"))
     db = Database(settings.database_url)
     try:
         if args.command == "migrate":
