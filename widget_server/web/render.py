@@ -13,11 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import escape
+from markupsafe import Markup, escape
 
 from widget_server.assets import asset_dir
 from widget_server.forms import TEMPLATE_GLOBALS, FormNode, nodes_for_step, steps_of
-from widget_server.messages import Msg
+from widget_server.messages import CATALOG, Msg
 from widget_server.pools import PoolView
 from widget_server.themes import Theme, css_variables, resolve_theme
 
@@ -79,6 +79,16 @@ class Renderer:
     def theme_css(self, pool: PoolView) -> str:
         return css_variables(self.theme(pool))
 
+    def texts(self, theme: Theme) -> dict[str, Any]:
+        """``t(msg)`` and ``say(id, **params)`` for templates, worded by ``theme``."""
+
+        def say(id: str, **params: str | int | Markup) -> Markup:
+            # Escape the wording, then let Markup.format escape every plain parameter:
+            # only parameters built as Markup (an address in its span) stay HTML.
+            return escape(theme.copy.get(id) or CATALOG[id]).format(**params)
+
+        return {"t": lambda m: m.text(theme.copy), "say": say}
+
     def page(self, template: str, **context: Any) -> str:
         return self.env.get_template(template).render(**context)
 
@@ -98,7 +108,7 @@ class Renderer:
             "flows/registration_card.html" if fragment else "flows/registration.html",
             pool=pool,
             theme=theme,
-            t=lambda m: m.text(theme.copy),
+            **self.texts(theme),
             flow_id=flow_id,
             csrf_token=csrf_token,
             flow_ticket=flow_ticket,

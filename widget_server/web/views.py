@@ -41,7 +41,7 @@ def password_node(pool: PoolView, flow: Flow, errors: Sequence[Msg]) -> FormNode
         type="input",
         name="password",
         input_type="password",
-        label="Password",
+        label=msg("ui.password_label", "info").text(),
         help=msg("password.keep", level="info").text() if keep else None,
         required=not keep,
         value=None,
@@ -184,7 +184,7 @@ def render_closed(
         "flows/registration_card.html" if fragment else "flows/registration.html",
         pool=pool,
         theme=theme,
-        t=lambda m: m.text(theme.copy),
+        **ctx.renderer.texts(theme),
         state="closed",
         alerts=(msg("registration.disabled"),),
         # Still talk to an allowed embedding page, so the iframe fits the notice.
