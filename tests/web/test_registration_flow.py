@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.conftest import PARTNER, Harness
-from widget_server.models import Address, Credential, Flow, User
+from widget_server.models import Address, Credential, Flow, Pool, User
 
 GOOD_PASSWORD = "Blue-Harbour-Kettle-42"
 
@@ -203,3 +203,18 @@ async def test_an_active_account_never_gives_its_address_up(harness, widget, clo
     assert harness.codes_for("kept@example.com") == [code]  # a notice, not a code
     [user] = await users(harness)
     assert user.status == "active"
+
+
+async def test_a_theme_rewords_the_widget_by_message_id(harness, widget):
+    copy = {"ui.create_account": "Konto anlegen", "ui.sign_up_for": "Konto für {pool} <neu>"}
+    async with harness.web.services.db.write() as session:
+        await session.execute(
+            update(Pool)
+            .where(Pool.id == "partner-1")
+            .values(theme={"copy": copy}, version=Pool.version + 1)
+        )
+    harness.web.services.pools.forget("partner-1")
+    page = await widget("partner-1").open()
+    assert ">Konto anlegen</button>" in page.text
+    assert "Create account" not in page.text
+    assert "Konto für Partner 1 &lt;neu&gt;" in page.text  # wording is text, not HTML
