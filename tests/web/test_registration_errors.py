@@ -508,7 +508,8 @@ async def test_code_before_the_form_is_finished_is_409(harness, widget):
 # --- replays -------------------------------------------------------------------------------
 
 
-async def test_posts_replayed_after_completion_are_409_and_change_nothing(harness, widget):
+async def completed_flow(harness, widget):
+    """A partner-1 flow taken to ``done``; returns it with its first and code POST bodies."""
     w = widget("partner-1")
     await w.open()
     first_body = {**w.page.hidden, "email": "done@example.com", "password": GOOD_PASSWORD}
@@ -518,6 +519,11 @@ async def test_posts_replayed_after_completion_are_409_and_change_nothing(harnes
     code_body = {**w.page.hidden, "code": code}
     page = await w.post("/code", data=code_body)
     assert (page.status, page.state) == (200, "done")
+    return w, first_body, code_body
+
+
+async def test_posts_replayed_after_completion_are_409_and_change_nothing(harness, widget):
+    w, first_body, code_body = await completed_flow(harness, widget)
     before = await snapshot(harness, w.page.flow_id)
     outbox = await count(harness, OutboxMessage)
 
@@ -582,14 +588,7 @@ async def test_replayed_first_post_of_a_saved_flow_does_not_restart_it(harness, 
 
 
 async def test_replayed_first_post_after_completion_says_completed(harness, widget):
-    w = widget("partner-1")
-    await w.open()
-    first_body = {**w.page.hidden, "email": "done@example.com", "password": GOOD_PASSWORD}
-    await w.post(data=first_body)
-    await harness.deliver()
-    [code] = harness.codes_for("done@example.com")
-    page = await w.code(code)
-    assert page.state == "done"
+    w, first_body, _ = await completed_flow(harness, widget)
     page = await w.post(data=first_body)
     assert (page.status, page.state) == (409, "done")
     assert "flow.completed" in page.message_ids

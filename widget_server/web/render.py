@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
@@ -63,6 +63,15 @@ def _asset_version() -> str:
     return digest.hexdigest()[:10]
 
 
+class FlowIds(NamedTuple):
+    """The per-flow values a registration page carries (hidden fields, parent origin)."""
+
+    flow_id: str
+    csrf_token: str
+    flow_ticket: str | None
+    parent_origin: str | None
+
+
 class Renderer:
     def __init__(self, env: Environment) -> None:
         self.env = env
@@ -92,27 +101,14 @@ class Renderer:
     def page(self, template: str, **context: Any) -> str:
         return self.env.get_template(template).render(**context)
 
-    def registration(
-        self,
-        pool: PoolView,
-        *,
-        fragment: bool,
-        flow_id: str,
-        csrf_token: str,
-        flow_ticket: str | None,
-        parent_origin: str | None,
-        **view: Any,
-    ) -> str:
+    def registration(self, pool: PoolView, *, fragment: bool, ids: FlowIds, **view: Any) -> str:
         theme = self.theme(pool)
         return self.page(
             "flows/registration_card.html" if fragment else "flows/registration.html",
             pool=pool,
             theme=theme,
             **self.texts(theme),
-            flow_id=flow_id,
-            csrf_token=csrf_token,
-            flow_ticket=flow_ticket,
-            parent_origin=parent_origin,
+            **ids._asdict(),
             **view,
         )
 
@@ -121,35 +117,32 @@ class Renderer:
         pool: PoolView,
         *,
         fragment: bool,
-        flow_id: str,
-        csrf_token: str,
-        flow_ticket: str | None,
-        parent_origin: str | None,
+        ids: FlowIds,
         full_page: bool,
         view: Callable[[], Mapping[str, Any]],
     ) -> str:
         """The untouched first step, from the cache when possible; ``view`` builds the
         template variables only on a miss."""
-        key = (pool.id, pool.version, fragment, bool(parent_origin), bool(flow_ticket), full_page)
+        key = (
+            pool.id,
+            pool.version,
+            fragment,
+            bool(ids.parent_origin),
+            bool(ids.flow_ticket),
+            full_page,
+        )
         html = self._first_steps.get(key)
         if html is None:
-            html = self.registration(
-                pool,
-                fragment=fragment,
+            placeholders = FlowIds(
                 flow_id=_FLOW,
                 csrf_token=_CSRF,
-                flow_ticket=_TICKET if flow_ticket else None,
-                parent_origin=_ORIGIN if parent_origin else None,
-                **view(),
+                flow_ticket=_TICKET if ids.flow_ticket else None,
+                parent_origin=_ORIGIN if ids.parent_origin else None,
             )
+            html = self.registration(pool, fragment=fragment, ids=placeholders, **view())
             self._first_steps[key] = html
         # Every substituted value is HTML-escaped, as the template would have done.
-        for placeholder, value in (
-            (_FLOW, flow_id),
-            (_CSRF, csrf_token),
-            (_TICKET, flow_ticket),
-            (_ORIGIN, parent_origin),
-        ):
+        for placeholder, value in zip((_FLOW, _CSRF, _TICKET, _ORIGIN), ids, strict=True):
             if value is not None:
                 html = html.replace(placeholder, str(escape(value)))
         return html

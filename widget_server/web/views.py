@@ -16,7 +16,7 @@ from widget_server.messages import Msg, msg
 from widget_server.models import Flow
 from widget_server.pools import PoolView
 from widget_server.web.context import WebContext
-from widget_server.web.render import step_view
+from widget_server.web.render import FlowIds, step_view
 from widget_server.web.security import frame_ancestors
 
 
@@ -82,29 +82,18 @@ def render_flow(
     def view() -> dict[str, Any]:
         return _state_view(ctx, pool, flow, values, errors or {}, alerts) | {"full_page": top_level}
 
-    ticket = None if is_saved(flow) else flow_ticket(ctx.services, flow)
-    token = csrf_token(ctx.services, flow.id)
+    ids = FlowIds(
+        flow_id=flow.id,
+        csrf_token=csrf_token(ctx.services, flow.id),
+        flow_ticket=None if is_saved(flow) else flow_ticket(ctx.services, flow),
+        parent_origin=flow.parent_origin,
+    )
     if _pristine(pool, flow, values, errors, alerts):
         body = ctx.renderer.first_step(
-            pool,
-            fragment=fragment,
-            flow_id=flow.id,
-            csrf_token=token,
-            flow_ticket=ticket,
-            parent_origin=flow.parent_origin,
-            full_page=top_level,
-            view=view,
+            pool, fragment=fragment, ids=ids, full_page=top_level, view=view
         )
     else:
-        body = ctx.renderer.registration(
-            pool,
-            fragment=fragment,
-            flow_id=flow.id,
-            csrf_token=token,
-            flow_ticket=ticket,
-            parent_origin=flow.parent_origin,
-            **view(),
-        )
+        body = ctx.renderer.registration(pool, fragment=fragment, ids=ids, **view())
     return html(pool, body, status, **(headers or {}))
 
 
