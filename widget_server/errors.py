@@ -16,7 +16,14 @@
      │    ├── CodeExpired
      │    ├── CodeExhausted
      │    └── ResendTooSoon(retry_after)
-     └── Overloaded(retry_after)           password hashing pool full
+     ├── Overloaded(retry_after)           password hashing pool full
+     └── AdminError                        the admin API and portal
+          ├── NotAuthenticated             no, unknown, revoked or expired credentials
+          ├── NotFound(kind)               missing, or outside the caller's scope: the two
+          │                                look the same, so scope leaks no existence
+          ├── Forbidden(action)            in scope, but the role does not allow it
+          └── Conflict(message_id)         the object's state forbids it (built-in schema,
+                                           pool still has users, illegal status change)
 """
 
 from __future__ import annotations
@@ -114,3 +121,38 @@ class Overloaded(WidgetError):
     def __init__(self, retry_after: int = 1) -> None:
         super().__init__(retry_after)
         self.retry_after = retry_after
+
+
+class AdminError(WidgetError):
+    pass
+
+
+class NotAuthenticated(AdminError):
+    message_id = "admin.unauthenticated"
+
+
+class NotFound(AdminError):
+    message_id = "admin.not_found"
+
+    def __init__(self, kind: str = "object") -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+class Forbidden(AdminError):
+    message_id = "admin.forbidden"
+
+    def __init__(self, action: str) -> None:
+        super().__init__(action)
+        self.action = action
+
+
+class Conflict(AdminError):
+    def __init__(self, message_id: str, **params: str | int) -> None:
+        super().__init__(message_id)
+        self.message_id = message_id
+        self.params = params
+
+    @property
+    def message(self) -> Msg:
+        return msg(self.message_id, "error", **self.params)

@@ -114,4 +114,22 @@ CATALOG: dict[str, str] = {
     # Server.
     "server.busy": "We're busy right now. Please try again in a few seconds.",
     "server.too_large": "That was more than this form accepts.",
+    # Administration (API and portal).
+    "admin.unauthenticated": "Sign in, or send a valid API key.",
+    "admin.not_found": "Not found.",
+    "admin.forbidden": "Your role does not allow this.",
+    "admin.login_failed": "That email and password do not match an administrator.",
+    "admin.unknown_field": "Unknown field.",
+    "admin.invalid_value": "{detail}",
+    "admin.id_taken": "This id is already taken.",
+    "admin.email_taken": "An administrator with this email already exists.",
+    "admin.address_taken": "This address already belongs to a user of this pool.",
+    "admin.pool_not_empty": "This pool still has {count} users. Delete them first.",
+    "admin.schema_builtin": "Built-in schemas cannot be changed or deleted. Copy it instead.",
+    "admin.schema_in_use": "This schema is used by {count} pools.",
+    "admin.status_transition": "A {status} user cannot be {action}.",
+    "admin.role_scope": "A {role} must be scoped to {scope}.",
+    "admin.escalation": "You cannot grant a role above your own.",
+    "admin.self_change": "You cannot change or revoke your own access.",
+    "admin.email_domain": "Addresses of this pool must end in {domains}.",
 }

@@ -80,6 +80,10 @@ class Pool(Base):
     self_registration: Mapped[bool] = mapped_column(Boolean, default=True)
     allowed_origins: Mapped[list[str]] = mapped_column(default=list)
     theme: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Lower-case domains an identifier must belong to; empty allows any (B2B employee pools).
+    email_domains: Mapped[list[str]] = mapped_column(default=list)
+    #: The sector template the pool was created from, for display only.
+    template: Mapped[str | None] = mapped_column(String(32))
     session_lifetime_seconds: Mapped[int] = mapped_column(Integer, default=86400)
     #: Bumped on every change; part of the rendered-form cache key.
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -98,6 +102,10 @@ class User(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     activated_at: Mapped[datetime | None]
+    #: The admin principal that created the user; NULL for self-registration. An
+    #: admin-created ``new`` user waits for its owner and is never released as abandoned.
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    deleted_at: Mapped[datetime | None]
 
 
 class Address(Base):
@@ -183,3 +191,94 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class PasswordHistory(Base):
+    """Earlier password hashes of a user, for a pool policy's ``history`` (no reuse of the
+    last N). Deleted with the user's personal data."""
+
+    __tablename__ = "password_history"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+
+
+class Session(Base):
+    """An end user's login session. The token is 128+ random bits; only its keyed hash is
+    stored, so a database dump cannot be replayed as a cookie."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id"))
+    app_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+
+
+class AdminPrincipal(Base):
+    """Someone or something that administers: a person (email + argon2 password, signs in to
+    the portal) or an API key (only a keyed hash of its secret is stored). ``pool_id`` NULL
+    means the whole tenant."""
+
+    __tablename__ = "admin_principals"
+    __table_args__ = (UniqueConstraint("tenant_id", "email", name="uq_admin_tenant_email"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    pool_id: Mapped[str | None] = mapped_column(ForeignKey("pools.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # person | api_key
+    role: Mapped[str] = mapped_column(String(16))  # tenant_admin | pool_admin | pool_viewer
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    created_by: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class AdminSession(Base):
+    """A person's portal session: a first-party, ``SameSite=Strict`` cookie whose keyed hash
+    is the primary key."""
+
+    __tablename__ = "admin_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    principal_id: Mapped[str] = mapped_column(
+        ForeignKey("admin_principals.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class AuditEvent(Base):
+    """Who did what to which object, when, from where. Kept when the user is deleted: it
+    names the user by id only, never by address or payload."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_pool_created", "pool_id", "created_at"),
+        Index("ix_audit_tenant_created", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    pool_id: Mapped[str | None] = mapped_column(String(64))
+    actor_id: Mapped[str | None] = mapped_column(String(36))
+    actor_name: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))  # ok | denied | failed
+    ip: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]

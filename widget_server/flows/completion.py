@@ -89,7 +89,7 @@ def _release_abandoned(connection: Connection, plan: Completion) -> bool:
     """Free the address if it belongs to a registration that was never activated and
     whose code has expired: otherwise whoever closed the tab before entering the code
     could never sign up with that address again. Deleting the user cascades to its
-    address and credential. Active, inactive and fresh pending accounts are kept."""
+    address and credential. Active, inactive, fresh pending and admin-created accounts are kept."""
     a, u = _ADDRESSES.c, _USERS.c
     owner = connection.execute(
         select(u.id)
@@ -100,6 +100,7 @@ def _release_abandoned(connection: Connection, plan: Completion) -> bool:
             a.value == plan.address["value"],
             a.status == "unverified",
             u.status == "new",
+            u.created_by.is_(None),  # an admin's invitation waits for its owner
             u.created_at < plan.abandoned_before,
         )
     ).scalar_one_or_none()
