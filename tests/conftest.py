@@ -20,6 +20,8 @@ import pytest
 from litestar import Litestar
 from sqlalchemy import func, select, text
 
+from tests.admin.keys import AdminClient, MakeKey, insert_key
+from widget_server.admin.access import Role
 from widget_server.clock import ManualClock
 from widget_server.db import Database
 from widget_server.mail.outbox import OutboxWorker
@@ -272,3 +274,23 @@ def widget(harness: Harness) -> Iterator[Any]:
         return Widget(harness, pool, htmx)
 
     yield make
+
+
+# --- administration ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_key(harness: Harness) -> MakeKey:
+    """``await make_key(role, pool_id=None)``: an API-key principal of the demo tenant and a
+    client that sends it."""
+
+    async def make(role: Role, pool_id: str | None = None, **kwargs: Any) -> AdminClient:
+        return await insert_key(harness, role, pool_id, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+async def operator(make_key: MakeKey) -> AdminClient:
+    """A tenant admin of the demo tenant."""
+    return await make_key("tenant_admin")

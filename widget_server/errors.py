@@ -22,8 +22,9 @@
           ├── NotFound(kind)               missing, or outside the caller's scope: the two
           │                                look the same, so scope leaks no existence
           ├── Forbidden(action)            in scope, but the role does not allow it
-          └── Conflict(message_id)         the object's state forbids it (built-in schema,
-                                           pool still has users, illegal status change)
+          ├── Conflict(message_id)         the object's state forbids it (built-in schema,
+          │                                pool still has users, illegal status change)
+          └── TooManyAttempts(retry_after) portal sign-in throttled (per email, per IP)
 """
 
 from __future__ import annotations
@@ -156,3 +157,17 @@ class Conflict(AdminError):
     @property
     def message(self) -> Msg:
         return msg(self.message_id, "error", **self.params)
+
+
+class TooManyAttempts(AdminError):
+    """Too many failed sign-ins for this email or from this address; wait ``retry_after``."""
+
+    message_id = "admin.login_throttled"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+    @property
+    def message(self) -> Msg:
+        return msg("admin.login_throttled", seconds=self.retry_after)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
+from litestar.types import ControllerRouterHandler
 
 from widget_server import migrate
+from widget_server.admin.portal_auth import LoginThrottle
 from widget_server.assets import asset_dir
 from widget_server.clock import Clock, SystemClock
 from widget_server.db import Database
@@ -20,7 +22,10 @@ from widget_server.pools import PoolDirectory
 from widget_server.services import Services
 from widget_server.settings import Settings
 from widget_server.web import pages, registration
+from widget_server.web.api.openapi import openapi_config
+from widget_server.web.api.router import admin_api_router
 from widget_server.web.context import WebContext
+from widget_server.web.portal_routes import portal_router
 from widget_server.web.render import Renderer, make_environment
 from widget_server.web.security import SecurityHeadersMiddleware
 
@@ -65,24 +70,39 @@ def create_app(
 
     return Litestar(
         route_handlers=[
-            registration.show_registration,
-            registration.submit_registration,
-            registration.submit_code,
-            registration.resend_code,
-            registration.password_check,
-            pages.theme_css,
-            pages.index,
-            pages.mailbox,
-            pages.healthz,
-            create_static_files_router(path="/static", directories=[asset_dir("static")]),
+            Router(path="/", route_handlers=_widget_handlers(), include_in_schema=False),
+            admin_api_router(),
+            portal_router(),
         ],
-        state=State({"web": WebContext(services, Renderer(env)), "outbox": worker}),
+        state=State(
+            {
+                "web": WebContext(services, Renderer(env)),
+                "outbox": worker,
+                "admin_login_throttle": LoginThrottle(),
+            }
+        ),
         middleware=[DefineMiddleware(SecurityHeadersMiddleware)],
         on_startup=[startup],
         on_shutdown=[shutdown],
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=None,
+        openapi_config=openapi_config(),
     )
+
+
+def _widget_handlers() -> list[ControllerRouterHandler]:
+    """The widget, its pages and assets: not part of the admin API's OpenAPI document."""
+    return [
+        registration.show_registration,
+        registration.submit_registration,
+        registration.submit_code,
+        registration.resend_code,
+        registration.password_check,
+        pages.theme_css,
+        pages.index,
+        pages.mailbox,
+        pages.healthz,
+        create_static_files_router(path="/static", directories=[asset_dir("static")]),
+    ]
 
 
 def _smtp(settings: Settings) -> SmtpSender:

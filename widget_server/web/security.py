@@ -25,7 +25,7 @@ STATIC_HEADERS = (
 )
 
 
-_HOST = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
 
 
 def frame_ancestors(origins: Iterable[str]) -> str:
@@ -48,7 +48,7 @@ def normalise_origin(value: str | None) -> str | None:
         # An origin has no path; a Referer does, so callers strip it first.
         return None
     host = parts.hostname
-    if not _HOST.fullmatch(host):
+    if not HOST_NAME.fullmatch(host):
         # Spaces, quotes, ";" or "*" in a host would smuggle sources into the CSP header.
         return None
     default = {"http": 80, "https": 443}[parts.scheme]

@@ -1,0 +1,160 @@
+"""The admin API on pools: create, read, change, delete; scope, roles, errors, audit."""
+
+from __future__ import annotations
+
+from conftest import Harness, rows
+from sqlalchemy import select
+
+from tests.admin.keys import AdminClient, MakeKey
+from widget_server.models import AuditEvent, Pool
+
+NEW_POOL = {"id": "partner-3", "name": "Partner 3", "payload_schema_id": "consumer-basic"}
+
+
+def error_ids(response: object) -> dict[str | None, list[str]]:
+    body = response.json()  # type: ignore[attr-defined]
+    found: dict[str | None, list[str]] = {}
+    for item in body["errors"]:
+        found.setdefault(item["field"], []).append(item["id"])
+    return found
+
+
+async def test_operator_creates_reads_and_lists_a_pool(operator: AdminClient) -> None:
+    created = await operator.post(
+        "/pools", json=NEW_POOL | {"allowed_origins": ["https://shop.example"]}
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["id"] == "partner-3"
+    assert body["allowed_origins"] == ["https://shop.example"]
+    assert body["activation_methods"] == ["email"]
+    assert body["users"] == {}
+    assert (await operator.get("/pools/partner-3")).json()["name"] == "Partner 3"
+    listed = [p["id"] for p in (await operator.get("/pools")).json()]
+    assert {"partner-1", "partner-2", "business-1", "employees", "partner-3"} <= set(listed)
+
+
+async def test_new_pool_serves_its_widget(operator: AdminClient, harness: Harness) -> None:
+    await operator.post("/pools", json=NEW_POOL)
+    page = await harness.client.get("/embed/partner-3/register")
+    assert page.status_code == 200
+    assert 'name="email"' in page.text
+
+
+async def test_every_bad_setting_is_reported_by_field_and_nothing_is_stored(
+    operator: AdminClient, harness: Harness
+) -> None:
+    response = await operator.post(
+        "/pools",
+        json={
+            "id": "Bad Id!",
+            "name": "x",
+            "payload_schema_id": "no-such-schema",
+            "allowed_origins": ["https://ok.example", "https://evil.example/path", "*"],
+            "email_domains": ["not a domain"],
+            "password_policy": {"min_length": 3, "max_length": 2},
+            "activation_methods": ["pigeon"],
+            "theme": {"colors": {"primary": "url(javascript:alert(1))"}},
+        },
+    )
+    assert response.status_code == 422
+    ids = error_ids(response)
+    assert ids["id"] == ["admin.invalid_pool_id"]
+    assert ids["payload_schema_id"] == ["admin.unknown_schema"]
+    assert ids["allowed_origins"] == ["admin.invalid_origin", "admin.invalid_origin"]
+    assert ids["email_domains"] == ["admin.invalid_domain"]
+    assert ids["password_policy"] == ["admin.invalid_value"]
+    assert ids["activation_methods"] == ["admin.invalid_methods"]
+    assert ids["theme"] == ["admin.invalid_value"]
+    assert "Bad Id!" not in {p.id for p in await rows(harness, Pool)}
+
+
+async def test_malformed_bodies_get_400_with_the_field(operator: AdminClient) -> None:
+    unknown = await operator.post("/pools", json=NEW_POOL | {"owner": "me"})
+    assert unknown.status_code == 400
+    assert error_ids(unknown) and all(
+        i == ["admin.invalid_body"] for i in error_ids(unknown).values()
+    )
+    wrong_type = await operator.post("/pools", json=NEW_POOL | {"self_registration": "yes"})
+    assert wrong_type.status_code == 400
+    not_json = await operator.call(
+        "POST", "/pools", content=b"{nope", headers={"content-type": "application/json"}
+    )
+    assert not_json.status_code == 400
+
+
+async def test_duplicate_id_is_refused_and_the_first_pool_kept(operator: AdminClient) -> None:
+    await operator.post("/pools", json=NEW_POOL)
+    again = await operator.post("/pools", json=NEW_POOL | {"name": "Impostor"})
+    assert again.status_code == 422
+    assert error_ids(again) == {"id": ["admin.id_taken"]}
+    assert (await operator.get("/pools/partner-3")).json()["name"] == "Partner 3"
+
+
+async def test_keys_missing_unknown_forged_or_revoked_get_401(
+    harness: Harness, operator: AdminClient, make_key: MakeKey
+) -> None:
+    assert (await harness.client.get("/api/admin/pools")).status_code == 401
+    for header in ("Bearer nope", "Basic abc", f"Bearer {operator.key}x", "Bearer wsk_.", ""):
+        response = await harness.client.get("/api/admin/pools", headers={"Authorization": header})
+        assert response.status_code == 401, header
+        assert error_ids(response) == {None: ["admin.unauthenticated"]}
+    other = await make_key("pool_admin", "partner-1")
+    assert (await operator.post(f"/admins/{other.principal.id}/revoke")).status_code == 200
+    assert (await other.get("/pools")).status_code == 401
+
+
+async def test_pool_admin_sees_only_its_pool_and_cannot_change_settings(
+    harness: Harness, make_key: MakeKey
+) -> None:
+    lead = await make_key("pool_admin", "business-1")
+    assert [p["id"] for p in (await lead.get("/pools")).json()] == ["business-1"]
+    assert (await lead.get("/pools/business-1")).status_code == 200
+    for path in ("/pools/partner-1", "/pools/no-such-pool"):
+        response = await lead.get(path)
+        assert response.status_code == 404
+        assert error_ids(response) == {None: ["admin.not_found"]}
+    assert (await lead.patch("/pools/business-1", json={"name": "Mine"})).status_code == 403
+    assert (await lead.post("/pools", json=NEW_POOL)).status_code == 403
+    assert (await lead.delete("/pools/business-1")).status_code == 403
+    async with harness.web.services.db.read() as session:
+        denied = (
+            (await session.execute(select(AuditEvent).where(AuditEvent.outcome == "denied")))
+            .scalars()
+            .all()
+        )
+    assert {(e.action, e.target_id) for e in denied} >= {
+        ("pools.read", "partner-1"),
+        ("pools.write", "business-1"),
+    }
+    assert all(e.actor_id == lead.principal.id for e in denied)
+
+
+async def test_changing_settings_bumps_the_version_and_is_audited(
+    operator: AdminClient, harness: Harness
+) -> None:
+    before = (await operator.get("/pools/partner-1")).json()
+    changed = await operator.patch(
+        "/pools/partner-1",
+        json={"self_registration": False, "password_policy": {"min_length": 10}},
+    )
+    assert changed.status_code == 200, changed.text
+    pool = changed.json()["pool"]
+    assert pool["version"] == before["version"] + 1
+    assert pool["self_registration"] is False
+    assert changed.json()["invalid_users"] is None
+    closed = await harness.client.get("/embed/partner-1/register")
+    assert closed.status_code == 403
+    log = (await operator.get("/pools/partner-1/audit")).json()
+    assert log[0]["action"] == "pool.update"
+    assert log[0]["details"]["fields"] == ["password_policy", "self_registration"]
+    assert log[0]["actor_id"] == operator.principal.id
+
+
+async def test_delete_refuses_a_pool_with_users_and_removes_an_empty_one(
+    operator: AdminClient, harness: Harness
+) -> None:
+    await operator.post("/pools", json=NEW_POOL)
+    assert (await operator.delete("/pools/partner-3")).status_code == 204
+    assert (await operator.get("/pools/partner-3")).status_code == 404
+    assert (await harness.client.get("/embed/partner-3/register")).status_code == 404
