@@ -1,9 +1,14 @@
 """The transaction that completes a registration, as one synchronous function.
 
-It is the hottest write of a release-day burst (six statements). Written against a plain
-``Connection``, ``Database.run_write`` runs it on SQLite in one worker-thread hop instead
-of one hop per statement (measured: ~0.4 ms per statement through aiosqlite), and on
-PostgreSQL through ``run_sync`` on the async connection.
+It is the hottest write of a release-day burst (six to eight statements). Written
+against a plain ``Connection``, ``Database.run_write`` runs it on SQLite in one
+worker-thread hop instead of one hop per statement (measured: ~0.4 ms per statement
+through aiosqlite), and on PostgreSQL through ``run_sync`` on the async connection.
+
+Every statement is built once, at import, with bound parameters, and executed with a
+dict of values: SQLAlchemy then compiles it once and finds it in its cache by identity.
+Building ``insert(t).values(**row)`` per call cost ~0.1 ms per statement in cache-key
+generation alone, most of the transaction's CPU (measured 1.36 → ~0.3 ms on SQLite).
 """
 
 from __future__ import annotations
@@ -13,13 +18,14 @@ from datetime import datetime
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import ReturningInsert
 
 from widget_server.errors import FlowStateError
-from widget_server.mail.outbox import HOUR, lock_recipient, outbox_row, recent_to
+from widget_server.mail.outbox import HOUR, INSERT_OUTBOX, RECENT_TO, lock_recipient, outbox_row
 from widget_server.mail.senders import Envelope
 from widget_server.models import Address, Code, Credential, Flow, OutboxMessage, User
-from widget_server.upsert import insert_ignoring_conflict_sync
 
 # Mapped classes type ``__table__`` as a FromClause; these are Tables.
 _FLOWS: Table = cast(Table, Flow.__table__)
@@ -52,37 +58,75 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True):
     compose: Callable[[bool], Envelope]
 
 
+def _insert_ignoring(table: Table, *conflict: str) -> dict[str, ReturningInsert[Any]]:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING id`` per dialect: a row comes back
+    only if the insert happened."""
+    return {
+        name: dialect.insert(table)
+        .on_conflict_do_nothing(index_elements=list(conflict))
+        .returning(table.c.id)
+        for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+    }
+
+
+# Parameters named b_* are the WHERE clause's; the others are column values.
+_INSERT_FLOW = _insert_ignoring(_FLOWS, "id")
+_CLAIM_FLOW = update(_FLOWS).where(
+    _FLOWS.c.id == bindparam("b_id"),
+    _FLOWS.c.state == "form",
+    _FLOWS.c.step == bindparam("b_step"),
+)
+_UNLINK_FLOW = update(_FLOWS).where(_FLOWS.c.id == bindparam("b_id"))
+_INSERT_USER = insert(_USERS)
+_DELETE_USER = delete(_USERS).where(_USERS.c.id == bindparam("b_id"))
+_INSERT_ADDRESS = _insert_ignoring(_ADDRESSES, "pool_id", "kind", "value")
+_INSERT_CREDENTIAL = insert(_CREDENTIALS)
+_INSERT_CODE = insert(_CODES)
+_a, _u = _ADDRESSES.c, _USERS.c
+_ABANDONED_OWNER = (
+    select(_u.id)
+    .join_from(_ADDRESSES, _USERS, _u.id == _a.user_id)
+    .where(
+        _a.pool_id == bindparam("b_pool"),
+        _a.kind == bindparam("b_kind"),
+        _a.value == bindparam("b_value"),
+        _a.status == "unverified",
+        _u.status == "new",
+        _u.created_by.is_(None),  # an admin's invitation waits for its owner
+        _u.created_at < bindparam("b_before"),
+    )
+)
+_DELETE_NEW_USER = delete(_USERS).where(_u.id == bindparam("b_id"), _u.status == "new")
+
+
 def complete_registration(connection: Connection, plan: Completion) -> bool:
     """Write it all; return False if the address already had an account (then the flow
     has no user and the owner gets the notice). Raises ``FlowStateError`` if the flow was
     completed by another request first."""
     _claim(connection, plan)
-    connection.execute(insert(_USERS).values(**plan.user))
+    connection.execute(_INSERT_USER, plan.user)
     taken = not _insert_address(connection, plan)
     if taken and _release_abandoned(connection, plan):
         taken = not _insert_address(connection, plan)
     if taken:
-        connection.execute(delete(_USERS).where(_USERS.c.id == plan.user["id"]))
-        connection.execute(update(_FLOWS).where(_FLOWS.c.id == plan.flow_id).values(user_id=None))
+        connection.execute(_DELETE_USER, {"b_id": plan.user["id"]})
+        connection.execute(_UNLINK_FLOW, {"b_id": plan.flow_id, "user_id": None})
     else:
-        connection.execute(insert(_CREDENTIALS).values(**plan.credential))
-    connection.execute(
-        insert(_CODES).values(**(plan.code | {"user_id": None} if taken else plan.code))
-    )
+        connection.execute(_INSERT_CREDENTIAL, plan.credential)
+    connection.execute(_INSERT_CODE, plan.code | {"user_id": None} if taken else plan.code)
     envelope = plan.compose(taken)
-    lock = lock_recipient(connection.dialect.name, envelope.recipient)
+    lock = lock_recipient(connection.dialect.name)
     if lock is not None:
-        connection.execute(lock)
-    recent = connection.execute(recent_to(envelope.recipient, plan.now - HOUR)).scalar_one()
-    if recent < plan.mail_per_hour:
-        connection.execute(insert(_OUTBOX).values(**outbox_row(envelope, plan.now)))
+        connection.execute(lock, {"recipient": envelope.recipient})
+    since = {"recipient": envelope.recipient, "since": plan.now - HOUR}
+    if connection.execute(RECENT_TO, since).scalar_one() < plan.mail_per_hour:
+        connection.execute(INSERT_OUTBOX, outbox_row(envelope, plan.now))
     return not taken
 
 
 def _insert_address(connection: Connection, plan: Completion) -> bool:
-    return insert_ignoring_conflict_sync(
-        connection, _ADDRESSES, plan.address, ("pool_id", "kind", "value")
-    )
+    statement = _INSERT_ADDRESS[connection.dialect.name]
+    return connection.execute(statement, plan.address).first() is not None
 
 
 def _release_abandoned(connection: Connection, plan: Completion) -> bool:
@@ -90,38 +134,29 @@ def _release_abandoned(connection: Connection, plan: Completion) -> bool:
     whose code has expired: otherwise whoever closed the tab before entering the code
     could never sign up with that address again. Deleting the user cascades to its
     address and credential. Active, inactive, fresh pending and admin-created accounts are kept."""
-    a, u = _ADDRESSES.c, _USERS.c
     owner = connection.execute(
-        select(u.id)
-        .join_from(_ADDRESSES, _USERS, u.id == a.user_id)
-        .where(
-            a.pool_id == plan.address["pool_id"],
-            a.kind == plan.address["kind"],
-            a.value == plan.address["value"],
-            a.status == "unverified",
-            u.status == "new",
-            u.created_by.is_(None),  # an admin's invitation waits for its owner
-            u.created_at < plan.abandoned_before,
-        )
+        _ABANDONED_OWNER,
+        {
+            "b_pool": plan.address["pool_id"],
+            "b_kind": plan.address["kind"],
+            "b_value": plan.address["value"],
+            "b_before": plan.abandoned_before,
+        },
     ).scalar_one_or_none()
     if owner is None:
         return False
-    connection.execute(delete(_USERS).where(u.id == owner, u.status == "new"))
+    connection.execute(_DELETE_NEW_USER, {"b_id": owner})
     return True
 
 
 def _claim(connection: Connection, plan: Completion) -> None:
     if plan.new_flow is not None:
         values = plan.new_flow | plan.flow_changes
-        if not insert_ignoring_conflict_sync(connection, _FLOWS, values, ("id",)):
+        if connection.execute(_INSERT_FLOW[connection.dialect.name], values).first() is None:
             raise FlowStateError()
         return
     claimed = connection.execute(
-        update(_FLOWS)
-        .where(
-            _FLOWS.c.id == plan.flow_id, _FLOWS.c.state == "form", _FLOWS.c.step == plan.flow_step
-        )
-        .values(**plan.flow_changes)
+        _CLAIM_FLOW, plan.flow_changes | {"b_id": plan.flow_id, "b_step": plan.flow_step}
     )
     if claimed.rowcount != 1:
         raise FlowStateError()

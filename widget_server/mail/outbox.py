@@ -15,7 +15,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias, cast
 
-from sqlalchemy import Row, Select, Table, delete, func, insert, select, update
+from sqlalchemy import Row, Select, String, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server.clock import Clock
@@ -57,19 +57,23 @@ def outbox_row(envelope: Envelope, now: datetime) -> dict[str, Any]:
     }
 
 
-def lock_recipient(dialect: str, recipient: str) -> Select[Any] | None:
-    """On PostgreSQL, a transaction lock per recipient, so concurrent transactions count
-    and insert one after another and the hourly limit holds exactly. (SQLite writes are
-    serialised already.)"""
-    if dialect != "postgresql":
-        return None
-    return select(func.pg_advisory_xact_lock(func.hashtext(recipient)))
+#: Built once with bound parameters, so SQLAlchemy compiles each once and finds it by
+#: identity in its cache (building one per call cost ~0.1 ms of cache-key generation).
+INSERT_OUTBOX = insert(_OUTBOX)
+#: How many messages went to ``:recipient`` since ``:since`` (the per-address limit).
+RECENT_TO = select(func.count()).where(
+    _OUTBOX.c.recipient == bindparam("recipient"), _OUTBOX.c.created_at > bindparam("since")
+)
+_RECIPIENT_LOCK = select(
+    func.pg_advisory_xact_lock(func.hashtext(bindparam("recipient", type_=String())))
+)
 
 
-def recent_to(recipient: str, since: datetime) -> Select[int]:
-    """How many messages went to ``recipient`` since ``since`` (the per-address limit)."""
-    c = _OUTBOX.c
-    return select(func.count()).where(c.recipient == recipient, c.created_at > since)
+def lock_recipient(dialect: str) -> Select[Any] | None:
+    """On PostgreSQL, a transaction lock per ``:recipient``, so concurrent transactions
+    count and insert one after another and the hourly limit holds exactly. (SQLite
+    writes are serialised already.)"""
+    return _RECIPIENT_LOCK if dialect == "postgresql" else None
 
 
 async def enqueue_email(
@@ -78,14 +82,15 @@ async def enqueue_email(
     """Queue ``envelope`` unless its address already got ``per_hour`` messages in the
     last hour; return whether it was queued."""
     now = clock.now()
-    lock = lock_recipient(session.bind.dialect.name if session.bind else "", envelope.recipient)
+    lock = lock_recipient(session.bind.dialect.name if session.bind else "")
     if lock is not None:
-        await session.execute(lock)
-    sent = (await session.execute(recent_to(envelope.recipient, now - HOUR))).scalar_one()
+        await session.execute(lock, {"recipient": envelope.recipient})
+    since = {"recipient": envelope.recipient, "since": now - HOUR}
+    sent = (await session.execute(RECENT_TO, since)).scalar_one()
     if sent >= per_hour:
         log.warning("outbox: dropped a message to an address over its hourly limit")
         return False
-    await session.execute(insert(_OUTBOX).values(**outbox_row(envelope, now)))
+    await session.execute(INSERT_OUTBOX, outbox_row(envelope, now))
     return True
 
 
