@@ -23,6 +23,8 @@ import phonenumbers
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped]
 
+from widget_server.forms.redos import check_pattern
+
 Schema = Mapping[str, Any]
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
@@ -169,6 +171,7 @@ def check_schema(schema: Schema) -> None:
     if schema.get("type") != "object":
         raise ValueError('the schema must describe an object: "type": "object"')
     _check_refs(schema)
+    _check_patterns(schema)
     name = identifier_field(schema)
     if name not in required_names(schema):
         raise ValueError(f'the identifier {name!r} must be listed in "required"')
@@ -278,6 +281,48 @@ def _check_refs(schema: Schema) -> None:
             reason = f'"$ref" at {where} must point inside this schema ("#/..."): {ref!r}'
             raise ValueError(reason)
         _pointer(schema, ref)
+
+
+def refs(schema: Schema) -> Iterator[tuple[str, object]]:
+    """Every ``$ref`` and ``$dynamicRef`` value in ``schema``, with where it sits."""
+    return _refs(schema)
+
+
+def ref_target(schema: Schema, ref: str) -> Mapping[str, Any]:
+    """What a local ``$ref`` points to; ``ValueError`` when it points to nothing."""
+    return _pointer(schema, ref)
+
+
+def patterns(node: object, where: str = "#") -> Iterator[tuple[str, str]]:
+    """Every regular expression in a schema (``pattern`` values and ``patternProperties``
+    keys) with its JSON pointer: jsonschema runs each with Python ``re`` on user input."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            here = f"{where}/{pointer_part(str(key))}"
+            if key in _DATA_KEYWORDS:
+                continue
+            if key == "pattern" and isinstance(value, str):
+                yield here, value
+                continue
+            if key == "patternProperties" and isinstance(value, Mapping):
+                yield from ((f"{here}/{pointer_part(str(k))}", str(k)) for k in value)
+            yield from patterns(value, here)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from patterns(item, f"{where}/{index}")
+
+
+def pointer_part(key: str) -> str:
+    """``key`` escaped as one JSON Pointer segment (RFC 6901)."""
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _check_patterns(schema: Schema) -> None:
+    # A catastrophic pattern would let one form submission hold a worker for minutes.
+    for where, pattern in patterns(schema):
+        verdict = check_pattern(pattern).verdict
+        if verdict != "ok":
+            raise ValueError(f"the pattern at {where} is refused ({verdict.replace('_', ' ')})")
 
 
 def _check_hints(schema: Schema) -> None:

@@ -1,0 +1,323 @@
+"""Custom schemas: every unsafe shape refused with its message id; ordinary ones pass.
+Catastrophic regexes refused, everyday patterns accepted (and measured fast)."""
+
+from __future__ import annotations
+
+import copy
+import re
+import time
+from typing import Any
+
+import pytest
+
+from tests.forms.conftest import BUSINESS, DRAFT
+from widget_server.errors import InvalidInput
+from widget_server.forms import check_schema
+from widget_server.forms.redos import MAX_PATTERN_LENGTH, check_pattern
+from widget_server.forms.safety import (
+    MAX_DEPTH,
+    MAX_PROPERTIES,
+    MAX_SCHEMA_BYTES,
+    check_custom_schema,
+    schema_problems,
+)
+from widget_server.messages import CATALOG
+from widget_server.seed import BUILTIN_SCHEMAS, load_builtin_schema
+
+
+def payload(**props: Any) -> dict[str, Any]:
+    """A payload schema that passes, plus ``props``."""
+    return {
+        "$schema": DRAFT,
+        "type": "object",
+        "properties": {
+            "email": {"type": "string", "format": "email", "x-identifier": True},
+            **props,
+        },
+        "required": ["email"],
+    }
+
+
+def nested(levels: int) -> dict[str, Any]:
+    node: dict[str, Any] = {"type": "string"}
+    for _ in range(levels):
+        node = {"type": "object", "properties": {"x": node}}
+    return node
+
+
+def problem_ids(body: object, kind: Any = "payload") -> list[str]:
+    return [m.id for m in schema_problems(body, kind)]
+
+
+BAD: list[tuple[str, object, str]] = [
+    ("a list", [payload()], "schema.not_object"),
+    ("a string", "{}", "schema.not_object"),
+    ("null", None, "schema.not_object"),
+    ("unknown type", payload(age={"type": "strin"}), "schema.invalid"),
+    ("minLength negative", payload(name={"type": "string", "minLength": -1}), "schema.invalid"),
+    ("required not a list", {**payload(), "required": "email"}, "schema.invalid"),
+    (
+        "draft-07",
+        {**payload(), "$schema": "http://json-schema.org/draft-07/schema#"},
+        "schema.draft",
+    ),
+    ("array root", {"$schema": DRAFT, "type": "array"}, "schema.type_object"),
+    ("no type", {"properties": {}}, "schema.type_object"),
+    ("remote ref", payload(a={"$ref": "https://evil.example/s.json"}), "schema.remote_ref"),
+    ("relative ref", payload(a={"$ref": "other.json#/x"}), "schema.remote_ref"),
+    ("anchor ref", payload(a={"$ref": "#anchor"}), "schema.remote_ref"),
+    ("file ref", payload(a={"$ref": "file:///etc/passwd"}), "schema.remote_ref"),
+    ("dynamic ref", payload(a={"$dynamicRef": "https://evil.example/s"}), "schema.remote_ref"),
+    ("ref to nothing", payload(a={"$ref": "#/$defs/missing"}), "schema.dangling_ref"),
+    ("nested $id", payload(a={"$id": "https://x.example/a", "type": "string"}), "schema.nested_id"),
+    ("ReDoS pattern", payload(a={"type": "string", "pattern": "^(a+)+$"}), "schema.unsafe_pattern"),
+    (
+        "ReDoS in $defs",
+        {**payload(), "$defs": {"d": {"type": "string", "pattern": r"(\w+\s?)+$"}}},
+        "schema.unsafe_pattern",
+    ),
+    (
+        "ReDoS in patternProperties",
+        {**payload(), "patternProperties": {"^(a|a)*$": {"type": "string"}}},
+        "schema.unsafe_pattern",
+    ),
+    (
+        "ReDoS in propertyNames",
+        {**payload(), "propertyNames": {"pattern": "(.*a){20}"}},
+        "schema.unsafe_pattern",
+    ),
+    (
+        "pattern does not compile",
+        payload(a={"type": "string", "pattern": "(ab"}),
+        "schema.bad_pattern",
+    ),
+    (
+        "pattern too long",
+        payload(a={"type": "string", "pattern": "a" * (MAX_PATTERN_LENGTH + 1)}),
+        "schema.pattern_too_long",
+    ),
+    ("too large", {**payload(), "description": "x" * MAX_SCHEMA_BYTES}, "schema.too_large"),
+    ("too deep", payload(a=nested(MAX_DEPTH)), "schema.too_deep"),
+    ("hostile depth", payload(a=nested(5000)), "schema.too_deep"),
+    (
+        "too many properties",
+        payload(**{f"p{i}": {"type": "string"} for i in range(MAX_PROPERTIES)}),
+        "schema.too_many_properties",
+    ),
+    ("not JSON", {**payload(), "minimum": float("nan")}, "schema.invalid"),
+    ("no identifier", {"$schema": DRAFT, "type": "object", "properties": {}}, "schema.payload"),
+    ("identifier not required", {**payload(), "required": []}, "schema.payload"),
+    ("bad widget hint", payload(a={"type": "string", "x-widget": "iframe"}), "schema.payload"),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"), [(b, e) for _, b, e in BAD], ids=[n for n, _, _ in BAD]
+)
+def test_bad_schema_is_refused_with_its_message(body: object, expected: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        check_custom_schema(body, "payload")
+    assert list(refused.value.messages) == ["body"]
+    assert [m.id for m in refused.value.messages["body"]] == [expected]
+    assert all(m.id in CATALOG for m in refused.value.messages["body"])
+
+
+def test_messages_say_where_and_why() -> None:
+    [invalid] = schema_problems(payload(age={"type": "strin"}), "payload")
+    assert invalid.params["where"] == "#/properties/age/type"
+    assert invalid.params["detail"]
+    [unsafe] = schema_problems(payload(code={"type": "string", "pattern": "(a*)*b"}), "payload")
+    assert unsafe.params == {"where": "#/properties/code/pattern"}
+    [remote] = schema_problems(payload(a={"$ref": "https://evil.example/s"}), "payload")
+    assert remote.params == {"where": "#/properties/a"}
+    [big] = schema_problems({**payload(), "description": "x" * MAX_SCHEMA_BYTES}, "payload")
+    assert big.params == {"max": MAX_SCHEMA_BYTES}
+    [payload_problem] = schema_problems({**payload(), "required": []}, "payload")
+    assert "required" in str(payload_problem.params["detail"])
+
+
+def test_pattern_property_key_is_escaped_as_a_json_pointer() -> None:
+    body = {**payload(), "patternProperties": {"^a/(b+)+$": {}}}
+    [unsafe] = schema_problems(body, "payload")
+    assert unsafe.params == {"where": "#/patternProperties/^a~1(b+)+$"}
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    body = payload(
+        a={"$ref": "https://evil.example/s"},
+        b={"type": "string", "pattern": "(x+)+y"},
+        c={"type": "strin"},
+    )
+    assert sorted(problem_ids(body)) == [
+        "schema.invalid",
+        "schema.remote_ref",
+        "schema.unsafe_pattern",
+    ]
+
+
+def test_a_broken_pattern_is_reported_once() -> None:
+    assert problem_ids(payload(a={"type": "string", "pattern": "["})) == ["schema.bad_pattern"]
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_SCHEMAS))
+def test_the_demo_schemas_pass(name: str) -> None:
+    check_custom_schema(load_builtin_schema(name), "payload")
+
+
+def test_the_forms_test_schema_with_refs_and_patterns_passes() -> None:
+    check_custom_schema(copy.deepcopy(BUSINESS), "payload")
+
+
+def test_local_refs_pass() -> None:
+    body = {**payload(a={"$ref": "#/$defs/code"}), "$defs": {"code": {"type": "string"}}}
+    check_custom_schema(body, "payload")
+
+
+METADATA: dict[str, Any] = {
+    "$schema": DRAFT,
+    "type": "object",
+    "properties": {
+        "roles": {"type": "array", "items": {"type": "string", "pattern": "^[a-z][a-z0-9_-]*$"}},
+        "groups": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+        "customer_number": {"type": "string", "pattern": "^[A-Z]{2}[0-9]{6}$"},
+    },
+    "additionalProperties": False,
+}
+
+
+def test_metadata_schema_needs_no_identifier_nor_form_hints() -> None:
+    check_custom_schema(METADATA, "metadata")
+    # The same body is no sign-up form: it has no identifier.
+    assert problem_ids(METADATA, "payload") == ["schema.payload"]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"$schema": DRAFT, "type": "array"}, "schema.type_object"),
+        ({**METADATA, "properties": {"r": {"$ref": "http://x.example/r"}}}, "schema.remote_ref"),
+        (
+            {**METADATA, "properties": {"n": {"type": "string", "pattern": "(\\d+)*$"}}},
+            "schema.unsafe_pattern",
+        ),
+        ({**METADATA, "properties": {"n": {"type": "nope"}}}, "schema.invalid"),
+    ],
+)
+def test_metadata_schema_gets_the_same_safety_checks(body: dict[str, Any], expected: str) -> None:
+    assert problem_ids(body, "metadata") == [expected]
+
+
+def test_check_schema_refuses_unsafe_patterns_too() -> None:
+    # The hook: any path that accepts a payload schema refuses catastrophic patterns.
+    with pytest.raises(ValueError, match="pattern"):
+        check_schema(payload(a={"type": "string", "pattern": "^(a+)+$"}))
+
+
+# Regular expressions -------------------------------------------------------------------
+
+REDOS = [
+    "(a+)+",
+    "(a*)*",
+    "(a|a)*",
+    r"(\w+\s?)+",
+    "(.*a){20}",
+    "^(a+)+$",
+    r"^([a-zA-Z0-9]+[-_]?)*[a-zA-Z0-9]+$",
+    r"^(\d+)*$",
+    "(a?)+",
+    "((ab)*)*",
+    "(x+x+)+y",
+    r"^(([a-z])+.)+[A-Z]([a-z])+$",
+    r"(\d|\d\d)+",
+    r"(?=(a+)+b)",
+    r"^(\w+\.?)+@",
+    "(.*){1,32000}",
+    r"(\s*,\s*)*x",
+    "(a|b|ab)*c",
+    "(?:a+a*)+b",
+    r"(?:\d+\.?\d*,)+x",
+    "(?:.*,){10}x",
+    "(?i)(?:a|A|b)*?c(?:X+x+)+",
+    r"^(?:[a-z]+\d*)+$",
+]
+
+ORDINARY = [
+    r"^[A-Z]{2}[0-9]{6}$",
+    r"^\+?[0-9 ]{6,20}$",
+    r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+    r"^[\w.+-]+@[\w-]+(\.[\w-]+)*$",
+    r"^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$",
+    r"^[^@\s]+@(?:[^@\s.]+\.)+[^@\s.]+$",
+    r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,}$",
+    r"^(\d{1,3}\.){3}\d{1,3}$",
+    r"^[^<>]+$",
+    r"^\d{5}$",
+    r"^[0-9]{4,5}$",
+    r"^\d{4}-\d{2}-\d{2}$",
+    r"^[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?$",
+    r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
+    r"^[A-Z][a-z]+(?: [A-Z][a-z]+)*$",
+    r"^[^\W\d_]+(?:[ '-][^\W\d_]+)*$",
+    r"(?i)^[a-z ]+$",
+    r"^\S+@\S+$",
+    r"^(?:\+49|0)[1-9][0-9 ]{5,14}$",
+    r"^\d+(?:[.,]\d{1,2})?$",
+    r"^(a|ab)*$",
+    r"^(?!admin$)[a-z][a-z0-9_]{2,31}$",
+    "^[a-z][a-z0-9_-]*$",
+]
+
+
+@pytest.mark.parametrize("pattern", REDOS)
+def test_catastrophic_pattern_is_refused(pattern: str) -> None:
+    assert check_pattern(pattern).verdict == "unsafe"
+
+
+@pytest.mark.parametrize("pattern", ORDINARY)
+def test_ordinary_pattern_is_accepted(pattern: str) -> None:
+    assert check_pattern(pattern).verdict == "ok"
+
+
+def _attack_strings(pattern: str) -> list[str]:
+    """Long runs of each character the pattern names (and a few classics), each ending in
+    a character that breaks the match: what makes a backtracking engine try every split."""
+    named = {c for c in pattern if c.isprintable()} | set("a0 .-_@A")
+    runs = [c * 999 + "!" for c in named]
+    runs += [(c + d) * 499 + "!\x00" for c in "a0 .-" for d in "a0 .-" if c != d]
+    return runs
+
+
+@pytest.mark.parametrize("pattern", ORDINARY)
+def test_accepted_patterns_stay_fast_on_hostile_input_at_the_form_cap(pattern: str) -> None:
+    compiled = re.compile(pattern)
+    started = time.perf_counter()
+    for text in _attack_strings(pattern):
+        compiled.search(text)
+    # 1000-character values (the form cap), dozens of attacks: well under a second.
+    assert time.perf_counter() - started < 1.0
+
+
+def test_refused_pattern_is_in_fact_slow() -> None:
+    # Sanity of the premise: a refused shape really grows exponentially with input.
+    def seconds(n: int) -> float:
+        started = time.perf_counter()
+        re.match(r"^(a+)+$", "a" * n + "!")
+        return time.perf_counter() - started
+
+    assert seconds(22) > 8 * seconds(16)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "verdict"),
+    [("(ab", "invalid"), ("[z-a]", "invalid"), ("a" * (MAX_PATTERN_LENGTH + 1), "too_long")],
+)
+def test_broken_and_over_long_patterns(pattern: str, verdict: str) -> None:
+    result = check_pattern(pattern)
+    assert result.verdict == verdict
+    if verdict == "invalid":
+        assert result.detail
+
+
+def test_pattern_nested_hundreds_deep_is_answered_not_crashed() -> None:
+    # Either verdict is fine; what matters is an answer rather than a RecursionError.
+    assert check_pattern("(" * 490 + "a" + ")" * 490).verdict in ("ok", "unsafe")

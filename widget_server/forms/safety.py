@@ -1,0 +1,182 @@
+"""Is an admin's uploaded identity schema safe to store and to run on every request?
+
+A custom schema is validated against user input on the hot path, by jsonschema, in the
+server's process. So before it is stored we refuse what would hurt there, each with its
+own message id on the ``body`` field:
+
+- too large, too deep or too many properties (work per validation and per form render);
+- not a valid draft 2020-12 schema, or another draft;
+- ``$ref`` that leaves the document (jsonschema would fetch it over the network) or
+  points to nothing, and ``$id`` below the root (it would re-base those references);
+- ``pattern`` / ``patternProperties`` regexes that do not compile, are over-long, or can
+  backtrack catastrophically (``redos``);
+- payload schemas the widget cannot draw (``check_schema``: the identifier, the ``x-``
+  hints). Metadata schemas need only describe an object: admins, not the form, fill them.
+
+Validation-time work stays bounded because every value reaches the regexes short: the
+form reader refuses values over ``reading.HARD_CAP`` (1000 characters) before
+validating. Callers that validate JSON from the admin API must cap string lengths too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
+
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+
+from widget_server.errors import InvalidInput
+from widget_server.forms.redos import MAX_PATTERN_LENGTH, check_pattern
+from widget_server.forms.schema import (
+    DRAFT_2020_12,
+    check_schema,
+    patterns,
+    pointer_part,
+    ref_target,
+    refs,
+)
+from widget_server.messages import Msg, msg
+
+SchemaKind = Literal["payload", "metadata"]
+
+MAX_SCHEMA_BYTES = 64 * 1024
+"""Serialised size cap: ten times the largest built-in schema, far more than a form needs."""
+MAX_DEPTH = 32
+"""Nesting of JSON objects and arrays; also keeps jsonschema's recursion far from Python's limit."""
+MAX_PROPERTIES = 256
+"""Property definitions in the whole schema (``properties`` and ``patternProperties`` entries)."""
+MAX_REPORTED = 5
+"""Schema errors reported at once; past a few, the admin fixes and re-submits anyway."""
+_DETAIL_CAP = 300
+
+_VALIDATOR = Draft202012Validator(
+    Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER
+)
+_IDENTITY_KEYWORDS = frozenset({"$id"})
+_DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples"})
+
+
+def check_custom_schema(body: object, kind: SchemaKind) -> None:
+    """Refuse ``body`` unless it is safe to store as a ``kind`` schema: ``InvalidInput``
+    with every problem found, under ``"body"``."""
+    problems = schema_problems(body, kind)
+    if problems:
+        raise InvalidInput({"body": problems})
+
+
+def schema_problems(body: object, kind: SchemaKind) -> list[Msg]:
+    if not isinstance(body, Mapping):
+        return [msg("schema.not_object")]
+    # Cheap bounds first, so nothing below walks a huge or deep document.
+    bounds = _bounds_problem(body)
+    if bounds is not None:
+        return [bounds]
+    found = [*_pattern_problems(body), *_ref_problems(body)]
+    # A broken pattern is also a metaschema error ("not a regex"): say it once, our way.
+    reported = {m.params.get("where") for m in found}
+    found += [m for m in _draft_problems(body) if m.params.get("where") not in reported]
+    if found:
+        return found[:MAX_REPORTED]
+    if body.get("type") != "object":
+        return [msg("schema.type_object")]
+    if kind == "payload":
+        try:
+            check_schema(body)
+        except ValueError as error:
+            return [msg("schema.payload", detail=str(error)[:_DETAIL_CAP])]
+    return []
+
+
+def _bounds_problem(body: Mapping[str, Any]) -> Msg | None:
+    if _depth(body) > MAX_DEPTH:
+        return msg("schema.too_deep", max=MAX_DEPTH)
+    try:
+        size = len(json.dumps(body, ensure_ascii=False, allow_nan=False).encode())
+    except (TypeError, ValueError) as error:
+        return msg("schema.invalid", where="#", detail=f"not JSON: {error}"[:_DETAIL_CAP])
+    if size > MAX_SCHEMA_BYTES:
+        return msg("schema.too_large", max=MAX_SCHEMA_BYTES)
+    if _property_count(body) > MAX_PROPERTIES:
+        return msg("schema.too_many_properties", max=MAX_PROPERTIES)
+    return None
+
+
+def _depth(body: object) -> int:
+    # Iterative: a recursive walk would hit Python's own limit on a hostile document.
+    deepest, stack = 0, [(body, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping):
+            node = list(node.values())
+        if isinstance(node, list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_DEPTH:
+                stack.extend((child, depth + 1) for child in node)
+    return deepest
+
+
+def _property_count(node: object) -> int:
+    if isinstance(node, list):
+        return sum(_property_count(item) for item in node)
+    if not isinstance(node, Mapping):
+        return 0
+    total = 0
+    for key, value in node.items():
+        if key in _DATA_KEYWORDS:
+            continue
+        if key in ("properties", "patternProperties") and isinstance(value, Mapping):
+            total += len(value)
+        total += _property_count(value)
+    return total
+
+
+def _draft_problems(body: Mapping[str, Any]) -> Iterator[Msg]:
+    if body.get("$schema", DRAFT_2020_12) != DRAFT_2020_12:
+        yield msg("schema.draft", draft=DRAFT_2020_12)
+        return
+    errors = sorted(_VALIDATOR.iter_errors(body), key=lambda e: list(map(str, e.absolute_path)))
+    for error in errors[:MAX_REPORTED]:
+        where = "#" + "".join(f"/{pointer_part(str(p))}" for p in error.absolute_path)
+        yield msg("schema.invalid", where=where, detail=str(error.message)[:_DETAIL_CAP])
+
+
+def _ref_problems(body: Mapping[str, Any]) -> Iterator[Msg]:
+    # Only references into this document: a remote one would make validation fetch it
+    # (jsonschema still falls back to urllib), or fail, at request time.
+    for where, ref in refs(body):
+        if not isinstance(ref, str) or not (ref == "#" or ref.startswith("#/")):
+            yield msg("schema.remote_ref", where=where)
+            continue
+        try:
+            ref_target(body, ref)
+        except ValueError:
+            yield msg("schema.dangling_ref", where=where)
+    for where in _nested_ids(body, "#", top=True):
+        yield msg("schema.nested_id", where=where)
+
+
+def _nested_ids(node: object, where: str, *, top: bool = False) -> Iterator[str]:
+    """``$id`` below the root: it starts a new resource, and ``#/...`` inside it would
+    resolve against that resource, not against the document we checked."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            here = f"{where}/{pointer_part(str(key))}"
+            if key in _IDENTITY_KEYWORDS and not top:
+                yield here
+            elif key not in _DATA_KEYWORDS:
+                yield from _nested_ids(value, here)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _nested_ids(item, f"{where}/{index}")
+
+
+def _pattern_problems(body: Mapping[str, Any]) -> Iterator[Msg]:
+    for where, pattern in patterns(body):
+        result = check_pattern(pattern)
+        if result.verdict == "invalid":
+            yield msg("schema.bad_pattern", where=where, detail=result.detail[:_DETAIL_CAP])
+        elif result.verdict == "too_long":
+            yield msg("schema.pattern_too_long", where=where, max=MAX_PATTERN_LENGTH)
+        elif result.verdict == "unsafe":
+            yield msg("schema.unsafe_pattern", where=where)
