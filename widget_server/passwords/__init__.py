@@ -4,6 +4,7 @@ from widget_server.passwords.hashing import Argon2Hasher, HashingPool, PasswordH
 from widget_server.passwords.policy import (
     DEFAULT_POLICY,
     HARD_CAP,
+    MAX_HISTORY,
     NO_CONTEXT,
     CommonPassword,
     IdentifierSimilarity,
@@ -13,6 +14,7 @@ from widget_server.passwords.policy import (
     MinLowercase,
     MinSpecial,
     MinUppercase,
+    NoReuse,
     PasswordContext,
     PasswordPolicy,
     PolicyConfig,
@@ -26,6 +28,7 @@ from widget_server.passwords.policy import (
 __all__ = [
     "DEFAULT_POLICY",
     "HARD_CAP",
+    "MAX_HISTORY",
     "NO_CONTEXT",
     "Argon2Hasher",
     "CommonPassword",
@@ -37,6 +40,7 @@ __all__ = [
     "MinLowercase",
     "MinSpecial",
     "MinUppercase",
+    "NoReuse",
     "PasswordContext",
     "PasswordHasher",
     "PasswordPolicy",

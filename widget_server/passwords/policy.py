@@ -63,6 +63,9 @@ class RuleResult(msgspec.Struct, frozen=True, kw_only=True):
     rule: str
     help: Msg
     ok: bool
+    live: bool = True
+    """False for a rule the live check cannot judge (``NoReuse``): draw it as a
+    plain rule, neither met nor failed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +249,39 @@ class MinSpecial(_MinOfKind):
     counts: ClassVar[Callable[[str], bool]] = _is_special
 
 
+MAX_HISTORY = 24
+"""The most earlier passwords a pool may forbid reusing; each costs one verify per change."""
+
+
+@dataclass(frozen=True, slots=True)
+class NoReuse:
+    """No reuse of the last ``count`` passwords: a rule stated here, checked elsewhere.
+
+    Telling whether a password was used before needs the user's stored hashes and one
+    argon2 verify per hash (``passwords.history.reused``), which a pure, synchronous,
+    per-keystroke validator can neither reach nor afford. So ``validate`` never fails;
+    the rule is here so the help list, built from the same objects as the checks, names
+    it, and the flow that sets a password runs the real check before storing it.
+    """
+
+    count: int
+    name: ClassVar[str] = "history"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.count <= MAX_HISTORY:
+            raise ValueError(f"history must be between 1 and {MAX_HISTORY}, not {self.count}")
+
+    def validate(self, password: str, ctx: PasswordContext) -> list[Msg]:
+        return []
+
+    def help(self) -> Msg:
+        return msg("password.help.history", level="info", count=self.count)
+
+    def reused(self) -> Msg:
+        """The error for a password found among the last ``count`` (``history.reused``)."""
+        return msg("password.history", count=self.count)
+
+
 @dataclass(frozen=True, slots=True)
 class PasswordPolicy:
     """A pool's rules. ``validate`` reports every failure at once, not the first."""
@@ -262,6 +298,11 @@ class PasswordPolicy:
         """The shortest password accepted (for ``minlength`` on the input)."""
         return max((v.min for v in self.validators if isinstance(v, MinLength)), default=0)
 
+    @property
+    def history(self) -> int:
+        """How many earlier passwords a new one must differ from (0: no history rule)."""
+        return max((v.count for v in self.validators if isinstance(v, NoReuse)), default=0)
+
     def validate(self, password: str, ctx: PasswordContext = NO_CONTEXT) -> list[Msg]:
         if len(password) > HARD_CAP:
             return [msg("password.too_long", max=self.max_length)]
@@ -274,7 +315,12 @@ class PasswordPolicy:
         # Over the cap nothing runs, so no rule can be reported as met.
         in_bounds = len(password) <= HARD_CAP
         return tuple(
-            RuleResult(rule=v.name, help=v.help(), ok=in_bounds and not v.validate(password, ctx))
+            RuleResult(
+                rule=v.name,
+                help=v.help(),
+                ok=in_bounds and not v.validate(password, ctx),
+                live=not isinstance(v, NoReuse),
+            )
             for v in self.validators
         )
 
@@ -293,6 +339,8 @@ class PolicyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     min_lowercase: _Count = 0
     min_uppercase: _Count = 0
     min_special: _Count = 0
+    history: Annotated[int, msgspec.Meta(ge=0, le=MAX_HISTORY)] = 0
+    """Refuse a new password equal to any of the user's last ``history`` ones (0: off)."""
 
     def __post_init__(self) -> None:
         if self.max_length < self.min_length:
@@ -322,6 +370,8 @@ def build_policy(
         (config.min_special, MinSpecial),
     )
     validators.extend(kind(n) for n, kind in kinds if n > 0)
+    if config.history > 0:
+        validators.append(NoReuse(config.history))
     return PasswordPolicy(tuple(validators))
 
 
