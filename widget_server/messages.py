@@ -159,13 +159,19 @@ CATALOG: dict[str, str] = {
     # Users administered (admin/users.py, users/*, the invitation and set-password pages).
     "admin.identifier_readonly": "The sign-in address cannot be changed here.",
     "admin.identifier_in_payload": "The sign-in address goes in “email”, not in the payload.",
-    "admin.identifier_not_email": "Users of this pool sign in with a phone number; create them by self-registration.",
-    "admin.password_or_link": "An active user needs a password or a set-password link (one of the two).",
+    "admin.identifier_not_email": (
+        "Users of this pool sign in with a phone number; they register themselves."
+    ),
+    "admin.password_or_link": (
+        "An active user needs a password or a set-password link (one of the two)."
+    ),
     "admin.not_pending": "Only users waiting for activation can get a new invitation.",
     "admin.too_large": "This is larger than {max} bytes.",
     "admin.limit": "Choose between 1 and {max}.",
     "invitation.enter_code": "Enter the 6-digit code from your invitation to {pool}.",
-    "invitation.not_found": "This link is not valid (any more). Ask your administrator for a new invitation.",
+    "invitation.not_found": (
+        "This link is not valid (any more). Ask your administrator for a new invitation."
+    ),
     "invitation.expired": "This link has expired. Ask your administrator for a new one.",
     "ui.activate_title": "Activate your account",
     "ui.choose_password_title": "Choose your password",

@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from widget_server.db import Database
 from widget_server.errors import PoolNotFound
@@ -33,6 +34,10 @@ class PoolView(msgspec.Struct, frozen=True, kw_only=True):
     allowed_origins: tuple[str, ...]
     #: Token layers, least specific first (tenant, pool); resolved over the built-in default.
     theme_layers: tuple[dict[str, Any], ...]
+    #: JSON Schema of what admins set on users (roles, groups); None: free-form object.
+    metadata_schema: dict[str, Any] | None = None
+    #: Lower-case domains an email identifier must belong to; empty allows any.
+    email_domains: tuple[str, ...] = ()
 
     def allows_origin(self, origin: str | None) -> bool:
         return origin is not None and origin in self.allowed_origins
@@ -57,18 +62,20 @@ class PoolDirectory:
     async def _load(self, pool_id: str) -> PoolView:
         if len(pool_id) > 64:
             raise PoolNotFound()
+        metadata = aliased(IdentitySchema)
         async with self._db.read() as session:
             row = (
                 await session.execute(
-                    select(Pool, IdentitySchema.body, Tenant.theme)
+                    select(Pool, IdentitySchema.body, Tenant.theme, metadata.body)
                     .join(IdentitySchema, IdentitySchema.id == Pool.payload_schema_id)
                     .join(Tenant, Tenant.id == Pool.tenant_id)
+                    .outerjoin(metadata, metadata.id == Pool.metadata_schema_id)
                     .where(Pool.id == pool_id)
                 )
             ).first()
         if row is None:
             raise PoolNotFound()
-        pool, schema, tenant_theme = row
+        pool, schema, tenant_theme, metadata_schema = row
         return PoolView(
             id=pool.id,
             tenant_id=pool.tenant_id,
@@ -80,4 +87,6 @@ class PoolDirectory:
             self_registration=pool.self_registration,
             allowed_origins=tuple(pool.allowed_origins),
             theme_layers=(tenant_theme or {}, pool.theme or {}),
+            metadata_schema=KeyedSchema(metadata_schema) if metadata_schema is not None else None,
+            email_domains=tuple(d.lower() for d in pool.email_domains or ()),
         )

@@ -44,6 +44,9 @@ class Settings:
     code_ttl_seconds: int = 600
     code_max_attempts: int = 5
     code_resend_cooldown_seconds: int = 60
+    #: How long an admin's invitation (activation code + link) and a set-password link
+    #: stay usable: a team member may not read their mail for a weekend.
+    invitation_ttl_seconds: int = 72 * 3600
     #: At most this many emails to one address per hour, whatever the flow: registering
     #: must not become a way to flood someone's inbox. Further ones are dropped silently
     #: (the page looks the same, so nothing is revealed).

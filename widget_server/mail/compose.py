@@ -35,3 +35,28 @@ class Composer:
             f"Someone tried to sign up to {pool_name} with your address",
             pool_name=pool_name,
         )
+
+    def invitation(
+        self, recipient: str, code: str, pool_name: str, link: str, hours: int
+    ) -> Envelope:
+        # The code leads the subject like the activation code: mail apps show it, and
+        # tests read it from there.
+        return self._render(
+            "invitation",
+            recipient,
+            f"{code} is your code to activate your {pool_name} account",
+            code=code,
+            pool_name=pool_name,
+            link=link,
+            hours=hours,
+        )
+
+    def set_password(self, recipient: str, pool_name: str, link: str, hours: int) -> Envelope:
+        return self._render(
+            "set_password",
+            recipient,
+            f"Choose your password for {pool_name}",
+            pool_name=pool_name,
+            link=link,
+            hours=hours,
+        )

@@ -21,7 +21,7 @@ from widget_server.passwords.policy import load_common_passwords
 from widget_server.pools import PoolDirectory
 from widget_server.services import Services
 from widget_server.settings import Settings
-from widget_server.web import pages, registration
+from widget_server.web import invitation, pages, registration
 from widget_server.web.api.openapi import openapi_config
 from widget_server.web.api.router import admin_api_router
 from widget_server.web.context import WebContext
@@ -97,6 +97,12 @@ def _widget_handlers() -> list[ControllerRouterHandler]:
         registration.submit_code,
         registration.resend_code,
         registration.password_check,
+        invitation.show_invitation,
+        invitation.submit_invitation_code,
+        invitation.resend_invitation_code,
+        invitation.submit_invitation_password,
+        invitation.show_set_password,
+        invitation.submit_set_password,
         pages.theme_css,
         pages.index,
         pages.mailbox,

@@ -21,6 +21,11 @@ Overloaded             503     the same step, values kept + ``Retry-After``
 RegistrationClosed     403     a closed notice, no form
 PoolNotFound           404     a plain not-found page
 =====================  ======  ==============================================
+
+Invitation and set-password pages (``invitation_error_response``) use the same statuses;
+as there is no fresh flow to offer, an unknown, foreign or expired link gets a notice
+(``invitation.not_found`` / ``invitation.expired``), and a stale CSRF token the flow as
+it now is, with ``flow.csrf``.
 """
 
 from __future__ import annotations
@@ -46,11 +51,12 @@ from widget_server.errors import (
     ResendTooSoon,
     WidgetError,
 )
-from widget_server.flows import registration
+from widget_server.flows import invitation, registration
 from widget_server.messages import Msg, msg
 from widget_server.models import Flow
 from widget_server.pools import PoolView
 from widget_server.web.context import WebContext
+from widget_server.web.invitation_views import render_invitation, render_link_gone
 from widget_server.web.views import html, render_closed, render_flow
 
 STATUS: dict[type[WidgetError], int] = {
@@ -185,3 +191,67 @@ def not_found_page(ctx: WebContext, exc: WidgetError) -> Response[str]:
         "error.html", message=exc.message, parent_origin=None, pool=None, full_page=True
     )
     return html(None, body, status_for(exc))
+
+
+# --- invitation and set-password pages (admin-created users) --------------------------
+
+
+async def invitation_error_response(
+    ctx: WebContext,
+    pool: PoolView,
+    exc: WidgetError,
+    *,
+    flow: Flow | None,
+    kind: invitation.Kind,
+    flow_id: str,
+    fragment: bool,
+    top_level: bool = False,
+    parent_origin: str | None = None,
+    link_token: str | None = None,
+) -> Response[str]:
+    """Answer ``exc`` raised on an invitation or set-password page."""
+    status = status_for(exc)
+    if isinstance(exc, (FlowNotFound, FlowExpired)):
+        gone = "invitation.expired" if isinstance(exc, FlowExpired) else "invitation.not_found"
+        return render_link_gone(
+            ctx, pool, msg(gone), fragment=fragment, top_level=top_level, status=status
+        )
+    if flow is None or isinstance(exc, (CsrfMismatch, FlowStateError)):
+        # Show the flow as it is now (another request may have moved it on).
+        try:
+            flow = await invitation.get(ctx.services, pool, kind, flow_id)
+        except FlowError as gone_exc:
+            return await invitation_error_response(
+                ctx,
+                pool,
+                gone_exc,
+                flow=None,
+                kind=kind,
+                flow_id=flow_id,
+                fragment=fragment,
+                top_level=top_level,
+            )
+    errors: dict[str, tuple[Msg, ...]] = {}
+    alerts: tuple[Msg, ...] = ()
+    if isinstance(exc, InvalidInput):
+        errors = {k: v for k, v in exc.messages.items() if k}
+        alerts = exc.messages.get("", ())
+    elif isinstance(exc, CodeError) and not isinstance(exc, ResendTooSoon):
+        errors = {"code": (exc.message,)}
+    elif isinstance(exc, FlowStateError) and flow.state == "done":
+        alerts = (msg("flow.completed"),)
+    else:
+        alerts = (exc.message,)
+    return render_invitation(
+        ctx,
+        pool,
+        flow,
+        fragment=fragment,
+        top_level=top_level,
+        parent_origin=parent_origin,
+        link_token=link_token,
+        errors=errors,
+        alerts=alerts,
+        status=status,
+        headers=_retry_headers(exc),
+    )

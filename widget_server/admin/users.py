@@ -1,0 +1,531 @@
+"""Users, administered: list, read, create (three ways), edit, change status, delete,
+resend the invitation, revoke sessions.
+
+Every function starts with ``guarded_pool`` (tenant, pool scope, role; refusals are
+audited), runs one transaction and writes its audit event inside it, so there is no
+change without its record. A user id that is missing or belongs to another pool is
+``NotFound("user")`` either way, and is audited as a denied attempt. Reads are not
+audited (only refused reads are).
+
+Audit details name fields and statuses, never values: no password, code, address or
+payload content ends up in the trail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, Literal, TypeVar
+
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from widget_server import secrets_
+from widget_server.admin import audit
+from widget_server.admin.access import Action, Actor
+from widget_server.admin.guard import guarded_pool
+from widget_server.errors import Conflict, InvalidInput, NotFound, ResendTooSoon
+from widget_server.forms import validate_payload
+from widget_server.forms.schema import properties
+from widget_server.messages import Msg, msg
+from widget_server.models import Address, Code, Credential, Session, User
+from widget_server.passwords.policy import PasswordContext
+from widget_server.pools import PoolView
+from widget_server.services import Services
+from widget_server.upsert import insert_ignoring_conflict
+from widget_server.users import invitations, lifecycle
+from widget_server.users.erasure import erase
+from widget_server.users.inputs import (
+    NewUser,
+    UserPatch,
+    checked_metadata,
+    merge,
+    new_payload,
+    normalise_email,
+    patched_payload,
+)
+from widget_server.users.views import AddressView, UserPage, UserView, views_of
+
+__all__ = [
+    "AddressView",
+    "NewUser",
+    "StatusAction",
+    "UserPage",
+    "UserPatch",
+    "UserView",
+    "change_status",
+    "count_invalid_users",
+    "create_user",
+    "delete_user",
+    "get_user",
+    "list_users",
+    "resend_activation",
+    "revoke_sessions",
+    "update_user",
+]
+
+T = TypeVar("T")
+StatusAction = Literal["activate", "deactivate", "reactivate"]
+MAX_LIMIT = 200
+_BATCH = 500
+#: Readable English for ``admin.status_transition`` ("A new user cannot be deactivated.").
+_DONE = {
+    "activate": "activated",
+    "deactivate": "deactivated",
+    "reactivate": "reactivated",
+    "delete": "deleted",
+    "update": "updated",
+}
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+async def list_users(
+    services: Services,
+    actor: Actor,
+    pool_id: str,
+    *,
+    q: str | None = None,
+    status: str | None = None,
+    field: str | None = None,
+    value: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> UserPage:
+    """Newest first. ``q``: part of an address (any case); ``field``/``value``: exact match
+    on a payload property of the pool's schema. Deleted users only with ``status="deleted"``."""
+    pool = await guarded_pool(services, actor, "users.read", pool_id, target_type="user")
+    conditions = _filters(pool, q, status, field, value, limit, offset)
+    async with services.db.read() as session:
+        total = (
+            await session.execute(select(func.count()).select_from(User).where(*conditions))
+        ).scalar_one()
+        users = (
+            await session.execute(
+                select(User)
+                .where(*conditions)
+                .order_by(User.created_at.desc(), User.id)
+                .limit(limit)
+                .offset(offset)
+            )
+        ).scalars()
+        items = await views_of(session, list(users))
+    return UserPage(items=items, total=int(total), limit=limit, offset=offset)
+
+
+def _filters(
+    pool: PoolView,
+    q: str | None,
+    status: str | None,
+    field: str | None,
+    value: str | None,
+    limit: int,
+    offset: int,
+) -> list[Any]:
+    errors: dict[str, list[Msg]] = {}
+    if not 1 <= limit <= MAX_LIMIT:
+        errors["limit"] = [msg("admin.limit", max=MAX_LIMIT)]
+    if offset < 0:
+        errors["offset"] = [msg("form.minimum", min=0)]
+    if status is not None and status not in lifecycle.STATUSES:
+        errors["status"] = [msg("form.enum")]
+    if q is not None and len(q) > 320:
+        errors["q"] = [msg("form.too_long", max=320)]
+    if field is not None and field not in properties(pool.schema):
+        errors["field"] = [msg("form.unknown_field", field=field[:100])]
+    if (field is None) != (value is None):
+        errors["value" if field is not None else "field"] = [msg("form.required")]
+    if errors:
+        raise InvalidInput(errors)
+    conditions: list[Any] = [User.pool_id == pool.id]
+    conditions.append(User.status == status if status else User.status != "deleted")
+    if q:
+        part = q.strip().lower()
+        conditions.append(
+            exists().where(
+                Address.user_id == User.id, Address.value.contains(part, autoescape=True)
+            )
+        )
+    if field is not None and value is not None:
+        conditions.append(User.payload[field].as_string() == value)
+    return conditions
+
+
+async def get_user(services: Services, actor: Actor, pool_id: str, user_id: str) -> UserView:
+    async def view(session: AsyncSession, pool: PoolView, user: User, now: datetime) -> UserView:
+        return (await views_of(session, [user]))[0]
+
+    return await _with_user(services, actor, pool_id, user_id, "users.read", view, write=False)
+
+
+# --- creating -------------------------------------------------------------------------
+
+
+async def create_user(services: Services, actor: Actor, pool_id: str, new: NewUser) -> UserView:
+    """Create a user the way ``NewUser`` describes; the unique address index decides
+    duplicates (``admin.address_taken``, nothing stored)."""
+    pool = await guarded_pool(services, actor, "users.write", pool_id, target_type="user")
+    email, payload, metadata = _checked_new(pool, new)
+    secret_hash = await services.hashing.hash(new.password) if new.password else None
+    now, user_id = services.clock.now(), secrets_.new_id()
+    async with services.db.write() as session:
+        user = User(
+            id=user_id,
+            pool_id=pool.id,
+            status=new.status,
+            payload=payload,
+            metadata_=metadata,
+            created_at=now,
+            updated_at=now,
+            activated_at=now if new.status == "active" else None,
+            created_by=actor.principal.id,
+            deleted_at=None,
+        )
+        session.add(user)
+        await session.flush()
+        await _add_address(session, pool, user, email.lower(), now)
+        if secret_hash is not None:
+            session.add(
+                Credential(
+                    id=secrets_.new_id(),
+                    user_id=user_id,
+                    kind="password",
+                    secret_hash=secret_hash,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        how = await _welcome(services, session, pool, user, email.lower(), new)
+        await _record(session, actor, "user.create", pool, user_id, now, how)
+        await session.flush()
+        view = (await views_of(session, [user]))[0]
+    services.notify_outbox()
+    return view
+
+
+def _checked_new(pool: PoolView, new: NewUser) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """Every check of a new user, all failures at once."""
+    errors: dict[str, list[Msg]] = {}
+    email, payload, metadata = "", {}, {}
+    for check in ("email", "payload", "metadata"):
+        try:
+            if check == "email":
+                email = normalise_email(pool, new.email)
+            elif check == "payload" and email:
+                payload = new_payload(pool, email, new.payload)
+            elif check == "metadata":
+                metadata = checked_metadata(pool, new.metadata)
+        except InvalidInput as exc:
+            errors.update({k: list(v) for k, v in exc.messages.items()})
+    errors.update(_password_problems(pool, new, email, payload))
+    if errors:
+        raise InvalidInput(errors)
+    return email, payload, metadata
+
+
+def _password_problems(
+    pool: PoolView, new: NewUser, email: str, payload: dict[str, Any]
+) -> dict[str, list[Msg]]:
+    if new.status == "active" and (new.password is None) == (not new.send_set_password_link):
+        return {"password": [msg("admin.password_or_link")]}
+    if new.password is None:
+        return {}
+    others = tuple(str(v) for v in payload.values() if isinstance(v, str) and v != email)
+    context = PasswordContext(identifier=email or None, attributes=others)
+    problems = pool.policy.validate(new.password, context)
+    return {"password": list(problems)} if problems else {}
+
+
+async def _add_address(
+    session: AsyncSession, pool: PoolView, user: User, value: str, now: datetime
+) -> None:
+    verified = user.status == "active"
+    row = {
+        "id": secrets_.new_id(),
+        "user_id": user.id,
+        "pool_id": pool.id,
+        "kind": "email",
+        "value": value,
+        "status": "verified" if verified else "unverified",
+        "verified_at": now if verified else None,
+        "created_at": now,
+    }
+    # Raised inside the transaction: the user row goes with it.
+    if not await insert_ignoring_conflict(session, Address, row, ("pool_id", "kind", "value")):
+        raise InvalidInput({"email": [msg("admin.address_taken")]})
+
+
+async def _welcome(
+    services: Services,
+    session: AsyncSession,
+    pool: PoolView,
+    user: User,
+    address: str,
+    new: NewUser,
+) -> dict[str, Any]:
+    """Send what the new user needs; return the audit details (how, never what)."""
+    details: dict[str, Any] = {"status": user.status, "fields": sorted(user.payload)}
+    if user.status == "new":
+        await invitations.invite(services, session, pool, user.id, address)
+        details["sent"] = "invitation"
+    elif new.send_set_password_link:
+        await invitations.send_set_password_link(services, session, pool, user.id, address)
+        details["sent"] = "set_password_link"
+    details["password"] = new.password is not None
+    return details
+
+
+# --- changing -------------------------------------------------------------------------
+
+
+async def update_user(
+    services: Services, actor: Actor, pool_id: str, user_id: str, patch: UserPatch
+) -> UserView:
+    """Merge ``patch`` into payload and metadata; the whole result must validate."""
+
+    async def work(session: AsyncSession, pool: PoolView, user: User, now: datetime) -> UserView:
+        if user.status == "deleted":
+            raise Conflict("admin.status_transition", status="deleted", action=_DONE["update"])
+        payload, metadata, changed = _patched(pool, user, patch)
+        await session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(payload=payload, metadata_=metadata, updated_at=now)
+        )
+        await _record(session, actor, "user.update", pool, user.id, now, {"fields": changed})
+        await session.refresh(user)
+        return (await views_of(session, [user]))[0]
+
+    return await _with_user(services, actor, pool_id, user_id, "users.write", work)
+
+
+def _patched(
+    pool: PoolView, user: User, patch: UserPatch
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    errors: dict[str, list[Msg]] = {}
+    payload, metadata = dict(user.payload), dict(user.metadata_)
+    try:
+        if patch.payload is not None:
+            payload = patched_payload(pool, user.payload, patch.payload)
+    except InvalidInput as exc:
+        errors.update({k: list(v) for k, v in exc.messages.items()})
+    try:
+        if patch.metadata is not None:
+            metadata = checked_metadata(pool, merge(user.metadata_, patch.metadata))
+    except InvalidInput as exc:
+        errors.update({k: list(v) for k, v in exc.messages.items()})
+    if errors:
+        raise InvalidInput(errors)
+    changed = [f"payload.{k}" for k in _changed(user.payload, payload)]
+    changed += [f"metadata.{k}" for k in _changed(user.metadata_, metadata)]
+    return payload, metadata, changed
+
+
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+async def change_status(
+    services: Services, actor: Actor, pool_id: str, user_id: str, action: StatusAction
+) -> UserView:
+    """``activate`` (new → active: the address counts as verified, pending invitations
+    die), ``deactivate`` (active → inactive: sessions revoked), ``reactivate``."""
+
+    async def work(session: AsyncSession, pool: PoolView, user: User, now: datetime) -> UserView:
+        before = user.status
+        target = _transition(before, action)
+        changes: dict[str, Any] = {"status": target, "updated_at": now}
+        if action == "activate":
+            changes["activated_at"] = now
+            await session.execute(
+                update(Address)
+                .where(Address.user_id == user.id, Address.status == "unverified")
+                .values(status="verified", verified_at=now)
+            )
+            await invitations.drop_pending(session, user.id)
+        if action == "deactivate":
+            await _revoke(session, user.id, now)
+        await session.execute(update(User).where(User.id == user.id).values(**changes))
+        details = {"from": before, "to": target}
+        await _record(session, actor, f"user.{action}", pool, user.id, now, details)
+        await session.refresh(user)
+        return (await views_of(session, [user]))[0]
+
+    if action not in ("activate", "deactivate", "reactivate"):
+        raise InvalidInput({"action": [msg("form.enum")]})
+    return await _with_user(services, actor, pool_id, user_id, "users.write", work)
+
+
+def _transition(status: str, action: str) -> str:
+    try:
+        return lifecycle.transition(status, action)
+    except Conflict:
+        raise Conflict(
+            "admin.status_transition", status=status, action=_DONE.get(action, action)
+        ) from None
+
+
+async def delete_user(services: Services, actor: Actor, pool_id: str, user_id: str) -> None:
+    """Status ``deleted``, personal data gone, the address free again; the audit trail stays."""
+
+    async def work(session: AsyncSession, pool: PoolView, user: User, now: datetime) -> None:
+        before = user.status
+        _transition(before, "delete")
+        await erase(session, user.id, now)
+        await _record(session, actor, "user.delete", pool, user.id, now, {"from": before})
+
+    await _with_user(services, actor, pool_id, user_id, "users.write", work)
+
+
+async def resend_activation(services: Services, actor: Actor, pool_id: str, user_id: str) -> None:
+    """A fresh invitation (new link, new code) for a ``new`` user; older links stop
+    working. At most one per ``code_resend_cooldown_seconds``."""
+
+    async def work(session: AsyncSession, pool: PoolView, user: User, now: datetime) -> None:
+        if user.status != "new":
+            raise Conflict("admin.not_pending")
+        await _cool_down(services, session, user.id, now)
+        address = (
+            await session.execute(
+                select(Address.value)
+                .where(Address.user_id == user.id, Address.kind == "email")
+                .order_by(Address.created_at)
+                .limit(1)
+            )
+        ).scalar_one()
+        await invitations.drop_pending(session, user.id)
+        await invitations.invite(services, session, pool, user.id, address)
+        await _record(session, actor, "user.resend_activation", pool, user.id, now, {})
+
+    await _with_user(services, actor, pool_id, user_id, "users.write", work)
+    services.notify_outbox()
+
+
+async def _cool_down(
+    services: Services, session: AsyncSession, user_id: str, now: datetime
+) -> None:
+    cooldown = timedelta(seconds=services.settings.code_resend_cooldown_seconds)
+    newest = (
+        await session.execute(
+            select(func.max(Code.sent_at)).where(
+                Code.user_id == user_id, Code.purpose.in_(invitations.PURPOSES)
+            )
+        )
+    ).scalar_one_or_none()
+    if newest is not None:
+        newest = newest if newest.tzinfo else newest.replace(tzinfo=now.tzinfo)
+        if newest > now - cooldown:
+            wait = int((newest + cooldown - now).total_seconds()) + 1
+            raise ResendTooSoon(max(wait, 1))
+
+
+async def revoke_sessions(services: Services, actor: Actor, pool_id: str, user_id: str) -> int:
+    """Revoke every live session of the user; return how many there were."""
+
+    async def work(session: AsyncSession, pool: PoolView, user: User, now: datetime) -> int:
+        count = await _revoke(session, user.id, now)
+        details = {"count": count}
+        await _record(session, actor, "user.revoke_sessions", pool, user.id, now, details)
+        return count
+
+    return await _with_user(services, actor, pool_id, user_id, "users.write", work)
+
+
+async def _revoke(session: AsyncSession, user_id: str, now: datetime) -> int:
+    result = await session.execute(
+        update(Session)
+        .where(Session.user_id == user_id, Session.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- schema changes -------------------------------------------------------------------
+
+
+async def count_invalid_users(services: Services, pool_id: str, schema: dict[str, Any]) -> int:
+    """How many of the pool's users (deleted ones aside) would fail ``schema``: what an
+    admin must know before switching the pool to it. Reads in batches by id."""
+    invalid, after = 0, ""
+    while True:
+        async with services.db.read() as session:
+            batch = (
+                await session.execute(
+                    select(User.id, User.payload)
+                    .where(User.pool_id == pool_id, User.status != "deleted", User.id > after)
+                    .order_by(User.id)
+                    .limit(_BATCH)
+                )
+            ).all()
+        invalid += sum(1 for _, payload in batch if validate_payload(schema, payload or {}))
+        if len(batch) < _BATCH:
+            return invalid
+        after = batch[-1][0]
+
+
+# --- the frame every single-user function runs in -------------------------------------
+
+
+class _Missing(Exception):
+    pass
+
+
+async def _with_user(
+    services: Services,
+    actor: Actor,
+    pool_id: str,
+    user_id: str,
+    permission: Action,
+    work: Callable[[AsyncSession, PoolView, User, datetime], Awaitable[T]],
+    *,
+    write: bool = True,
+) -> T:
+    """Guard, open one transaction, load the user of this pool (locked for writes on
+    PostgreSQL, so concurrent changes queue), run ``work``."""
+    pool = await guarded_pool(
+        services, actor, permission, pool_id, target_type="user", target_id=user_id[:64]
+    )
+    now = services.clock.now()
+    opened = services.db.write() if write else services.db.read()
+    try:
+        async with opened as session:
+            query = select(User).where(User.id == user_id, User.pool_id == pool.id)
+            user = (
+                await session.execute(query.with_for_update() if write else query)
+            ).scalar_one_or_none()
+            if user is None or len(user_id) > 64:
+                raise _Missing()
+            return await work(session, pool, user, now)
+    except _Missing:
+        await audit.record_denied(
+            services.db,
+            actor,
+            permission,
+            target_type="user",
+            target_id=user_id[:64],
+            pool_id=pool.id,
+            now=now,
+        )
+        raise NotFound("user") from None
+
+
+async def _record(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    pool: PoolView,
+    user_id: str,
+    now: datetime,
+    details: dict[str, Any],
+) -> None:
+    await audit.record(
+        session,
+        actor,
+        action,
+        target_type="user",
+        target_id=user_id,
+        pool_id=pool.id,
+        now=now,
+        details=details,
+    )

@@ -1,0 +1,325 @@
+"""An admin's invitation and set-password link, continued by the user in the widget.
+
+::
+
+    invitation:    code ─verify→ password ─set_password→ done    (no password yet)
+                   code ─verify→ done                           (the admin set one)
+                   code ↺ resend
+    set_password:  password ─set_password→ done
+
+The flows are created by ``users.invitations`` (admin side); this module only moves them
+on. Invitation codes are checked like registration codes (keyed hash bound to the flow,
+5 attempts counted atomically, 60 s resend cooldown, single use). A set-password link
+proves itself with a token whose keyed hash is a ``Code`` row of purpose
+``set_password``; it is checked on every request and used up with the password.
+
+Nothing here knows about HTTP.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from widget_server import secrets_
+from widget_server.errors import (
+    CodeExhausted,
+    CodeExpired,
+    CodeInvalid,
+    CsrfMismatch,
+    FlowExpired,
+    FlowNotFound,
+    FlowStateError,
+    InvalidInput,
+    ResendTooSoon,
+)
+from widget_server.flows.registration import csrf_token
+from widget_server.messages import msg
+from widget_server.models import Address, Code, Credential, Flow, User
+from widget_server.passwords.policy import PasswordContext
+from widget_server.pools import PoolView
+from widget_server.services import Services
+from widget_server.users.invitations import (
+    ACTIVATION,
+    INVITATION,
+    SET_PASSWORD,
+    code_hash,
+    issue_invitation_code,
+)
+
+Kind = Literal["invitation", "set_password"]
+State = Literal["code", "password", "done"]
+Action = Literal["verify", "resend", "set_password"]
+
+TRANSITIONS: dict[tuple[State, Action], State] = {
+    ("code", "verify"): "password",  # or straight to done: see ``verify_code``
+    ("code", "resend"): "code",
+    ("password", "set_password"): "done",
+}
+
+
+def transition(state: str, action: Action) -> State:
+    target = TRANSITIONS.get((state, action))  # type: ignore[arg-type]
+    if target is None:
+        raise FlowStateError("flow.completed" if state == "done" else "flow.wrong_step")
+    return target
+
+
+async def get(services: Services, pool: PoolView, kind: Kind, flow_id: str) -> Flow:
+    if len(flow_id) > 64:
+        raise FlowNotFound()
+    async with services.db.read() as session:
+        flow = await session.get(Flow, flow_id)
+    if flow is None or flow.pool_id != pool.id or flow.kind != kind:
+        raise FlowNotFound()
+    if flow.expires_at <= services.clock.now() and flow.state != "done":
+        raise FlowExpired()
+    return flow
+
+
+async def load(services: Services, pool: PoolView, kind: Kind, flow_id: str, token: str) -> Flow:
+    """A flow for a POST: the CSRF token (derived from the flow id) must match first."""
+    if not secrets_.hmac_equal(csrf_token(services, flow_id), token):
+        raise CsrfMismatch()
+    return await get(services, pool, kind, flow_id)
+
+
+async def check_link(services: Services, flow: Flow, token: str | None) -> None:
+    """A set-password flow answers only to the token of its email; anything else looks
+    like a link that does not exist."""
+    if flow.kind != SET_PASSWORD or flow.state == "done":
+        return
+    async with services.db.read() as session:
+        code = await _live_code(session, flow.id, SET_PASSWORD)
+    key = services.settings.secret_key
+    if (
+        code is None
+        or not token
+        or len(token) > 128
+        or code.expires_at <= services.clock.now()
+        or not secrets_.matches(code.code_hash, key, SET_PASSWORD, flow.id, token)
+    ):
+        raise FlowNotFound()
+
+
+# --- the code step ----------------------------------------------------------------------
+
+
+async def verify_code(services: Services, pool: PoolView, flow: Flow, code: str) -> Flow:
+    transition(flow.state, "verify")
+    # isascii: str.isdigit() also accepts "١٢٣٤٥٦" and "²", which must not cost an attempt.
+    if not (len(code) == secrets_.CODE_DIGITS and code.isascii() and code.isdigit()):
+        raise InvalidInput({"code": [msg("code.format")]})
+    # Decide inside the transaction, raise after it: a wrong guess must be committed.
+    async with services.db.write() as session:
+        outcome = await _check_code(services, session, flow, code)
+    if isinstance(outcome, Exception):
+        raise outcome
+    flow.state = outcome
+    return flow
+
+
+async def _check_code(
+    services: Services, session: AsyncSession, flow: Flow, code: str
+) -> Exception | State:
+    now = services.clock.now()
+    current = await _live_code(session, flow.id, ACTIVATION)
+    if current is None:
+        state = await session.scalar(select(Flow.state).where(Flow.id == flow.id))
+        return FlowStateError("flow.completed") if state != "code" else CodeExhausted()
+    if current.attempts >= current.max_attempts:
+        return CodeExhausted()
+    if current.expires_at <= now:
+        return CodeExpired()
+    key = services.settings.secret_key
+    if secrets_.matches(current.code_hash, key, ACTIVATION, flow.id, code):
+        return await _accept(session, flow, current, now)
+    # Atomic increment: parallel guesses cannot share one attempt.
+    counted = await session.execute(
+        update(Code)
+        .where(Code.id == current.id, Code.attempts < Code.max_attempts)
+        .values(attempts=Code.attempts + 1)
+        .returning(Code.attempts)
+    )
+    attempts = counted.scalar_one_or_none()
+    if attempts is None or attempts >= current.max_attempts:
+        return CodeExhausted()
+    return CodeInvalid(current.max_attempts - attempts)
+
+
+async def _accept(
+    session: AsyncSession, flow: Flow, code: Code, now: datetime
+) -> Exception | State:
+    used = await session.execute(
+        update(Code).where(Code.id == code.id, Code.used_at.is_(None)).values(used_at=now)
+    )
+    if used.rowcount != 1:  # type: ignore[attr-defined]
+        return FlowStateError("flow.completed")
+    has_password = await session.scalar(
+        select(Credential.id).where(Credential.user_id == flow.user_id)
+    )
+    if has_password is None:
+        # The address is verified together with the password, in one transaction: a user
+        # is either still invited or active with both.
+        await _move(session, flow, "password", now)
+        return "password"
+    if not await _activate(session, flow, now):
+        return CodeExpired()
+    await _move(session, flow, "done", now)
+    return "done"
+
+
+async def resend_code(services: Services, pool: PoolView, flow: Flow) -> Flow:
+    transition(flow.state, "resend")
+    now = services.clock.now()
+    cooldown = timedelta(seconds=services.settings.code_resend_cooldown_seconds)
+    outcome: ResendTooSoon | None = None
+    async with services.db.write() as session:
+        current = await _live_code(session, flow.id, ACTIVATION)
+        if current is not None and not await _retire(session, current, now - cooldown, now):
+            wait = int((current.sent_at + cooldown - now).total_seconds()) + 1
+            outcome = ResendTooSoon(max(wait, 1))
+        elif flow.user_id is not None:
+            await issue_invitation_code(
+                services, session, pool, flow.id, flow.user_id, flow.address or "", flow.expires_at
+            )
+    if outcome is not None:
+        raise outcome
+    services.notify_outbox()
+    return flow
+
+
+async def _retire(session: AsyncSession, code: Code, sent_before: datetime, now: datetime) -> bool:
+    """Conditional, so of parallel resends exactly one wins."""
+    retired = await session.execute(
+        update(Code)
+        .where(Code.id == code.id, Code.used_at.is_(None), Code.sent_at <= sent_before)
+        .values(used_at=now)
+    )
+    return retired.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+
+# --- the password step -------------------------------------------------------------------
+
+
+async def set_password(
+    services: Services, pool: PoolView, flow: Flow, password: str, token: str | None = None
+) -> Flow:
+    """Check ``password`` against the pool's policy, then in one transaction: the flow is
+    done, the credential set, and an invited user active with a verified address."""
+    transition(flow.state, "set_password")
+    await check_link(services, flow, token)
+    payload = await _payload(services, flow)
+    if not password:
+        raise InvalidInput({"password": [msg("form.required")]})
+    others = tuple(v for v in payload.values() if isinstance(v, str) and v.lower() != flow.address)
+    context = PasswordContext(identifier=flow.address, attributes=others)
+    problems = pool.policy.validate(password, context)
+    if problems:
+        raise InvalidInput({"password": list(problems)})
+    secret_hash = await services.hashing.hash(password)
+    # Errors are raised inside the transaction: nothing of a refused step is kept.
+    async with services.db.write() as session:
+        await _store_password(services, session, flow, secret_hash)
+    flow.state = "done"
+    return flow
+
+
+async def _payload(services: Services, flow: Flow) -> dict[str, object]:
+    async with services.db.read() as session:
+        payload = await session.scalar(select(User.payload).where(User.id == flow.user_id))
+    if payload is None:
+        raise FlowNotFound()
+    return dict(payload)
+
+
+async def _store_password(
+    services: Services, session: AsyncSession, flow: Flow, secret_hash: str
+) -> None:
+    now = services.clock.now()
+    claimed = await session.execute(
+        update(Flow)
+        .where(Flow.id == flow.id, Flow.state == "password")
+        .values(state="done", updated_at=now)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise FlowStateError("flow.completed")
+    if flow.kind == SET_PASSWORD:
+        await session.execute(
+            update(Code)
+            .where(Code.flow_id == flow.id, Code.purpose == SET_PASSWORD, Code.used_at.is_(None))
+            .values(used_at=now)
+        )
+    elif not await _activate(session, flow, now):
+        raise CodeExpired()
+    existing = await session.scalar(select(Credential.id).where(Credential.user_id == flow.user_id))
+    if existing is not None:
+        await session.execute(
+            update(Credential)
+            .where(Credential.id == existing)
+            .values(secret_hash=secret_hash, updated_at=now)
+        )
+    else:
+        session.add(
+            Credential(
+                id=secrets_.new_id(),
+                user_id=flow.user_id,
+                kind="password",
+                secret_hash=secret_hash,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+
+# --- shared -------------------------------------------------------------------------------
+
+
+async def _live_code(session: AsyncSession, flow_id: str, purpose: str) -> Code | None:
+    result = await session.execute(
+        select(Code)
+        .where(Code.flow_id == flow_id, Code.purpose == purpose, Code.used_at.is_(None))
+        .order_by(Code.sent_at.desc())
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+async def _activate(session: AsyncSession, flow: Flow, now: datetime) -> bool:
+    """new → active with a verified address; False if the user is no longer waiting
+    (deleted, or changed by an admin meanwhile)."""
+    activated = await session.execute(
+        update(User)
+        .where(User.id == flow.user_id, User.status == "new")
+        .values(status="active", activated_at=now, updated_at=now)
+    )
+    if activated.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    await session.execute(
+        update(Address)
+        .where(Address.user_id == flow.user_id, Address.value == flow.address)
+        .values(status="verified", verified_at=now)
+    )
+    return True
+
+
+async def _move(session: AsyncSession, flow: Flow, state: State, now: datetime) -> None:
+    await session.execute(
+        update(Flow).where(Flow.id == flow.id).values(state=state, updated_at=now)
+    )
+
+
+__all__ = [
+    "INVITATION",
+    "SET_PASSWORD",
+    "check_link",
+    "code_hash",
+    "get",
+    "load",
+    "resend_code",
+    "set_password",
+    "verify_code",
+]

@@ -1,0 +1,1 @@
+"""End users as administrators see them: status lifecycle, views, invitations, erasure."""

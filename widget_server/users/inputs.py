@@ -1,0 +1,158 @@
+"""What an admin may send about a user, and the checks it must pass before anything is
+stored: the pool's payload schema (the identifier is the email), its metadata schema,
+its email domains, a size bound. Every failure is collected, keyed by JSON path
+(``email``, ``payload.first_name``, ``metadata.roles``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+import msgspec
+from email_validator import EmailNotValidError, validate_email
+
+from widget_server.errors import InvalidInput
+from widget_server.forms import identifier_field, validate_payload
+from widget_server.forms.schema import properties
+from widget_server.messages import Msg, msg
+from widget_server.pools import PoolView
+
+#: Serialised size bound of a payload or metadata document (JSON bytes).
+MAX_DOCUMENT_BYTES = 16 * 1024
+
+Email = Annotated[str, msgspec.Meta(min_length=1, max_length=320)]
+# Bounded by the request body; the policy refuses anything over its hard cap with a message.
+Password = Annotated[str, msgspec.Meta(max_length=64 * 1024)]
+
+
+class NewUser(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A user created by an admin.
+
+    ``active``: the address counts as verified; give ``password`` or set
+    ``send_set_password_link`` (exactly one). ``new``: an invitation with an activation
+    code goes out; after the code the user chooses a password unless one was given here.
+    """
+
+    email: Email
+    status: Literal["new", "active"] = "new"
+    payload: dict[str, Any] = msgspec.field(default_factory=dict)
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    password: Password | None = None
+    send_set_password_link: bool = False
+
+    def __repr__(self) -> str:
+        # Never let a password reach a log line or a traceback.
+        hidden = "***" if self.password else None
+        return f"NewUser(email=..., status={self.status!r}, password={hidden})"
+
+
+class UserPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A JSON merge patch of payload and metadata: given keys replace, ``null`` removes."""
+
+    payload: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+def normalise_email(pool: PoolView, raw: str) -> str:
+    """The address as stored (lower case), after format and domain checks."""
+    try:
+        email = validate_email(raw.strip(), check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise InvalidInput({"email": [msg("form.email_invalid")]}) from None
+    domain = email.rpartition("@")[2].lower()
+    if pool.email_domains and domain not in pool.email_domains:
+        domains = ", ".join(f"@{d}" for d in pool.email_domains)
+        raise InvalidInput({"email": [msg("admin.email_domain", domains=domains)]})
+    return email
+
+
+def identifier_is_email(pool: PoolView) -> str:
+    """The identifier property; admins create users of email pools only (no SMS yet)."""
+    name = identifier_field(pool.schema)
+    if properties(pool.schema)[name].get("format") not in ("email", "idn-email"):
+        raise InvalidInput({"email": [msg("admin.identifier_not_email")]})
+    return name
+
+
+def new_payload(pool: PoolView, email: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    identifier = identifier_is_email(pool)
+    errors = _unknown(pool.schema, payload, "payload")
+    if identifier in payload:
+        errors[f"payload.{identifier}"] = [msg("admin.identifier_in_payload")]
+    _bounded(payload, "payload", errors)
+    if errors:
+        raise InvalidInput(errors)
+    document = {identifier: email, **payload}
+    _check(pool.schema, document, "payload", identifier)
+    return document
+
+
+def patched_payload(
+    pool: PoolView, current: Mapping[str, Any], patch: Mapping[str, Any]
+) -> dict[str, Any]:
+    identifier = identifier_field(pool.schema)
+    errors = _unknown(pool.schema, patch, "payload")
+    if identifier in patch and patch[identifier] != current.get(identifier):
+        errors[f"payload.{identifier}"] = [msg("admin.identifier_readonly")]
+    document = merge(current, patch)
+    _bounded(document, "payload", errors)
+    if errors:
+        raise InvalidInput(errors)
+    _check(pool.schema, document, "payload", None)
+    return document
+
+
+def checked_metadata(pool: PoolView, document: Mapping[str, Any]) -> dict[str, Any]:
+    """Metadata as stored: valid against the pool's metadata schema when it has one."""
+    errors: dict[str, list[Msg]] = {}
+    if pool.metadata_schema is not None:
+        errors = _unknown(pool.metadata_schema, document, "metadata")
+    _bounded(document, "metadata", errors)
+    if errors:
+        raise InvalidInput(errors)
+    if pool.metadata_schema is not None:
+        _check(pool.metadata_schema, document, "metadata", None)
+    return dict(document)
+
+
+def merge(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """RFC 7386 at the top level: a ``null`` removes the key."""
+    merged = dict(current)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _unknown(
+    schema: Mapping[str, Any], document: Mapping[str, Any], prefix: str
+) -> dict[str, list[Msg]]:
+    known = properties(schema)
+    if not known and schema.get("additionalProperties", True) is not False:
+        return {}  # a schema without properties describes free-form documents
+    return {
+        f"{prefix}.{key[:100]}": [msg("form.unknown_field", field=key[:100])]
+        for key in document
+        if key not in known
+    }
+
+
+def _bounded(document: Mapping[str, Any], prefix: str, errors: dict[str, list[Msg]]) -> None:
+    size = len(msgspec.json.encode(document))
+    if size > MAX_DOCUMENT_BYTES:
+        errors[prefix] = [msg("admin.too_large", max=MAX_DOCUMENT_BYTES)]
+
+
+def _check(
+    schema: Mapping[str, Any], document: Mapping[str, Any], prefix: str, identifier: str | None
+) -> None:
+    problems = validate_payload(schema, document)
+    if problems:
+        raise InvalidInput(
+            {
+                ("email" if key == identifier else f"{prefix}.{key}" if key else prefix): found
+                for key, found in problems.items()
+            }
+        )
