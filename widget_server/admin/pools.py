@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from widget_server.admin import audit
 from widget_server.admin.access import Actor
 from widget_server.admin.guard import guard, guarded_pool
+from widget_server.admin.users import count_invalid_users
 from widget_server.admin.validation import Problems
 from widget_server.errors import Conflict, InvalidInput, NotFound
-from widget_server.forms import validate_payload
 from widget_server.models import Address, AdminPrincipal, Flow, IdentitySchema, Pool, Session, User
 from widget_server.services import Services
 from widget_server.upsert import insert_ignoring_conflict
@@ -374,26 +374,3 @@ def _detail(pool: Pool, counts: dict[str, int]) -> PoolDetail:
         updated_at=pool.updated_at,
         users=counts,
     )
-
-
-async def count_invalid_users(services: Services, pool_id: str, schema: dict[str, Any]) -> int:
-    """Users (not deleted) whose payload does not validate against ``schema``, read in
-    batches so a large pool is never loaded at once."""
-    invalid, after = 0, ""
-    while True:
-        async with services.db.read() as session:
-            rows = (
-                await session.execute(
-                    select(User.id, User.payload)
-                    .where(User.pool_id == pool_id, User.status != "deleted", User.id > after)
-                    .order_by(User.id)
-                    .limit(_BATCH)
-                )
-            ).all()
-        invalid += sum(1 for _, payload in rows if validate_payload(schema, payload))
-        if len(rows) < _BATCH:
-            return invalid
-        after = rows[-1][0]
-
-
-_BATCH = 500

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, get, patch, post
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody, PathParameter
 
 from widget_server.admin import principals
 from widget_server.admin.access import Principal
 from widget_server.admin.principals import AdminPatch, AdminView, CreatedAdmin, NewAdmin
 from widget_server.web.api.base import CurrentActor, api_services, errors
 
-AdminId = Annotated[str, Parameter(max_length=36)]
+AdminId = Annotated[str, PathParameter(max_length=36)]
 TAGS = ["administrators"]
 
 

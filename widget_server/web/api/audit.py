@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, get
-from litestar.params import Parameter
+from litestar.params import PathParameter, QueryParameter
 
 from widget_server.admin import audit
 from widget_server.admin.audit import AuditEntry
@@ -13,18 +13,18 @@ from widget_server.admin.guard import guard
 from widget_server.web.api.base import CurrentActor, api_services, errors
 
 TAGS = ["audit"]
-Limit = Annotated[int, Parameter(ge=1, le=200)]
-Before = Annotated[int | None, Parameter(ge=1)]
+Limit = Annotated[int, QueryParameter(ge=1, le=200)]
+Before = Annotated[int | None, QueryParameter(ge=1)]
 
 
 @get("/pools/{pool_id:str}/audit", responses=errors(404), tags=TAGS)
 async def pool_audit(
     request: Request[Any, Any, Any],
     actor: CurrentActor,
-    pool_id: Annotated[str, Parameter(max_length=64)],
+    pool_id: Annotated[str, PathParameter(max_length=64)],
     before: Before = None,
     limit: Limit = 50,
-    target_id: Annotated[str | None, Parameter(max_length=64)] = None,
+    target_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
 ) -> list[AuditEntry]:
     """The pool's audit log; page with ``before`` = the smallest id of the previous page."""
     services = api_services(request)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, delete, get, patch, post
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from widget_server.admin import pools
 from widget_server.admin.pools import NewPool, PoolChange, PoolDetail, PoolPatch
 from widget_server.web.api.base import CurrentActor, api_services, errors
 
-PoolId = Annotated[str, Parameter(max_length=64)]
+PoolId = Annotated[str, PathParameter(max_length=64)]
 TAGS = ["pools"]
 
 
@@ -58,7 +58,7 @@ async def schema_impact(
     request: Request[Any, Any, Any],
     actor: CurrentActor,
     pool_id: PoolId,
-    schema_id: Annotated[str, Parameter(max_length=64)],
+    schema_id: Annotated[str, QueryParameter(max_length=64)],
 ) -> dict[str, int]:
     """How many users would no longer validate if the pool used ``schema_id`` (dry run)."""
     count = await pools.schema_impact(api_services(request), actor, pool_id, schema_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from litestar import Router
 from litestar.di import Provide
 
-from widget_server.web.api import admins, audit, pools, schemas
+from widget_server.web.api import admins, audit, pools, schemas, users
 from widget_server.web.api.base import EXCEPTION_HANDLERS, provide_actor
 
 API_PATH = "/api/admin"
@@ -15,7 +15,13 @@ API_PATH = "/api/admin"
 def admin_api_router() -> Router:
     return Router(
         path=API_PATH,
-        route_handlers=[*pools.HANDLERS, *schemas.HANDLERS, *admins.HANDLERS, *audit.HANDLERS],
+        route_handlers=[
+            *pools.HANDLERS,
+            *users.HANDLERS,
+            *schemas.HANDLERS,
+            *admins.HANDLERS,
+            *audit.HANDLERS,
+        ],
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers=EXCEPTION_HANDLERS,
         include_in_schema=True,

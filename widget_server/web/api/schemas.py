@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, delete, get, patch, post
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody, PathParameter
 
 from widget_server.admin import schemas
 from widget_server.admin.schemas import NewSchema, SchemaPatch, SchemaView
 from widget_server.web.api.base import CurrentActor, api_services, errors
 
-SchemaId = Annotated[str, Parameter(max_length=64)]
+SchemaId = Annotated[str, PathParameter(max_length=64)]
 TAGS = ["schemas"]
 
 
