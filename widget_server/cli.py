@@ -19,7 +19,8 @@ from widget_server.clock import SystemClock
 from widget_server.db import Database
 from widget_server.demo.partner import create_partner_app
 from widget_server.mail.devsink import SmtpSink
-from widget_server.seed import seed_demo
+from widget_server.passwords.hashing import Argon2Hasher
+from widget_server.seed import DemoAdmin, seed_demo, seed_demo_admins
 from widget_server.settings import Settings
 from widget_server.web.app import create_app
 from widget_server.web.render import make_environment
@@ -107,8 +108,10 @@ async def _demo(args: argparse.Namespace) -> None:
     db = Database(settings.database_url)
     await migrate.upgrade(db)
     await seed_demo(db, SystemClock(), [partner_origin])
+    hasher = Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
+    admins = await seed_demo_admins(db, SystemClock(), hasher.hash)
     await db.dispose()
-    _banner(widget_origin, partner_origin, settings)
+    _banner(widget_origin, partner_origin, settings, admins)
     try:
         await _serve(
             [
@@ -136,7 +139,12 @@ async def _serve(configs: list[uvicorn.Config]) -> None:
     await asyncio.gather(*(s.serve() for s in servers))
 
 
-def _banner(widget_origin: str, partner_origin: str, settings: Settings) -> None:
+def _banner(
+    widget_origin: str,
+    partner_origin: str,
+    settings: Settings,
+    admins: Sequence[DemoAdmin] = (),
+) -> None:
     lines = [
         "",
         "Widget Server demo is running.",
@@ -146,6 +154,9 @@ def _banner(widget_origin: str, partner_origin: str, settings: Settings) -> None
     ]
     if settings.dev_mailbox_dir:
         lines.append(f"  Dev mailbox (codes arrive here):   {widget_origin}/dev/mailbox")
+    if admins:
+        lines.append(f"  Admin portal:                      {widget_origin}/admin")
+        lines += [f"    {a.role:<13} {a.email:<22} password {a.password}" for a in admins]
     lines += [f"  Database: {settings.database_url}", "Press Ctrl+C to stop.", ""]
     print("\n".join(lines), flush=True)
 

@@ -4,16 +4,19 @@ again adds what is missing and changes nothing that exists."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import msgspec
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server.clock import Clock
 from widget_server.db import Database
 from widget_server.forms import check_schema
-from widget_server.models import IdentitySchema, Pool, Tenant
+from widget_server.models import AdminPrincipal, IdentitySchema, Pool, Tenant
+from widget_server.secrets_ import new_id
 
 _SCHEMAS = Path(__file__).resolve().parent / "builtin_schemas"
 
@@ -123,3 +126,68 @@ async def seed_demo(db: Database, clock: Clock, allowed_origins: list[str]) -> N
                 pool.allowed_origins = sorted(set(pool.allowed_origins) | set(allowed_origins))
                 pool.version += 1
                 pool.updated_at = now
+
+
+# --- Demo administrators (the portal) ---------------------------------------------------
+
+
+class DemoAdmin(msgspec.Struct, frozen=True, kw_only=True):
+    email: str
+    name: str
+    role: str
+    pool_id: str | None
+    #: Printed by ``widget-server demo``: a demo, not a secret.
+    password: str
+
+
+DEMO_ADMINS = (
+    DemoAdmin(
+        email="operator@acme.test",
+        name="Olivia Operator",
+        role="tenant_admin",
+        pool_id=None,
+        password="operator-demo-2026",  # noqa: S106 (printed by the demo)
+    ),
+    DemoAdmin(
+        email="lead@business-1.test",
+        name="Lena Lead",
+        role="pool_admin",
+        pool_id="business-1",
+        password="team-lead-demo-2026",  # noqa: S106 (printed by the demo)
+    ),
+)
+
+
+async def seed_demo_admins(
+    db: Database, clock: Clock, hash_password: Callable[[str], str]
+) -> tuple[DemoAdmin, ...]:
+    """A tenant admin and a pool admin of Business 1 who can sign in to the portal.
+
+    Existing ones are left as they are (their password may have been changed)."""
+    now = clock.now()
+    async with db.write() as session:
+        for admin in DEMO_ADMINS:
+            found = await session.execute(
+                select(AdminPrincipal.id).where(
+                    AdminPrincipal.tenant_id == "acme", AdminPrincipal.email == admin.email
+                )
+            )
+            if found.first() is not None:
+                continue
+            session.add(
+                AdminPrincipal(
+                    id=new_id(),
+                    tenant_id="acme",
+                    pool_id=admin.pool_id,
+                    kind="person",
+                    role=admin.role,
+                    name=admin.name,
+                    email=admin.email,
+                    secret_hash=hash_password(admin.password),
+                    created_by=None,
+                    created_at=now,
+                    last_used_at=None,
+                    revoked_at=None,
+                )
+            )
+    return DEMO_ADMINS

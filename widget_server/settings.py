@@ -53,6 +53,10 @@ class Settings:
     mail_per_address_per_hour: int = 5
     #: Largest request body accepted, in bytes.
     max_body_bytes: int = 64 * 1024
+    #: Admin portal sessions: signed out this many hours after signing in, whatever
+    #: happens, and after this many minutes without a request.
+    admin_session_hours: int = 8
+    admin_session_idle_minutes: int = 60
     #: Folder (Maildir) of the dev SMTP sink shown at /dev/mailbox; empty disables the page.
     dev_mailbox_dir: str = ""
 

@@ -1,0 +1,221 @@
+"""The admin portal: sign-in, session cookie, CSRF, scope, and escaping."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from sqlalchemy import update
+
+from tests.conftest import Harness, rows
+from tests.web.portal_client import (
+    LEAD,
+    OPERATOR,
+    PortalClient,
+    message_ids,
+    portal_client,
+    seed_admins,
+    signed_in,
+)
+from widget_server.models import AdminPrincipal, AdminSession, AuditEvent
+from widget_server.seed import DemoAdmin
+
+
+@pytest.fixture
+async def h(harness: Harness) -> AsyncIterator[Harness]:
+    await seed_admins(harness)
+    yield harness
+
+
+@pytest.fixture
+async def anon(h: Harness) -> AsyncIterator[PortalClient]:
+    async with portal_client(h) as client:
+        yield PortalClient(h, client)
+
+
+Login = Callable[[DemoAdmin], Awaitable[PortalClient]]
+
+
+@pytest.fixture
+async def login(h: Harness) -> AsyncIterator[Login]:
+    """``await login(OPERATOR)``: a signed-in portal client, closed after the test."""
+    opened: list[PortalClient] = []
+
+    async def make(who: DemoAdmin) -> PortalClient:
+        opened.append(await signed_in(h, who))
+        return opened[-1]
+
+    yield make
+    for client in opened:
+        await client.client.aclose()
+
+
+# --- Sign-in ------------------------------------------------------------------------------
+
+
+async def test_sign_in_sets_a_strict_secure_http_only_cookie_scoped_to_admin(
+    h: Harness, anon: PortalClient
+) -> None:
+    response = await anon.sign_in(OPERATOR.email.upper(), OPERATOR.password)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("ws_admin=")
+    for flag in ("HttpOnly", "Secure", "SameSite=Strict", "Path=/admin"):
+        assert flag.lower() in cookie.lower(), flag
+    page = await anon.follow(response)
+    assert page.status_code == 200
+    assert 'data-pool="business-1"' in page.text
+    # Only the keyed hash of the token is stored.
+    token = anon.client.cookies["ws_admin"]
+    stored = await rows(h, AdminSession)
+    assert len(stored) == 1 and stored[0].token_hash != token and token not in str(vars(stored[0]))
+
+
+async def test_failed_sign_in_answers_the_same_for_unknown_wrong_and_revoked(
+    h: Harness, anon: PortalClient
+) -> None:
+    async with h.web.services.db.write() as session:
+        await session.execute(
+            update(AdminPrincipal)
+            .where(AdminPrincipal.email == LEAD.email)
+            .values(revoked_at=h.clock.now())
+        )
+    answers = [
+        await anon.sign_in("nobody@acme.test", "whatever-password"),
+        await anon.sign_in(OPERATOR.email, "wrong-password-123"),
+        await anon.sign_in(LEAD.email, LEAD.password),
+    ]
+    for response in answers:
+        assert response.status_code == 401
+        assert message_ids(response) == ["admin.login_failed"]
+        assert "set-cookie" not in response.headers
+    emails = ("nobody@acme.test", OPERATOR.email, LEAD.email)
+    bodies = {r.text.replace(e, "") for r, e in zip(answers, emails, strict=True)}
+    assert len(bodies) == 1
+    failed = [e for e in await rows(h, AuditEvent) if e.action == "admin.login"]
+    assert {e.outcome for e in failed} == {"failed"}
+    assert all("password" not in str(e.details) for e in failed)
+
+
+async def test_successful_sign_in_is_audited(h: Harness, anon: PortalClient) -> None:
+    await anon.sign_in(LEAD.email, LEAD.password)
+    events = [e for e in await rows(h, AuditEvent) if e.action == "admin.login"]
+    assert [(e.outcome, e.pool_id, e.ip) for e in events] == [("ok", "business-1", "203.0.113.7")]
+
+
+async def test_repeated_failures_are_throttled_per_email(h: Harness, anon: PortalClient) -> None:
+    for _ in range(5):
+        assert (await anon.sign_in(OPERATOR.email, "not-the-password")).status_code == 401
+    # Now even the right password waits: guessing has hit the brake.
+    throttled = await anon.sign_in(OPERATOR.email, OPERATOR.password)
+    assert throttled.status_code == 429
+    assert message_ids(throttled) == ["admin.login_throttled"]
+    assert int(throttled.headers["retry-after"]) > 0
+    # Another person signing in from elsewhere is not affected.
+    async with portal_client(h) as client:
+        other = PortalClient(h, client)
+        assert (await other.sign_in(LEAD.email, LEAD.password)).status_code == 303
+
+
+async def test_unknown_emails_are_throttled_like_known_ones(h: Harness, anon: PortalClient) -> None:
+    for _ in range(5):
+        await anon.sign_in("ghost@acme.test", "not-the-password")
+    assert (await anon.sign_in("ghost@acme.test", "not-the-password")).status_code == 429
+
+
+async def test_cross_site_login_post_is_refused(h: Harness, anon: PortalClient) -> None:
+    response = await anon.client.post(
+        "/admin/login",
+        data={"email": OPERATOR.email, "password": OPERATOR.password},
+        headers={"origin": "https://evil.example", "sec-fetch-site": "cross-site"},
+    )
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers
+
+
+async def test_next_only_leads_inside_the_portal(h: Harness, anon: PortalClient) -> None:
+    for target, expected in [
+        ("/admin/pools/business-1/users", "/admin/pools/business-1/users"),
+        ("//evil.example/admin/x", "/admin"),
+        ("https://evil.example/", "/admin"),
+        ("/admin/\\evil", "/admin"),
+    ]:
+        response = await anon.client.post(
+            "/admin/login",
+            data={"email": OPERATOR.email, "password": OPERATOR.password, "next": target},
+        )
+        assert response.headers["location"] == expected
+
+
+# --- Session -------------------------------------------------------------------------------
+
+
+async def test_pages_need_a_session(h: Harness, anon: PortalClient) -> None:
+    response = await anon.get("/admin")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/admin/login")
+    htmx = await anon.get("/admin", headers={"HX-Request": "true"})
+    assert htmx.status_code == 401 and htmx.headers["hx-redirect"].startswith("/admin/login")
+
+
+async def test_a_forged_cookie_is_no_session(h: Harness, anon: PortalClient) -> None:
+    anon.client.cookies.set("ws_admin", "forged-token", domain="widget.test", path="/admin")
+    response = await anon.get("/admin")
+    assert response.status_code == 303
+    assert "ws_admin=" in response.headers.get("set-cookie", "")  # cleared
+
+
+async def test_idle_sessions_end_after_an_hour(h: Harness, login: Login) -> None:
+    portal = await login(OPERATOR)
+    h.clock.advance(50 * 60)
+    assert (await portal.get("/admin")).status_code == 200
+    # The request above slid the idle deadline; 50 more minutes are still within it.
+    h.clock.advance(50 * 60)
+    assert (await portal.get("/admin")).status_code == 200
+    h.clock.advance(61 * 60)
+    assert (await portal.get("/admin")).status_code == 303
+
+
+async def test_sessions_end_after_eight_hours_however_busy(h: Harness, login: Login) -> None:
+    portal = await login(OPERATOR)
+    served = 0
+    for _ in range(20):
+        h.clock.advance(30 * 60)
+        if (await portal.get("/admin")).status_code != 200:
+            break
+        served += 1
+    # Busy every half hour, yet out after 8 h: 15 requests at 0:30 ... 7:30, none at 8:00.
+    assert served == 15
+
+
+async def test_revoking_a_person_ends_their_sessions(h: Harness, login: Login) -> None:
+    portal = await login(LEAD)
+    async with h.web.services.db.write() as session:
+        await session.execute(
+            update(AdminPrincipal)
+            .where(AdminPrincipal.email == LEAD.email)
+            .values(revoked_at=h.clock.now())
+        )
+    assert (await portal.get("/admin")).status_code == 303
+
+
+async def test_sign_out_needs_the_csrf_token_and_ends_the_session(h: Harness, login: Login) -> None:
+    portal = await login(OPERATOR)
+    assert (await portal.post("/admin/logout", csrf="")).status_code == 403
+    assert (await portal.post("/admin/logout", csrf="forged" + portal.csrf[6:])).status_code == 403
+    assert (await portal.get("/admin")).status_code == 200
+    response = await portal.post("/admin/logout")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin/login?done=admin.signed_out"
+    assert await rows(h, AdminSession) == []
+    assert (await portal.get("/admin")).status_code == 303
+
+
+async def test_admin_pages_cannot_be_framed_and_vary_on_htmx(h: Harness, login: Login) -> None:
+    portal = await login(OPERATOR)
+    for path in ("/admin", "/admin/login"):
+        response = await portal.get(path)
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert "HX-Request" in response.headers["vary"]
+        assert response.headers["cache-control"] == "no-store"

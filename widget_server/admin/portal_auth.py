@@ -1,0 +1,297 @@
+"""Sign-in for people: email + password, a session cookie, and a brake on guessing.
+
+A session token is 192 random bits; only its keyed hash is stored (the row's primary
+key), so a copy of the table cannot be replayed as cookies. A session ends at the
+earliest of: ``admin_session_hours`` after sign-in (absolute), ``admin_session_idle_minutes``
+after the last request (idle: ``expires_at`` slides forward on use), sign-out, or the
+principal's revocation.
+
+The CSRF token of a session is derived from it (an HMAC of the token hash), so there is
+nothing more to store and it changes with every sign-in.
+
+Failed sign-ins are counted per email and per client IP in this process (a sliding
+window). With several server processes each counts on its own, so the effective limit
+is N times higher; a shared store (Redis) would make it exact, which DESIGN.md plans for.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import msgspec
+from sqlalchemy import delete, select, update
+
+from widget_server import secrets_
+from widget_server.admin.access import Actor, Principal, principal_of
+from widget_server.admin.audit import record
+from widget_server.errors import NotAuthenticated, TooManyAttempts
+from widget_server.models import AdminPrincipal, AdminSession
+from widget_server.services import Services
+
+log = logging.getLogger(__name__)
+
+#: Longest email and password the sign-in form reads; longer input fails like a wrong one.
+MAX_EMAIL = 320
+MAX_PASSWORD = 1024
+#: ``expires_at`` is pushed forward at most once a minute per session (one write, not one
+#: per request).
+_SLIDE_STEP = timedelta(seconds=60)
+
+
+class PortalSession(msgspec.Struct, frozen=True, kw_only=True):
+    principal: Principal
+    email: str
+    token_hash: str
+    csrf_token: str
+    expires_at: datetime
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+class LoginThrottle:
+    """Failed sign-ins in the last ``window`` seconds, per email and per IP, in memory.
+
+    Only failures count, and a success clears its email's count, so a person who mistypes
+    once is not slowed down. Unknown emails count exactly like known ones: the throttle
+    must not reveal which administrators exist.
+    """
+
+    def __init__(
+        self,
+        *,
+        per_email: int = 5,
+        per_ip: int = 30,
+        window_seconds: int = 900,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.per_email = per_email
+        self.per_ip = per_ip
+        self.window = window_seconds
+        self._now = now
+        self._failures: dict[str, deque[float]] = {}
+
+    def check(self, email: str, ip: str | None) -> None:
+        """Raise ``TooManyAttempts`` when either counter is full."""
+        waits = [
+            self._wait(f"e:{email}", self.per_email),
+            self._wait(f"i:{ip}", self.per_ip) if ip else 0,
+        ]
+        if max(waits) > 0:
+            raise TooManyAttempts(retry_after=max(waits))
+
+    def failed(self, email: str, ip: str | None) -> None:
+        now = self._now()
+        for key in (f"e:{email}", f"i:{ip}" if ip else None):
+            if key is not None:
+                self._failures.setdefault(key, deque()).append(now)
+        if len(self._failures) > 100_000:
+            self._sweep(now)
+
+    def succeeded(self, email: str) -> None:
+        self._failures.pop(f"e:{email}", None)
+
+    def _wait(self, key: str, limit: int) -> int:
+        times = self._failures.get(key)
+        if not times:
+            return 0
+        cutoff = self._now() - self.window
+        while times and times[0] <= cutoff:
+            times.popleft()
+        if len(times) < limit:
+            return 0
+        return max(1, int(times[0] - cutoff) + 1)
+
+    def _sweep(self, now: float) -> None:
+        # Bounded memory under a spray of random emails: forget keys with no recent failure.
+        cutoff = now - self.window
+        for key in [k for k, v in self._failures.items() if not v or v[-1] <= cutoff]:
+            del self._failures[key]
+
+
+async def authenticate_person(
+    services: Services,
+    email: str,
+    password: str,
+    *,
+    ip: str | None = None,
+    throttle: LoginThrottle | None = None,
+) -> Principal:
+    """The person with this email and password, or ``NotAuthenticated`` (one answer for
+    unknown email, wrong password and revoked access; the portal words it
+    ``admin.login_failed``)."""
+    email = normalise_email(email)[: MAX_EMAIL + 1]
+    if throttle is not None:
+        throttle.check(email, ip)
+    row = await _person(services, email) if len(email) <= MAX_EMAIL else None
+    ok = False
+    if row is None or len(password) > MAX_PASSWORD:
+        # Hash anyway, so an unknown email answers as slowly as a wrong password.
+        await services.hashing.verify_dummy(password[:MAX_PASSWORD])
+    else:
+        ok, rehash = await services.hashing.verify(row.secret_hash, password)
+        if ok and rehash:
+            await _rehash(services, row.id, password)
+    if row is None or not ok or row.revoked_at is not None:
+        if throttle is not None:
+            throttle.failed(email, ip)
+        await _audit_login(services, row, ip, ok=False)
+        raise NotAuthenticated()
+    if throttle is not None:
+        throttle.succeeded(email)
+    await _audit_login(services, row, ip, ok=True)
+    return principal_of(row)
+
+
+async def _person(services: Services, email: str) -> AdminPrincipal | None:
+    """The person with this email; a live one wins over a revoked one of another tenant."""
+    async with services.db.read() as session:
+        rows = (
+            await session.execute(
+                select(AdminPrincipal).where(
+                    AdminPrincipal.kind == "person", AdminPrincipal.email == email
+                )
+            )
+        ).scalars()
+        found = sorted(rows, key=lambda r: (r.revoked_at is not None, r.created_at))
+    return found[0] if found else None
+
+
+async def _rehash(services: Services, principal_id: str, password: str) -> None:
+    # The hasher's parameters changed since this hash was made: store one with today's.
+    fresh = await services.hashing.hash(password)
+    async with services.db.write() as session:
+        await session.execute(
+            update(AdminPrincipal)
+            .where(AdminPrincipal.id == principal_id)
+            .values(secret_hash=fresh)
+        )
+
+
+async def _audit_login(
+    services: Services, row: AdminPrincipal | None, ip: str | None, *, ok: bool
+) -> None:
+    if row is None:
+        # No tenant to file it under (the email names nobody); the log still sees it.
+        log.info("admin.login failed for an unknown email from %s", ip or "?")
+        return
+    actor = Actor(principal=principal_of(row), ip=ip)
+    async with services.db.write() as session:
+        await record(
+            session,
+            actor,
+            "admin.login",
+            target_type="admin",
+            target_id=row.id,
+            pool_id=row.pool_id,
+            now=services.clock.now(),
+            outcome="ok" if ok else "failed",
+        )
+        if ok:
+            await session.execute(
+                update(AdminPrincipal)
+                .where(AdminPrincipal.id == row.id)
+                .values(last_used_at=services.clock.now())
+            )
+
+
+def _token_hash(services: Services, token: str) -> str:
+    return secrets_.keyed_hash(services.settings.secret_key, "admin-session", token)
+
+
+def _csrf_for(services: Services, token_hash: str) -> str:
+    return secrets_.keyed_hash(services.settings.secret_key, "admin-csrf", token_hash)
+
+
+def _limits(services: Services) -> tuple[timedelta, timedelta]:
+    settings = services.settings
+    return (
+        timedelta(hours=settings.admin_session_hours),
+        timedelta(minutes=settings.admin_session_idle_minutes),
+    )
+
+
+async def start_session(services: Services, principal: Principal) -> str:
+    """A new session for ``principal``; returns the token for the cookie (never stored)."""
+    token = secrets_.new_token()
+    now = services.clock.now()
+    absolute, idle = _limits(services)
+    async with services.db.write() as session:
+        # A sign-in is a good moment to drop this person's dead sessions.
+        await session.execute(
+            delete(AdminSession).where(
+                AdminSession.principal_id == principal.id, AdminSession.expires_at <= now
+            )
+        )
+        session.add(
+            AdminSession(
+                token_hash=_token_hash(services, token),
+                principal_id=principal.id,
+                created_at=now,
+                expires_at=now + min(idle, absolute),
+            )
+        )
+    return token
+
+
+async def principal_for_session(services: Services, token: str | None) -> PortalSession:
+    """The live session of ``token``; ``NotAuthenticated`` if it is unknown, expired or its
+    person was revoked."""
+    if not token or len(token) > 128:
+        raise NotAuthenticated()
+    token_hash = _token_hash(services, token)
+    now = services.clock.now()
+    async with services.db.read() as session:
+        found = (
+            await session.execute(
+                select(AdminSession, AdminPrincipal)
+                .join(AdminPrincipal, AdminPrincipal.id == AdminSession.principal_id)
+                .where(AdminSession.token_hash == token_hash)
+            )
+        ).first()
+    if found is None:
+        raise NotAuthenticated()
+    row, person = found
+    if row.expires_at <= now or person.revoked_at is not None or person.kind != "person":
+        raise NotAuthenticated()
+    expires_at = await _slide(services, row, now)
+    return PortalSession(
+        principal=principal_of(person),
+        email=person.email or "",
+        token_hash=token_hash,
+        csrf_token=_csrf_for(services, token_hash),
+        expires_at=expires_at,
+    )
+
+
+async def _slide(services: Services, row: AdminSession, now: datetime) -> datetime:
+    absolute, idle = _limits(services)
+    wanted = min(now + idle, row.created_at + absolute)
+    if wanted - row.expires_at < _SLIDE_STEP:
+        return row.expires_at
+    async with services.db.write() as session:
+        await session.execute(
+            update(AdminSession)
+            .where(AdminSession.token_hash == row.token_hash)
+            .values(expires_at=wanted)
+        )
+    return wanted
+
+
+async def end_session(services: Services, token: str | None) -> None:
+    if not token or len(token) > 128:
+        return
+    async with services.db.write() as session:
+        await session.execute(
+            delete(AdminSession).where(AdminSession.token_hash == _token_hash(services, token))
+        )
+
+
+def csrf_matches(portal: PortalSession, submitted: str | None) -> bool:
+    # Constant time: the comparison must not tell an attacker how much of a guess was right.
+    return submitted is not None and secrets_.hmac_equal(portal.csrf_token, submitted)

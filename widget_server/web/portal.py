@@ -1,0 +1,269 @@
+"""The admin portal's frame: who is signed in, the page layout, CSRF, and how domain errors
+become pages. The pages live beside it: ``portal_login`` (sign-in, dashboard),
+``portal_pools`` (pool settings, audit log), ``portal_users`` and ``portal_tenant``
+(administrators, schemas); ``portal_routes`` puts them under ``/admin``.
+
+=====================  ======  ==============================================
+error                  status  what the person sees
+=====================  ======  ==============================================
+NotAuthenticated       303     the sign-in page (htmx: ``HX-Redirect``, 401)
+CsrfMismatch           403     an error page, ``admin.csrf``
+Forbidden              403     an error page, ``admin.forbidden``
+NotFound               404     an error page, ``admin.not_found``
+Conflict               409     an error page with the reason (forms catch it first
+                               and show it above the form)
+InvalidInput           422     the form again, messages by field (forms catch
+                               it; this is the fallback)
+Overloaded             503     an error page + ``Retry-After``
+=====================  ======  ==============================================
+
+Every page is ``frame-ancestors 'none'``, ``no-store`` and ``Vary: HX-Request``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+from litestar import Request, Response
+from litestar.datastructures import Cookie
+from litestar.enums import MediaType
+from litestar.response import Redirect
+
+from widget_server.admin.access import PERMISSIONS, Action, Actor
+from widget_server.admin.pools import list_pools
+from widget_server.admin.portal_auth import (
+    LoginThrottle,
+    PortalSession,
+    csrf_matches,
+    principal_for_session,
+)
+from widget_server.errors import (
+    Conflict,
+    CsrfMismatch,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    Overloaded,
+    WidgetError,
+)
+from widget_server.messages import Msg, msg
+from widget_server.services import Services
+from widget_server.web.context import WebContext, web_context
+from widget_server.web.security import frame_ancestors
+
+COOKIE = "ws_admin"
+BASE = "/admin"
+Form = Mapping[str, Sequence[str]]
+AnyRequest = Request[Any, Any, Any]
+
+
+def is_htmx(request: AnyRequest) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def client_ip(request: AnyRequest) -> str | None:
+    return request.client.host if request.client else None
+
+
+def throttle_of(request: AnyRequest) -> LoginThrottle:
+    throttle: LoginThrottle = request.app.state.admin_login_throttle
+    return throttle
+
+
+class Portal:
+    """One signed-in request: the person, their actor for the services, and page helpers."""
+
+    def __init__(
+        self, request: AnyRequest, session: PortalSession, nav_pools: Sequence[NavPool]
+    ) -> None:
+        self.request = request
+        self.session = session
+        self.nav_pools = nav_pools
+        self.ctx: WebContext = web_context(request)
+        self.actor = Actor(principal=session.principal, ip=client_ip(request))
+
+    @property
+    def services(self) -> Services:
+        return self.ctx.services
+
+    def can(self, action: Action) -> bool:
+        return action in PERMISSIONS[self.session.principal.role]
+
+    @property
+    def is_tenant_admin(self) -> bool:
+        return self.session.principal.pool_id is None and self.can("pools.write")
+
+    def page(
+        self,
+        template: str,
+        *,
+        status: int = 200,
+        fragment: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        **context: Any,
+    ) -> Response[str]:
+        """The full page, or only ``fragment`` (a partial template) for an htmx request."""
+        name = fragment if fragment is not None and is_htmx(self.request) else template
+        body = self.ctx.renderer.page(f"admin/{name}", **self.view(), http_status=status, **context)
+        return html(body, status, headers)
+
+    def view(self) -> dict[str, Any]:
+        principal = self.session.principal
+        return {
+            "me": principal,
+            "my_email": self.session.email,
+            "csrf_token": self.session.csrf_token,
+            "can": self.can,
+            "is_tenant_admin": self.is_tenant_admin,
+            "t": _text,
+            "path": self.request.url.path,
+            "nav_pools": self.nav_pools,
+            "flash": _flash(self.request),
+        }
+
+
+def _text(message: Msg) -> str:
+    return message.text()
+
+
+FLASHES = frozenset({"admin.saved", "admin.signed_out", "admin.session_expired"})
+
+
+def _flash(request: AnyRequest) -> Msg | None:
+    # A message id in the query after a 303 (``?done=admin.saved``); only known ids, so a
+    # link cannot put arbitrary text on the page.
+    done = request.query_params.get("done")
+    return msg(done, "info") if done in FLASHES else None
+
+
+def html(body: str, status: int = 200, headers: Mapping[str, str] | None = None) -> Response[str]:
+    return Response(
+        body,
+        status_code=status,
+        media_type=MediaType.HTML,
+        headers={
+            "content-security-policy": frame_ancestors(()),
+            "vary": "HX-Request",
+            "cache-control": "no-store",
+            **(headers or {}),
+        },
+    )
+
+
+def see_other(location: str, *, cookies: Sequence[Cookie] = ()) -> Response[Any]:
+    return Redirect(
+        location,
+        status_code=303,
+        cookies=list(cookies),
+        headers={"vary": "HX-Request", "cache-control": "no-store"},
+    )
+
+
+def session_cookie(value: str, *, max_age: int | None) -> Cookie:
+    # HttpOnly: scripts never see it. Strict: no cross-site request carries it. Path: it is
+    # not sent to the widget or the API.
+    return Cookie(
+        key=COOKIE,
+        value=value,
+        path=BASE,
+        httponly=True,
+        secure=True,
+        samesite="strict",
+        max_age=max_age,
+    )
+
+
+class NavPool(NamedTuple):
+    id: str
+    name: str
+
+
+async def signed_in(request: AnyRequest) -> Portal:
+    """The signed-in person of this request, or ``NotAuthenticated``."""
+    ctx = web_context(request)
+    session = await principal_for_session(ctx.services, request.cookies.get(COOKIE))
+    actor = Actor(principal=session.principal, ip=client_ip(request))
+    # The sidebar lists only pools the person may open: no link leads to a 404.
+    nav = [NavPool(p.id, p.name) for p in await list_pools(ctx.services, actor)]
+    portal = Portal(request, session, nav)
+    request.state.portal = portal  # for error_page
+    return portal
+
+
+def same_origin_post(request: AnyRequest) -> bool:
+    """Refuse posts a browser says came from another site (defence beside the token)."""
+    if request.headers.get("sec-fetch-site") in {"cross-site", "same-site"}:
+        return False
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+async def form_of(portal: Portal) -> Form:
+    """The posted form, after the CSRF checks; raises ``CsrfMismatch``."""
+    request = portal.request
+    form = await request.form()
+    raw = {key: form.getall(key) for key in form}
+    tokens = raw.pop("csrf_token", [])
+    if (
+        not same_origin_post(request)
+        or len(tokens) != 1
+        or not csrf_matches(portal.session, tokens[0])
+    ):
+        raise CsrfMismatch()
+    return raw
+
+
+def one(form: Form, name: str, default: str = "") -> str:
+    values = form.get(name) or ()
+    return values[0] if values else default
+
+
+# --- Errors -------------------------------------------------------------------------------
+
+STATUS: dict[type[WidgetError], int] = {
+    CsrfMismatch: 403,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    InvalidInput: 422,
+    Overloaded: 503,
+}
+
+
+def error_page(request: AnyRequest, exc: WidgetError) -> Response[Any]:
+    """The router's handler for every domain error a page did not handle itself.
+
+    Litestar calls it synchronously, so it draws the signed-in layout only when the page
+    got as far as ``signed_in`` (which leaves the ``Portal`` on the request)."""
+    if isinstance(exc, NotAuthenticated):
+        return _to_login(request)
+    status = next((s for t, s in STATUS.items() if isinstance(exc, t)), 400)
+    message = msg("admin.csrf") if isinstance(exc, CsrfMismatch) else exc.message
+    messages: tuple[Msg, ...] = (message,)
+    if isinstance(exc, InvalidInput):
+        messages = tuple(m for ms in exc.messages.values() for m in ms)
+    headers = {"retry-after": str(exc.retry_after)} if isinstance(exc, Overloaded) else {}
+    portal: Portal | None = request.state.get("portal")
+    if portal is None:
+        body = web_context(request).renderer.page(
+            "admin/error.html", http_status=status, messages=messages, me=None, t=_text
+        )
+        return html(body, status, headers)
+    return portal.page("error.html", status=status, headers=headers, messages=messages)
+
+
+def _to_login(request: AnyRequest) -> Response[Any]:
+    expired = COOKIE in request.cookies
+    target = f"{BASE}/login" + ("?done=admin.session_expired" if expired else "")
+    clear = [session_cookie("", max_age=0)] if expired else []
+    if is_htmx(request):
+        response = html("", 401, {"hx-redirect": target})
+        for cookie in clear:
+            response.set_cookie(cookie)
+        return response
+    return see_other(target, cookies=clear)
