@@ -239,6 +239,11 @@ REDOS = [
     "(?:.*,){10}x",
     "(?i)(?:a|A|b)*?c(?:X+x+)+",
     r"^(?:[a-z]+\d*)+$",
+    # Outside loops: overlapping variable parts in a row.
+    "a?" * 20 + "a" * 20,
+    r"^.*a.*a.*a$",  # 2 s on 1000 characters
+    r"^\S+@\S+\.\S+$",  # 0.5 s on "@.@.…"
+    r"\d*\d*\d*x",
 ]
 
 ORDINARY = [
@@ -283,7 +288,8 @@ def _attack_strings(pattern: str) -> list[str]:
     a character that breaks the match: what makes a backtracking engine try every split."""
     named = {c for c in pattern if c.isprintable()} | set("a0 .-_@A")
     runs = [c * 999 + "!" for c in named]
-    runs += [(c + d) * 499 + "!\x00" for c in "a0 .-" for d in "a0 .-" if c != d]
+    runs += [(c + d) * 499 + "!\x00" for c in "a0 .-@" for d in "a0 .-@" if c != d]
+    runs += [c * 500 + d * 499 + "!" for c in "a@." for d in "a@." if c != d]
     return runs
 
 

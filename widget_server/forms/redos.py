@@ -14,13 +14,18 @@ repetition. We refuse, inside any repetition that can run more than once:
 - alternatives that may start with the same character, or that may both match nothing:
   ``(a|a)*`` (which the parser turns into ``a(?:|)``), ``(ab|a.)+``.
 
+Outside loops, overlapping variable parts in a row multiply the places the text can be
+split: we allow at most two unbounded ones (``^[^@]+@\\S+\\.\\S+$``: n² steps, a million at
+the form cap) and refuse a third (``^.*a.*a.*a$`` takes 2 s on 1000 characters) or a long
+run of optional parts (``a?a?…a?aa…a``, exponential).
+
 Character sets are compared on a finite sample of characters: ASCII, a few non-ASCII
 letters, digits and spaces, and every literal and range bound the pattern names (two
 ranges overlap exactly when one holds the other's lower bound). The check is
 conservative: it may refuse a pattern that would have been fast, never the reverse for
-the shapes above. Polynomial shapes outside loops (``.*a.*a``) are left alone: the form
-reader caps every value at 1000 characters (``reading.HARD_CAP``) before validation,
-which keeps them in the milliseconds.
+the shapes above. What it allows is bounded because every value reaches the pattern
+short: the form reader caps values at 1000 characters (``reading.HARD_CAP``) before
+validation.
 """
 
 from __future__ import annotations
@@ -39,6 +44,12 @@ _UNBOUNDED = 100
 """A repetition with a larger maximum counts as unbounded."""
 _MAX_WAYS = 10_000
 """Bounded nested repetitions are allowed while they can split a text at most this many ways."""
+_INPUT_CAP = 1000
+"""Longest value a pattern runs on (``reading.HARD_CAP``): the most places an unbounded part
+can stop."""
+_MAX_SEQUENCE_WAYS = _INPUT_CAP**2
+"""Two overlapping unbounded parts in a row (``^\\S+\\.\\S+$``) cost a million steps at
+most: milliseconds. A third, or a long run of optional parts, is refused."""
 
 _SAMPLES = "\u00a0\u00e9\u00c9\u00df\u0436\u0416\u4e2d\u0663\u2028\u0130\u017f\u212a\U0001f600"
 """Non-ASCII characters that sit in different classes (letters of both cases, a decimal
@@ -132,6 +143,12 @@ class _Walker:
 
     def _repeat_unsafe(self, arg: Any, cont: Cont, loop: _Loop) -> bool:
         low, high, body = arg
+        if loop.rounds <= 1 and high > low:
+            # Outside loops, overlapping variable parts in a row multiply their splits:
+            # ``a?a?…a?aa…a`` is exponential, ``.*a.*a.*a`` cubic in the input's length.
+            ways = _ways(low, high) * self._chain_ways(self.chars(body), cont)
+            if ways > _MAX_SEQUENCE_WAYS:
+                return True
         # Where can a variable part stop? If the text after it may be eaten by it, or by
         # the next round of the enclosing loop, one text splits in many ways.
         variable = loop.rounds > 1 and high > low and _many_ways(low, high, loop.rounds)
@@ -162,6 +179,27 @@ class _Walker:
                     return False
         # The body's end: the next round starts here.
         return bool(loop.first & eats)
+
+    def _chain_ways(self, eats: Chars, cont: Cont) -> int:
+        """How many ways the variable parts after one that matches ``eats`` can split a
+        text between them, up to the first barrier (as in ``_shiftable``)."""
+        ways = 1
+        for items in cont:
+            for op, arg in items:
+                if op in _ZERO_WIDTH:
+                    continue
+                fixed = self._fixed_chars(op, arg)
+                if fixed is not None:
+                    if not fixed & eats:
+                        return ways
+                    continue
+                if self._item_chars(op, arg, first=False) & eats:
+                    ways *= _ways(*arg[:2]) if op in _REPEATS else _INPUT_CAP
+                    if ways > _MAX_SEQUENCE_WAYS:
+                        return ways
+                elif not self._item_nullable(op, arg):
+                    return ways
+        return ways
 
     def _fixed_chars(self, op: Any, arg: Any) -> Chars | None:
         """The characters of a part that always matches the same number of single characters."""
@@ -305,6 +343,11 @@ def _many_ways(low: int, high: int, loop_max: int) -> bool:
     if loop_max > _UNBOUNDED or high > _UNBOUNDED:
         return True
     return bool((high - low + 1) ** loop_max > _MAX_WAYS)
+
+
+def _ways(low: int, high: int) -> int:
+    """The number of lengths a ``{low,high}`` part can take on a value of the form cap."""
+    return min(high - low + 1, _INPUT_CAP)
 
 
 def _overlap(sets: Iterable[Chars]) -> bool:
