@@ -14,7 +14,7 @@ from pathlib import Path
 
 import uvicorn
 
-from widget_server import migrate
+from widget_server import admin_cli, migrate
 from widget_server.clock import SystemClock
 from widget_server.db import Database
 from widget_server.demo.partner import create_partner_app
@@ -48,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help="do not start the dev SMTP server (use WIDGET_SMTP_* instead)",
     )
+    admin_cli.add_commands(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("mail.log", "alembic.runtime.migration"):
@@ -65,6 +66,9 @@ async def _run(args: argparse.Namespace) -> None:
         # by one are refused by the others: a per-machine generated key cannot do that.
         raise SystemExit("WIDGET_SECRET_KEY must be set when the database is not SQLite")
     settings = settings.with_secret(Path(".data"))
+    if args.command in admin_cli.COMMANDS:
+        await admin_cli.run(args, settings)
+        return
     db = Database(settings.database_url)
     try:
         if args.command == "migrate":

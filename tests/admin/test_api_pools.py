@@ -158,3 +158,77 @@ async def test_delete_refuses_a_pool_with_users_and_removes_an_empty_one(
     assert (await operator.delete("/pools/partner-3")).status_code == 204
     assert (await operator.get("/pools/partner-3")).status_code == 404
     assert (await harness.client.get("/embed/partner-3/register")).status_code == 404
+
+
+async def test_a_pool_needs_a_name_and_a_schema_unless_a_template_gives_them(
+    operator: AdminClient,
+) -> None:
+    response = await operator.post("/pools", json={"id": "00"})
+    assert response.status_code == 422
+    assert error_ids(response) == {
+        "name": ["form.required"],
+        "payload_schema_id": ["form.required"],
+    }
+
+
+async def test_pools_from_each_sector_template(operator: AdminClient, harness: Harness) -> None:
+    listed = {t["id"]: t for t in (await operator.get("/templates")).json()}
+    assert {"ecommerce", "banking", "b2b-employees"} <= set(listed)
+    shop = await operator.post(
+        "/pools", json={"id": "shop", "name": "Shop", "template": "ecommerce"}
+    )
+    assert shop.status_code == 201, shop.text
+    assert shop.json()["self_registration"] is True
+    bank = await operator.post("/pools", json={"id": "bank", "name": "Bank", "template": "banking"})
+    assert bank.json()["activation_methods"] == ["phone", "email"]
+    assert bank.json()["password_policy"]["min_length"] >= 12
+    staff = await operator.post(
+        "/pools",
+        json={
+            "id": "staff",
+            "name": "Staff",
+            "template": "b2b-employees",
+            "email_domains": ["Example.COM"],
+        },
+    )
+    assert staff.status_code == 201, staff.text
+    assert staff.json()["self_registration"] is False
+    assert staff.json()["email_domains"] == ["example.com"]
+    assert staff.json()["metadata_schema_id"] == listed["b2b-employees"]["metadata_schema_id"]
+    # Each pool's widget draws its template's form (or says sign-up is closed).
+    assert (await harness.client.get("/embed/shop/register")).status_code == 200
+    banking_form = await harness.client.get("/embed/bank/register")
+    assert banking_form.status_code == 200
+    assert (await harness.client.get("/embed/staff/register")).status_code == 403
+    unknown = await operator.post("/pools", json={"id": "x1", "name": "X", "template": "casino"})
+    assert error_ids(unknown)["template"] == ["admin.unknown_template"]
+
+
+async def test_schema_change_reports_the_users_who_no_longer_validate(
+    operator: AdminClient,
+) -> None:
+    strict = {
+        "type": "object",
+        "properties": {
+            "email": {"type": "string", "format": "email", "x-identifier": True},
+            "member_number": {"type": "string", "minLength": 3},
+        },
+        "required": ["email", "member_number"],
+    }
+    created = await operator.post(
+        "/schemas", json={"id": "strict", "name": "Strict", "kind": "payload", "body": strict}
+    )
+    assert created.status_code == 201, created.text
+    for n in range(3):
+        user = await operator.post(
+            "/pools/partner-1/users", json={"email": f"u{n}@example.com", "status": "new"}
+        )
+        assert user.status_code == 201, user.text
+    dry = await operator.get("/pools/partner-1/schema-impact", params={"schema_id": "strict"})
+    assert dry.json() == {"invalid_users": 3}
+    changed = await operator.patch("/pools/partner-1", json={"payload_schema_id": "strict"})
+    assert changed.json()["invalid_users"] == 3
+    assert changed.json()["pool"]["payload_schema_id"] == "strict"
+    in_use = await operator.delete("/schemas/strict")
+    assert in_use.status_code == 409
+    assert error_ids(in_use) == {None: ["admin.schema_in_use"]}

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from widget_server.admin import audit
 from widget_server.admin.access import Actor
 from widget_server.admin.guard import guard, guarded_pool
+from widget_server.admin.templates import TEMPLATES
 from widget_server.admin.users import count_invalid_users
 from widget_server.admin.validation import Problems
 from widget_server.errors import Conflict, InvalidInput, NotFound
@@ -117,6 +118,9 @@ async def create_pool(services: Services, actor: Actor, new: NewPool) -> PoolDet
     now = services.clock.now()
     async with services.db.write() as session:
         values = await _checked_settings(session, actor, _overlay(base, new), problems)
+        for required in ("name", "payload_schema_id"):
+            if not values.get(required) and required not in problems.by_field:
+                problems.add(required, "form.required")
         problems.raise_if_any()
         row = (
             {
@@ -259,7 +263,18 @@ def _template_settings(template_id: str | None, problems: Problems) -> PoolSetti
 
 
 def template_defaults(template_id: str) -> PoolSettings | None:
-    return None
+    """A sector template's settings; the operator's own values win over them."""
+    template = TEMPLATES.get(template_id)
+    if template is None:
+        return None
+    return PoolSettings(
+        payload_schema_id=template.payload_schema_id,
+        metadata_schema_id=template.metadata_schema_id,
+        password_policy=dict(template.password_policy),
+        activation_methods=list(template.activation_methods),
+        self_registration=template.self_registration,
+        email_domains=list(template.email_domains) or None,
+    )
 
 
 async def _checked_settings(

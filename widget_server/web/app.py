@@ -10,6 +10,7 @@ from litestar.types import ControllerRouterHandler
 
 from widget_server import migrate
 from widget_server.admin.portal_auth import LoginThrottle
+from widget_server.admin.templates import ensure_builtin_schemas
 from widget_server.assets import asset_dir
 from widget_server.clock import Clock, SystemClock
 from widget_server.db import Database
@@ -61,6 +62,8 @@ def create_app(
     async def startup() -> None:
         if migrate_on_start:
             await migrate.upgrade(db)
+        async with db.write() as session:
+            await ensure_builtin_schemas(session, clock.now())
         load_common_passwords()  # the first registration should not pay for it
         worker.start()
 

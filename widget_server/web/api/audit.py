@@ -14,7 +14,8 @@ from widget_server.web.api.base import CurrentActor, api_services, errors
 
 TAGS = ["audit"]
 Limit = Annotated[int, QueryParameter(ge=1, le=200)]
-Before = Annotated[int | None, QueryParameter(ge=1)]
+# Audit ids are 32-bit integers on PostgreSQL.
+Before = Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)]
 
 
 @get("/pools/{pool_id:str}/audit", responses=errors(404), tags=TAGS)

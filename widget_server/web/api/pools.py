@@ -9,6 +9,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from widget_server.admin import pools
 from widget_server.admin.pools import NewPool, PoolChange, PoolDetail, PoolPatch
+from widget_server.admin.templates import TEMPLATES, SectorTemplate
 from widget_server.web.api.base import CurrentActor, api_services, errors
 
 PoolId = Annotated[str, PathParameter(max_length=64)]
@@ -65,4 +66,18 @@ async def schema_impact(
     return {"invalid_users": count}
 
 
-HANDLERS = [list_pools, create_pool, get_pool, update_pool, delete_pool, schema_impact]
+@get("/templates", responses=errors(), tags=TAGS)
+async def list_templates(actor: CurrentActor) -> list[SectorTemplate]:
+    """Sector templates a pool can be created from (``POST /pools`` with ``template``)."""
+    return list(TEMPLATES.values())
+
+
+HANDLERS = [
+    list_templates,
+    list_pools,
+    create_pool,
+    get_pool,
+    update_pool,
+    delete_pool,
+    schema_impact,
+]
