@@ -593,6 +593,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=64, help="registrations before measuring")
     p.add_argument("--plain-post", action="store_true",
                    help="POST without HX-Request and follow the 303 (default: htmx fragment)")
+    p.add_argument("--devsink", action="store_true",
+                   help="use the aiosmtpd dev sink (no PIPELINING, ~4x its CPU) instead of the "
+                   "bench's minimal SMTP responder")
     p.add_argument("--no-smtp-sink", action="store_true",
                    help="point SMTP at an unused port instead (outbox retries in background)")
     p.add_argument("--max-seconds", type=float, default=180.0, help="time bound of each phase")
@@ -627,7 +630,7 @@ async def bench(args: argparse.Namespace) -> None:
         maildir = tmp / "mailbox"
         if not args.no_smtp_sink:
             sink_cmd = [sys.executable, str(BENCH_DIR / "smtp_sink.py"), str(maildir),
-                        env["WIDGET_SMTP_PORT"]]
+                        env["WIDGET_SMTP_PORT"], *(["--devsink"] if args.devsink else [])]
             sink = start(sink_cmd, env, tmp, tmp / "sink.log")
 
         _seed_demo(env, tmp, port)
