@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -12,6 +13,7 @@ from tests.web.portal_client import (
     LEAD,
     OPERATOR,
     PortalClient,
+    field_errors,
     message_ids,
     portal_client,
     seed_admins,
@@ -219,3 +221,143 @@ async def test_admin_pages_cannot_be_framed_and_vary_on_htmx(h: Harness, login: 
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
         assert "HX-Request" in response.headers["vary"]
         assert response.headers["cache-control"] == "no-store"
+
+
+# --- Pools ---------------------------------------------------------------------------------
+
+
+async def test_operator_changes_pool_settings(h: Harness, login: Login) -> None:
+    portal = await login(OPERATOR)
+    page = await portal.get("/admin/pools/business-1")
+    assert page.status_code == 200 and "Save settings" in page.text
+    response = await portal.post(
+        "/admin/pools/business-1",
+        {
+            "name": "Business One",
+            "payload_schema_id": _selected(page.text, "payload_schema_id"),
+            "activation_methods": ["email"],
+            "allowed_origins": "https://shop.example\nhttps://b1.example",
+            "email_domains": "",
+            "session_lifetime_seconds": "3600",
+            "policy.min_length": "12",
+            "policy.max_length": "64",
+            "policy.history": "3",
+            "policy.common": "on",
+        },
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin/pools/business-1?done=admin.saved"
+    pool = await h.web.services.pools.get("business-1")
+    assert pool.name == "Business One" and not pool.self_registration
+    assert pool.allowed_origins == ("https://b1.example", "https://shop.example")
+    assert pool.policy.min_length == 12
+    page = await portal.follow(response)
+    assert "admin.saved" in message_ids(page)
+    audit = await portal.get("/admin/pools/business-1/audit")
+    assert 'data-action="pool.update"' in audit.text
+
+
+async def test_bad_pool_settings_come_back_by_field_and_nothing_is_stored(
+    h: Harness, login: Login
+) -> None:
+    portal = await login(OPERATOR)
+    page = await portal.get("/admin/pools/partner-1")
+    response = await portal.post(
+        "/admin/pools/partner-1",
+        {
+            "name": "Partner 1",
+            "payload_schema_id": _selected(page.text, "payload_schema_id"),
+            "activation_methods": ["email"],
+            "allowed_origins": "https://ok.example\njavascript:alert(1)",
+            "session_lifetime_seconds": "soon",
+            "policy.min_length": "40",
+            "policy.max_length": "20",
+        },
+    )
+    # Unreadable input is reported before anything reaches the service...
+    assert response.status_code == 422
+    assert field_errors(response, "session_lifetime_seconds") == ["admin.not_a_number"]
+    # ...what was typed is still there, escaped...
+    assert "javascript:alert(1)</textarea>" in response.text
+    response = await portal.post(
+        "/admin/pools/partner-1",
+        {
+            "name": "Partner 1",
+            "payload_schema_id": _selected(page.text, "payload_schema_id"),
+            "activation_methods": ["email"],
+            "allowed_origins": "https://ok.example\njavascript:alert(1)",
+            "session_lifetime_seconds": "3600",
+            "policy.min_length": "40",
+            "policy.max_length": "20",
+        },
+    )
+    # ...then the service's checks, every one by field.
+    assert response.status_code == 422
+    assert field_errors(response, "allowed_origins") == ["admin.invalid_origin"]
+    assert field_errors(response, "password_policy") == ["admin.invalid_value"]
+    pool = await h.web.services.pools.get("partner-1")
+    assert "https://ok.example" not in pool.allowed_origins
+
+
+async def test_operator_creates_a_pool_from_a_template(h: Harness, login: Login) -> None:
+    portal = await login(OPERATOR)
+    form = await portal.get("/admin/pools/new")
+    assert 'data-template="banking"' in form.text
+    taken = await portal.post(
+        "/admin/pools/new".replace("/new", ""),
+        {"id": "partner-1", "name": "Again", "template": "ecommerce"},
+    )
+    assert taken.status_code == 422 and field_errors(taken, "id") == ["admin.id_taken"]
+    response = await portal.post(
+        "/admin/pools", {"id": "northwind", "name": "Northwind", "template": "banking"}
+    )
+    assert response.status_code == 303
+    page = await portal.follow(response)
+    assert page.status_code == 200 and "Northwind" in page.text
+    assert 'href="/admin/pools/northwind/users"' in page.text  # now in the sidebar
+
+
+async def test_pool_admin_sees_only_their_pool(h: Harness, login: Login) -> None:
+    portal = await login(LEAD)
+    home = await portal.get("/admin")
+    assert 'data-pool="business-1"' in home.text
+    for other in ("partner-1", "employees"):
+        assert f"/admin/pools/{other}" not in home.text
+    assert "/admin/schemas" not in home.text and "/admin/admins" not in home.text
+    assert "/admin/pools/new" not in home.text
+    settings = await portal.get("/admin/pools/business-1")
+    assert settings.status_code == 200 and "Save settings" not in settings.text
+    assert "/delete" not in settings.text
+
+
+async def test_pool_admin_gets_404_for_other_pools_and_403_for_tenant_pages(
+    h: Harness, login: Login
+) -> None:
+    portal = await login(LEAD)
+    for path in (
+        "/admin/pools/partner-1",
+        "/admin/pools/partner-1/audit",
+        "/admin/pools/partner-1/users",
+        "/admin/pools/partner-1/users/new",
+        "/admin/pools/no-such-pool/users",
+    ):
+        assert (await portal.get(path)).status_code == 404, path
+    for path in ("/admin/pools/new", "/admin/schemas", "/admin/admins"):
+        assert (await portal.get(path)).status_code == 403, path
+    await portal.get("/admin")
+    refused = await portal.post(
+        "/admin/pools/business-1", {"name": "Mine now", "activation_methods": ["email"]}
+    )
+    assert refused.status_code == 403
+    assert (await portal.post("/admin/pools/partner-1/delete")).status_code == 404
+    assert (await portal.post("/admin/pools", {"id": "rogue", "name": "R"})).status_code == 403
+    denied = [e for e in await rows(h, AuditEvent) if e.outcome == "denied"]
+    assert len(denied) >= 5
+
+
+def _selected(page: str, name: str) -> str:
+    select = re.search(rf'<select[^>]*name="{name}".*?</select>', page, re.S)
+    assert select is not None
+    option = re.search(r'<option value="([^"]*)" selected', select.group(0))
+    assert option is not None
+    return option.group(1)

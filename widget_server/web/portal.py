@@ -129,7 +129,23 @@ def _text(message: Msg) -> str:
     return message.text()
 
 
-FLASHES = frozenset({"admin.saved", "admin.signed_out", "admin.session_expired"})
+FLASHES = frozenset(
+    {
+        "admin.saved",
+        "admin.signed_out",
+        "admin.session_expired",
+        "admin.pool_created",
+        "admin.pool_deleted",
+        "admin.user_created",
+        "admin.user_deleted",
+        "admin.user_updated",
+        "admin.invitation_sent",
+        "admin.sessions_revoked",
+        "admin.admin_revoked",
+        "admin.schema_saved",
+        "admin.schema_deleted",
+    }
+)
 
 
 def _flash(request: AnyRequest) -> Msg | None:

@@ -6,7 +6,7 @@ from litestar import Router
 from litestar.types import ControllerRouterHandler
 
 from widget_server.errors import WidgetError
-from widget_server.web import portal_login
+from widget_server.web import portal_login, portal_pools, portal_users
 from widget_server.web.portal import error_page
 
 HANDLERS: list[ControllerRouterHandler] = [
@@ -14,6 +14,19 @@ HANDLERS: list[ControllerRouterHandler] = [
     portal_login.login,
     portal_login.logout,
     portal_login.dashboard,
+    portal_pools.new_pool_form,
+    portal_pools.create_pool_submit,
+    portal_pools.pool_page,
+    portal_pools.update_pool_submit,
+    portal_pools.schema_impact_preview,
+    portal_pools.delete_pool_submit,
+    portal_pools.pool_audit,
+    portal_users.users_page,
+    portal_users.new_user_form,
+    portal_users.create_user_submit,
+    portal_users.user_page,
+    portal_users.update_user_submit,
+    portal_users.user_action,
 ]
 
 
