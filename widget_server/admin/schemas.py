@@ -21,7 +21,7 @@ from widget_server.admin.access import Actor
 from widget_server.admin.guard import guard
 from widget_server.admin.validation import Problems
 from widget_server.errors import Conflict, InvalidInput, NotFound
-from widget_server.forms import check_schema
+from widget_server.forms.safety import check_custom_schema
 from widget_server.models import IdentitySchema, Pool
 from widget_server.services import Services
 from widget_server.upsert import insert_ignoring_conflict
@@ -128,7 +128,7 @@ async def update_schema(
     async with services.db.write() as session:
         row = await _own(session, actor, schema_id)
         if patch.body is not None:
-            check_custom_schema(patch.body, row.kind)
+            check_custom_schema(patch.body, "metadata" if row.kind == "metadata" else "payload")
         values: dict[str, Any] = {}
         if patch.name is not None:
             values["name"] = patch.name
@@ -215,17 +215,6 @@ async def _used_by(session: AsyncSession, tenant_id: str) -> dict[str, list[str]
             if schema_id:
                 used.setdefault(schema_id, []).append(pool_id)
     return used
-
-
-def check_custom_schema(body: dict[str, Any], kind: str) -> None:
-    # Interim until forms.safety lands: the payload checks the widget already relies on.
-    if kind == "payload":
-        try:
-            check_schema(body)
-        except ValueError as exc:
-            raise InvalidInput(
-                {"body": [Problems.message("admin.invalid_value", detail=str(exc)[:300])]}
-            ) from None
 
 
 def _view(row: IdentitySchema, used_by: list[str]) -> SchemaView:
