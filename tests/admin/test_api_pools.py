@@ -232,3 +232,11 @@ async def test_schema_change_reports_the_users_who_no_longer_validate(
     in_use = await operator.delete("/schemas/strict")
     assert in_use.status_code == 409
     assert error_ids(in_use) == {None: ["admin.schema_in_use"]}
+
+
+async def test_huge_bodies_are_refused_before_parsing(operator: AdminClient) -> None:
+    huge = NEW_POOL | {"theme": {"copy": {f"k{n}": "x" * 1000 for n in range(100)}}}
+    response = await operator.post("/pools", json=huge)
+    assert response.status_code == 413
+    assert response.json()["status"] == 413
+    assert (await operator.get("/pools/partner-3")).status_code == 404

@@ -27,7 +27,7 @@ async def list_admins(request: Request[Any, Any, Any], actor: CurrentActor) -> l
     return await principals.list_admins(api_services(request), actor)
 
 
-@post("/admins", responses=errors(403, 422, 503), tags=TAGS)
+@post("/admins", responses=errors(403, 422, 503, body=True), tags=TAGS)
 async def create_admin(
     request: Request[Any, Any, Any], actor: CurrentActor, data: JSONBody[NewAdmin]
 ) -> CreatedAdmin:
@@ -43,7 +43,7 @@ async def get_admin(
     return await principals.get_admin(api_services(request), actor, admin_id)
 
 
-@patch("/admins/{admin_id:str}", responses=errors(403, 404, 409, 422), tags=TAGS)
+@patch("/admins/{admin_id:str}", responses=errors(403, 404, 409, 422, body=True), tags=TAGS)
 async def update_admin(
     request: Request[Any, Any, Any],
     actor: CurrentActor,

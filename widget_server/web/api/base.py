@@ -74,17 +74,20 @@ _DESCRIPTIONS = {
     403: "The key's role does not allow this",
     404: "Not found, or outside the key's scope",
     409: "The object's state forbids this",
+    413: "The body is larger than the server accepts (WIDGET_MAX_BODY_BYTES)",
     422: "Invalid values, by field",
     429: "Too soon; see Retry-After",
     503: "Busy hashing passwords; see Retry-After",
 }
 
 
-def errors(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI documentation of the error answers a handler can give (400/401 always)."""
+def errors(*statuses: int, body: bool = False) -> dict[int, ResponseSpec]:
+    """OpenAPI documentation of the error answers a handler can give: 400 and 401 always,
+    413 for handlers that read a body."""
+    every = {400, 401, *statuses} | ({413} if body else set())
     return {
         status: ResponseSpec(data_container=ErrorBody, description=_DESCRIPTIONS[status])
-        for status in sorted({400, 401, *statuses})
+        for status in sorted(every)
     }
 
 

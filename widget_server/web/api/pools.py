@@ -22,7 +22,7 @@ async def list_pools(request: Request[Any, Any, Any], actor: CurrentActor) -> li
     return await pools.list_pools(api_services(request), actor)
 
 
-@post("/pools", responses=errors(403, 422), tags=TAGS)
+@post("/pools", responses=errors(403, 422, body=True), tags=TAGS)
 async def create_pool(
     request: Request[Any, Any, Any], actor: CurrentActor, data: JSONBody[NewPool]
 ) -> PoolDetail:
@@ -37,7 +37,7 @@ async def get_pool(
     return await pools.get_pool(api_services(request), actor, pool_id)
 
 
-@patch("/pools/{pool_id:str}", responses=errors(403, 404, 422), tags=TAGS)
+@patch("/pools/{pool_id:str}", responses=errors(403, 404, 422, body=True), tags=TAGS)
 async def update_pool(
     request: Request[Any, Any, Any], actor: CurrentActor, pool_id: PoolId, data: JSONBody[PoolPatch]
 ) -> PoolChange:

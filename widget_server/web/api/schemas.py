@@ -20,7 +20,7 @@ async def list_schemas(request: Request[Any, Any, Any], actor: CurrentActor) -> 
     return await schemas.list_schemas(api_services(request), actor)
 
 
-@post("/schemas", responses=errors(403, 422), tags=TAGS)
+@post("/schemas", responses=errors(403, 422, body=True), tags=TAGS)
 async def create_schema(
     request: Request[Any, Any, Any], actor: CurrentActor, data: JSONBody[NewSchema]
 ) -> SchemaView:
@@ -36,7 +36,7 @@ async def get_schema(
     return await schemas.get_schema(api_services(request), actor, schema_id)
 
 
-@patch("/schemas/{schema_id:str}", responses=errors(403, 404, 409, 422), tags=TAGS)
+@patch("/schemas/{schema_id:str}", responses=errors(403, 404, 409, 422, body=True), tags=TAGS)
 async def update_schema(
     request: Request[Any, Any, Any],
     actor: CurrentActor,

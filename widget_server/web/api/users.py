@@ -52,7 +52,7 @@ async def list_users(
     )
 
 
-@post(BASE, responses=errors(403, 404, 422, 503), tags=TAGS)
+@post(BASE, responses=errors(403, 404, 422, 503, body=True), tags=TAGS)
 async def create_user(
     request: Request[Any, Any, Any], actor: CurrentActor, pool_id: PoolId, data: JSONBody[NewUser]
 ) -> UserView:
@@ -68,7 +68,7 @@ async def get_user(
     return await users.get_user(api_services(request), actor, pool_id, user_id)
 
 
-@patch(ONE, responses=errors(403, 404, 409, 422), tags=TAGS)
+@patch(ONE, responses=errors(403, 404, 409, 422, body=True), tags=TAGS)
 async def update_user(
     request: Request[Any, Any, Any],
     actor: CurrentActor,
