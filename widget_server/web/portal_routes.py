@@ -6,7 +6,7 @@ from litestar import Router
 from litestar.types import ControllerRouterHandler
 
 from widget_server.errors import WidgetError
-from widget_server.web import portal_login, portal_pools, portal_users
+from widget_server.web import portal_login, portal_pools, portal_tenant, portal_users
 from widget_server.web.portal import error_page
 
 HANDLERS: list[ControllerRouterHandler] = [
@@ -27,6 +27,15 @@ HANDLERS: list[ControllerRouterHandler] = [
     portal_users.user_page,
     portal_users.update_user_submit,
     portal_users.user_action,
+    portal_tenant.admins_page,
+    portal_tenant.create_admin_submit,
+    portal_tenant.revoke_admin_submit,
+    portal_tenant.schemas_page,
+    portal_tenant.new_schema_form,
+    portal_tenant.create_schema_submit,
+    portal_tenant.schema_page,
+    portal_tenant.update_schema_submit,
+    portal_tenant.delete_schema_submit,
 ]
 
 

@@ -28,6 +28,7 @@ from widget_server.forms import FormNode, identifier_field, nodes_for_step, read
 from widget_server.forms.schema import properties
 from widget_server.messages import Msg
 from widget_server.pools import PoolView
+from widget_server.users.inputs import normalise_email
 from widget_server.web.portal import BASE, AnyRequest, Portal, form_of, see_other, signed_in
 from widget_server.web.portal_forms import (
     Errors,
@@ -206,6 +207,11 @@ async def create_user_submit(request: AnyRequest, pool_id: PoolId) -> Any:
     values = {k: v[0] for k, v in form.items() if v and k != "password"}
     errors: Errors = {}
     email = text(form, "email")
+    try:
+        # Checked here too, so a bad address is reported with the other fields' problems.
+        normalise_email(pool, email)
+    except InvalidInput as exc:
+        errors |= {k: list(v) for k, v in exc.messages.items()}
     mode = text(form, "password_mode")
     data = {
         "email": email,
