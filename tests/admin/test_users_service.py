@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.conftest import Harness, count, deliver_all, rows
+from widget_server import secrets_
 from widget_server.admin import users
 from widget_server.admin.access import Actor, Principal, Role
 from widget_server.errors import Conflict, Forbidden, InvalidInput, NotFound, ResendTooSoon
@@ -72,8 +74,8 @@ async def add_session(h: Harness, user_id: str, pool: str = "partner-1") -> None
     async with services(h).db.write() as session:
         session.add(
             Session(
-                id=f"s-{user_id[:8]}-{now.timestamp()}-{len(await rows(h, Session))}",
-                token_hash=re.sub(r"\W", "", f"{user_id}{now.timestamp()}{id(object())}")[:64],
+                id=secrets_.new_id(),
+                token_hash=secrets.token_hex(32),
                 user_id=user_id,
                 pool_id=pool,
                 app_id=None,

@@ -3,6 +3,7 @@ the set-password link, over HTTP, with and without htmx, on SQLite and PostgreSQ
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -10,13 +11,14 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.conftest import PARTNER, Harness, deliver_all, rows
 from widget_server.admin import users
 from widget_server.admin.access import Actor, Principal
-from widget_server.models import Address, Code, Credential, Flow, User
+from widget_server.models import Address, Code, Credential, Flow, PasswordHistory, Pool, User
 from widget_server.users.inputs import NewUser
+from widget_server.users.invitations import send_set_password_link
 
 PASSWORD = "Blue-Harbour-Kettle-42"
 LEAD = Actor(
@@ -380,3 +382,73 @@ async def test_set_password_link_expires(harness: Harness) -> None:
     harness.clock.advance(72 * 3600 + 1)
     page = await Invited(harness, link).open()
     assert (page.status, page.message_ids) == (410, ["invitation.expired"])
+
+
+# --- pools, races, history ----------------------------------------------------------------
+
+
+async def test_employees_pool_without_self_registration_still_activates_invitees(
+    harness: Harness,
+) -> None:
+    staff = Actor(principal=LEAD.principal.__replace__(pool_id="employees"))
+    view = await users.create_user(
+        harness.web.services,
+        staff,
+        "employees",
+        NewUser(email="new.hire@acme.example", payload={"first_name": "N", "last_name": "H"}),
+    )
+    await deliver_all(harness)
+    [mail] = harness.sender.sent
+    found = re.search(r"http://localhost:8000(/embed/employees/activate/\S+)", mail.body_text)
+    assert found is not None
+    w = Invited(harness, found.group(1))
+    assert (await w.open()).state == "code"
+    await w.post("/code", code=harness.codes_for("new.hire@acme.example")[0])
+    page = await w.post("/password", password=PASSWORD)
+    assert page.state == "done"
+    assert (await user(harness, view.id)).status == "active"
+
+
+async def test_parallel_right_codes_activate_once(harness: Harness) -> None:
+    _, link = await invite(harness)
+    w = Invited(harness, link)
+    await w.open()
+    [code] = harness.codes_for("tm@example.com")
+    body = {**w.page.hidden(), "code": code}
+    responses = await asyncio.gather(
+        *(
+            harness.client.post(link + "/code", data=body, headers={"HX-Request": "true"})
+            for _ in range(6)
+        )
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200, 409, 409, 409, 409, 409]
+
+
+async def test_history_keeps_the_password_and_refuses_its_reuse(harness: Harness) -> None:
+    services = harness.web.services
+    async with services.db.write() as session:
+        await session.execute(
+            update(Pool).where(Pool.id == "partner-1").values(password_policy={"history": 3})
+        )
+    services.pools.forget("partner-1")
+    view = await users.create_user(
+        services,
+        LEAD,
+        "partner-1",
+        NewUser(email="h@example.com", status="active", password=PASSWORD),
+    )
+    assert len(await rows(harness, PasswordHistory)) == 1
+    pool = await services.pools.get("partner-1")
+    async with services.db.write() as session:
+        await send_set_password_link(services, session, pool, view.id, "h@example.com")
+    await deliver_all(harness)
+    found = re.search(r"http://localhost:8000(/embed/\S+)", harness.sender.sent[-1].body_text)
+    assert found is not None
+    w = Invited(harness, found.group(1))
+    await w.open()
+    page = await w.post(password=PASSWORD)
+    assert (page.status, page.field_errors) == (422, ["password.history"])
+    page = await w.post(password="Green-Valley-Teapot-77")
+    assert page.state == "done"
+    assert len(await rows(harness, PasswordHistory)) == 2

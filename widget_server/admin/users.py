@@ -25,10 +25,11 @@ from widget_server.admin import audit
 from widget_server.admin.access import Action, Actor
 from widget_server.admin.guard import guarded_pool
 from widget_server.errors import Conflict, InvalidInput, NotFound, ResendTooSoon
-from widget_server.forms import validate_payload
+from widget_server.forms import KeyedSchema, validate_payload
 from widget_server.forms.schema import properties
 from widget_server.messages import Msg, msg
 from widget_server.models import Address, Code, Credential, Session, User
+from widget_server.passwords.history import remember
 from widget_server.passwords.policy import PasswordContext
 from widget_server.pools import PoolView
 from widget_server.services import Services
@@ -196,6 +197,8 @@ async def create_user(services: Services, actor: Actor, pool_id: str, new: NewUs
                     updated_at=now,
                 )
             )
+            await session.flush()
+            await remember(session, user_id, secret_hash, pool.policy.history, now)
         how = await _welcome(services, session, pool, user, email.lower(), new)
         await _record(session, actor, "user.create", pool, user_id, now, how)
         await session.flush()
@@ -447,6 +450,7 @@ async def _revoke(session: AsyncSession, user_id: str, now: datetime) -> int:
 async def count_invalid_users(services: Services, pool_id: str, schema: dict[str, Any]) -> int:
     """How many of the pool's users (deleted ones aside) would fail ``schema``: what an
     admin must know before switching the pool to it. Reads in batches by id."""
+    keyed = KeyedSchema(schema)  # serialised once for the validator cache, not per user
     invalid, after = 0, ""
     while True:
         async with services.db.read() as session:
@@ -458,7 +462,7 @@ async def count_invalid_users(services: Services, pool_id: str, schema: dict[str
                     .limit(_BATCH)
                 )
             ).all()
-        invalid += sum(1 for _, payload in batch if validate_payload(schema, payload or {}))
+        invalid += sum(1 for _, payload in batch if validate_payload(keyed, payload or {}))
         if len(batch) < _BATCH:
             return invalid
         after = batch[-1][0]

@@ -39,6 +39,7 @@ from widget_server.errors import (
 from widget_server.flows.registration import csrf_token
 from widget_server.messages import msg
 from widget_server.models import Address, Code, Credential, Flow, User
+from widget_server.passwords.history import recent_hashes, remember, reused
 from widget_server.passwords.policy import PasswordContext
 from widget_server.pools import PoolView
 from widget_server.services import Services
@@ -212,6 +213,9 @@ async def set_password(
     done, the credential set, and an invited user active with a verified address."""
     transition(flow.state, "set_password")
     await check_link(services, flow, token)
+    user_id = flow.user_id
+    if user_id is None:  # every invitation and link names its user; never trust otherwise
+        raise FlowNotFound()
     payload = await _payload(services, flow)
     if not password:
         raise InvalidInput({"password": [msg("form.required")]})
@@ -220,12 +224,26 @@ async def set_password(
     problems = pool.policy.validate(password, context)
     if problems:
         raise InvalidInput({"password": list(problems)})
+    await _check_history(services, pool, flow, password)
     secret_hash = await services.hashing.hash(password)
     # Errors are raised inside the transaction: nothing of a refused step is kept.
     async with services.db.write() as session:
         await _store_password(services, session, flow, secret_hash)
+        # The history holds the current password too (passwords/history.py).
+        await remember(session, user_id, secret_hash, pool.policy.history, services.clock.now())
     flow.state = "done"
     return flow
+
+
+async def _check_history(services: Services, pool: PoolView, flow: Flow, password: str) -> None:
+    """A link may set the password of a user who had one (no reuse of the last N)."""
+    keep = pool.policy.history
+    if not keep or flow.user_id is None:
+        return
+    async with services.db.read() as session:
+        hashes = await recent_hashes(session, flow.user_id, keep)
+    if await reused(services.hashing, password, hashes):
+        raise InvalidInput({"password": [msg("password.history", count=keep)]})
 
 
 async def _payload(services: Services, flow: Flow) -> dict[str, object]:
