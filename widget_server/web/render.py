@@ -1,14 +1,17 @@
 """HTML from the templates in ``widgets/``, with one Jinja2 environment per app.
 
 The first step of a registration form is the same for every visitor of a pool, except
-for the flow id and its CSRF token. It is rendered once per (pool, version, step) with
+for the flow id and its CSRF token; the code step after it differs only in those and the
+address the code went to. Both are rendered once per (pool, version, layout) with
 placeholders and the per-request values are substituted: a fresh render of a 40-field
-form costs ~0.9 ms of CPU, a substitution a few microseconds (DESIGN.md).
+form costs ~0.9 ms of CPU, the code step ~0.25 ms, a substitution a few microseconds
+(DESIGN.md).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -29,10 +32,13 @@ HTMX_CONFIG = (
     '"selfRequestsOnly":true,"historyCacheSize":0}'
 )
 
-_FLOW = "__ws_flow_id__"
-_CSRF = "__ws_csrf_token__"
-_ORIGIN = "__ws_parent_origin__"
-_TICKET = "__ws_flow_ticket__"
+#: What a cached page holds where a per-request value goes; ``slot("address")``.
+_SLOT = "__ws_{}__"
+_SLOTS = re.compile(r"__ws_([a-z_]+?)__")
+
+
+def slot(name: str) -> str:
+    return _SLOT.format(name)
 
 
 def make_environment() -> Environment:
@@ -76,7 +82,7 @@ class Renderer:
     def __init__(self, env: Environment) -> None:
         self.env = env
         self._themes: dict[tuple[str, int], Theme] = {}
-        self._first_steps: dict[tuple[str, int, bool, bool, bool, bool], str] = {}
+        self._pages: dict[tuple[object, ...], str] = {}
 
     def theme(self, pool: PoolView) -> Theme:
         key = (pool.id, pool.version)
@@ -112,40 +118,36 @@ class Renderer:
             **view,
         )
 
-    def first_step(
+    def cached_registration(
         self,
         pool: PoolView,
         *,
+        page: str,
         fragment: bool,
         ids: FlowIds,
         full_page: bool,
         view: Callable[[], Mapping[str, Any]],
+        **values: str,
     ) -> str:
-        """The untouched first step, from the cache when possible; ``view`` builds the
-        template variables only on a miss."""
-        key = (
-            pool.id,
-            pool.version,
-            fragment,
-            bool(ids.parent_origin),
-            bool(ids.flow_ticket),
-            full_page,
-        )
-        html = self._first_steps.get(key)
+        """A registration page that is the same for every visitor but for ``ids`` and
+        ``values``, from the cache when possible. On a miss ``view`` builds the template
+        variables, with ``slot(name)`` wherever a value of ``values`` goes."""
+        key = (page, pool.id, pool.version, fragment, full_page, *(bool(v) for v in ids))
+        html = self._pages.get(key)
         if html is None:
             placeholders = FlowIds(
-                flow_id=_FLOW,
-                csrf_token=_CSRF,
-                flow_ticket=_TICKET if ids.flow_ticket else None,
-                parent_origin=_ORIGIN if ids.parent_origin else None,
+                flow_id=slot("flow_id"),
+                csrf_token=slot("csrf_token"),
+                flow_ticket=slot("flow_ticket") if ids.flow_ticket else None,
+                parent_origin=slot("parent_origin") if ids.parent_origin else None,
             )
             html = self.registration(pool, fragment=fragment, ids=placeholders, **view())
-            self._first_steps[key] = html
-        # Every substituted value is HTML-escaped, as the template would have done.
-        for placeholder, value in zip((_FLOW, _CSRF, _TICKET, _ORIGIN), ids, strict=True):
-            if value is not None:
-                html = html.replace(placeholder, str(escape(value)))
-        return html
+            self._pages[key] = html
+        # One pass, so a substituted value (an address may contain "__ws_x__") is never
+        # read as a placeholder; each value is HTML-escaped, as the template would have.
+        known = {name: str(escape(v)) for name, v in ids._asdict().items() if v}
+        known |= {name: str(escape(v)) for name, v in values.items()}
+        return _SLOTS.sub(lambda m: known.get(m.group(1), m.group(0)), html)
 
 
 def step_view(

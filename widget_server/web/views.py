@@ -4,6 +4,7 @@ template variables each state needs."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -16,7 +17,7 @@ from widget_server.messages import Msg, msg
 from widget_server.models import Flow
 from widget_server.pools import PoolView
 from widget_server.web.context import WebContext
-from widget_server.web.render import FlowIds, step_view
+from widget_server.web.render import FlowIds, slot, step_view
 from widget_server.web.security import frame_ancestors
 
 
@@ -79,8 +80,9 @@ def render_flow(
     """``top_level``: the page is a browser tab of its own, not an iframe; it gets the
     centred full-page layout instead of the transparent embedded one."""
 
-    def view() -> dict[str, Any]:
-        return _state_view(ctx, pool, flow, values, errors or {}, alerts) | {"full_page": top_level}
+    def view(address: str | None = flow.address) -> dict[str, Any]:
+        state = _state_view(ctx, pool, flow, values, errors or {}, alerts, address)
+        return state | {"full_page": top_level}
 
     ids = FlowIds(
         flow_id=flow.id,
@@ -88,25 +90,24 @@ def render_flow(
         flow_ticket=None if is_saved(flow) else flow_ticket(ctx.services, flow),
         parent_origin=flow.parent_origin,
     )
-    if _pristine(pool, flow, values, errors, alerts):
-        body = ctx.renderer.first_step(
-            pool, fragment=fragment, ids=ids, full_page=top_level, view=view
-        )
+    cached = partial(
+        ctx.renderer.cached_registration, pool, fragment=fragment, ids=ids, full_page=top_level
+    )
+    untouched = values is None and not errors and not alerts
+    if untouched and _pristine(pool, flow):
+        body = cached(page="first", view=view)
+    elif untouched and flow.state == "code":
+        # The code step as it follows the form: the same for everyone but the address.
+        body = cached(page="code", view=lambda: view(slot("address")), address=flow.address or "")
     else:
         body = ctx.renderer.registration(pool, fragment=fragment, ids=ids, **view())
     return html(pool, body, status, **(headers or {}))
 
 
-def _pristine(
-    pool: PoolView,
-    flow: Flow,
-    values: Mapping[str, object] | None,
-    errors: Mapping[str, Sequence[Msg]] | None,
-    alerts: Sequence[Msg],
-) -> bool:
+def _pristine(pool: PoolView, flow: Flow) -> bool:
     """The first step as every visitor first sees it: the same page for all of them."""
-    untouched = values is None and not errors and not alerts and flow.password_hash is None
-    return untouched and flow.state == "form" and flow.step == steps_of(pool.schema)[0].id
+    untouched = flow.password_hash is None and flow.state == "form"
+    return untouched and flow.step == steps_of(pool.schema)[0].id
 
 
 def _state_view(
@@ -116,6 +117,7 @@ def _state_view(
     values: Mapping[str, object] | None,
     errors: Mapping[str, Sequence[Msg]],
     alerts: Sequence[Msg],
+    address: str | None,
 ) -> dict[str, Any]:
     path = base_path(pool)
     view: dict[str, Any] = {"alerts": tuple(alerts), "action": path, "step_index": -1}
@@ -139,7 +141,7 @@ def _state_view(
             "code_minutes": ctx.services.settings.code_ttl_seconds // 60,
         }
         if not alerts:
-            view["alerts"] = (msg("registration.check_email", "info", address=flow.address or ""),)
+            view["alerts"] = (msg("registration.check_email", "info", address=address or ""),)
     else:
         view |= {"state": "done", "address": flow.address, "event": _event(pool, flow)}
     return view
