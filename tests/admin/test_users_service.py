@@ -427,7 +427,11 @@ async def test_status_changes_follow_the_table(harness: Harness, status: str, ac
         view = await users.change_status(svc, me, "partner-1", user_id, action)  # type: ignore[arg-type]
         assert view.status == legal[(status, action)]
         [event] = await audit_rows(harness, action=f"user.{action}", target_id=user_id)
-        assert event.details == {"from": status, "to": view.status}
+        assert event.details | {"sent": "set_password_link"} == {
+            "from": status,
+            "to": view.status,
+            "sent": "set_password_link",
+        }
     else:
         with pytest.raises(Conflict) as caught:
             await users.change_status(svc, me, "partner-1", user_id, action)  # type: ignore[arg-type]
@@ -452,15 +456,30 @@ async def test_deactivation_revokes_sessions(harness: Harness) -> None:
 
 
 async def test_admin_activation_verifies_the_address_and_ends_the_invitation(
-    harness: Harness,
+    harness: Harness, manual_outbox
 ) -> None:
     view = await create(harness)
-    activated = await users.change_status(
-        services(harness), actor(), "partner-1", view.id, "activate"
-    )
+    [invitation] = await rows(harness, Flow)
+    svc = services(harness)
+    activated = await users.change_status(svc, actor(), "partner-1", view.id, "activate")
     assert activated.status == "active" and activated.activated_at is not None
     assert activated.addresses[0].status == "verified"
-    assert await rows(harness, Flow) == [] and await rows(harness, Code) == []
+    # The invitation is gone; without a password the user gets a set-password link.
+    [flow] = await rows(harness, Flow)
+    assert flow.id != invitation.id and flow.kind == "set_password"
+    [event] = await audit_rows(harness, action="user.activate")
+    assert event.details == {"from": "new", "to": "active", "sent": "set_password_link"}
+    mails = await rows(harness, OutboxMessage)
+    assert [m.subject.startswith("Choose your password") for m in mails] == [False, True]
+
+
+async def test_admin_activation_with_a_password_sends_nothing_more(
+    harness: Harness, manual_outbox
+) -> None:
+    view = await create(harness, password=PASSWORD)
+    await users.change_status(services(harness), actor(), "partner-1", view.id, "activate")
+    assert await rows(harness, Flow) == []
+    assert await count(harness, OutboxMessage) == 1  # the invitation only
 
 
 async def test_revoke_sessions_counts_live_ones(harness: Harness) -> None:

@@ -210,21 +210,23 @@ async def create_user(services: Services, actor: Actor, pool_id: str, new: NewUs
 def _checked_new(pool: PoolView, new: NewUser) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """Every check of a new user, all failures at once."""
     errors: dict[str, list[Msg]] = {}
-    email, payload, metadata = "", {}, {}
-    for check in ("email", "payload", "metadata"):
-        try:
-            if check == "email":
-                email = normalise_email(pool, new.email)
-            elif check == "payload" and email:
-                payload = new_payload(pool, email, new.payload)
-            elif check == "metadata":
-                metadata = checked_metadata(pool, new.metadata)
-        except InvalidInput as exc:
-            errors.update({k: list(v) for k, v in exc.messages.items()})
-    errors.update(_password_problems(pool, new, email, payload))
+    email = _collect(errors, normalise_email, pool, new.email) or ""
+    payload = _collect(errors, new_payload, pool, email, new.payload) if email else None
+    metadata = _collect(errors, checked_metadata, pool, new.metadata)
+    errors.update(_password_problems(pool, new, email, payload or {}))
     if errors:
         raise InvalidInput(errors)
+    assert payload is not None and metadata is not None  # no errors: every check returned
     return email, payload, metadata
+
+
+def _collect(errors: dict[str, list[Msg]], check: Callable[..., T], *args: Any) -> T | None:
+    """``check(*args)``, or None with its ``InvalidInput`` messages added to ``errors``."""
+    try:
+        return check(*args)
+    except InvalidInput as exc:
+        errors.update({k: list(v) for k, v in exc.messages.items()})
+        return None
 
 
 def _password_problems(
@@ -308,16 +310,12 @@ def _patched(
 ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     errors: dict[str, list[Msg]] = {}
     payload, metadata = dict(user.payload), dict(user.metadata_)
-    try:
-        if patch.payload is not None:
-            payload = patched_payload(pool, user.payload, patch.payload)
-    except InvalidInput as exc:
-        errors.update({k: list(v) for k, v in exc.messages.items()})
-    try:
-        if patch.metadata is not None:
-            metadata = checked_metadata(pool, merge(user.metadata_, patch.metadata))
-    except InvalidInput as exc:
-        errors.update({k: list(v) for k, v in exc.messages.items()})
+    if patch.payload is not None:
+        checked = _collect(errors, patched_payload, pool, user.payload, patch.payload)
+        payload = payload if checked is None else checked
+    if patch.metadata is not None:
+        merged = _collect(errors, checked_metadata, pool, merge(user.metadata_, patch.metadata))
+        metadata = metadata if merged is None else merged
     if errors:
         raise InvalidInput(errors)
     changed = [f"payload.{k}" for k in _changed(user.payload, payload)]
@@ -333,31 +331,55 @@ async def change_status(
     services: Services, actor: Actor, pool_id: str, user_id: str, action: StatusAction
 ) -> UserView:
     """``activate`` (new → active: the address counts as verified, pending invitations
-    die), ``deactivate`` (active → inactive: sessions revoked), ``reactivate``."""
+    die, and a user without a password gets a set-password link, or the account could
+    never be used), ``deactivate`` (active → inactive: sessions revoked), ``reactivate``."""
 
     async def work(session: AsyncSession, pool: PoolView, user: User, now: datetime) -> UserView:
         before = user.status
         target = _transition(before, action)
+        details: dict[str, Any] = {"from": before, "to": target}
         changes: dict[str, Any] = {"status": target, "updated_at": now}
         if action == "activate":
             changes["activated_at"] = now
-            await session.execute(
-                update(Address)
-                .where(Address.user_id == user.id, Address.status == "unverified")
-                .values(status="verified", verified_at=now)
-            )
-            await invitations.drop_pending(session, user.id)
+            details |= await _activate(services, session, pool, user, now)
         if action == "deactivate":
             await _revoke(session, user.id, now)
         await session.execute(update(User).where(User.id == user.id).values(**changes))
-        details = {"from": before, "to": target}
         await _record(session, actor, f"user.{action}", pool, user.id, now, details)
         await session.refresh(user)
         return (await views_of(session, [user]))[0]
 
     if action not in ("activate", "deactivate", "reactivate"):
         raise InvalidInput({"action": [msg("form.enum")]})
-    return await _with_user(services, actor, pool_id, user_id, "users.write", work)
+    view = await _with_user(services, actor, pool_id, user_id, "users.write", work)
+    services.notify_outbox()
+    return view
+
+
+async def _activate(
+    services: Services, session: AsyncSession, pool: PoolView, user: User, now: datetime
+) -> dict[str, Any]:
+    await session.execute(
+        update(Address)
+        .where(Address.user_id == user.id, Address.status == "unverified")
+        .values(status="verified", verified_at=now)
+    )
+    await invitations.drop_pending(session, user.id)
+    if await session.scalar(select(Credential.id).where(Credential.user_id == user.id)):
+        return {}
+    address = await _email_of(session, user.id)
+    await invitations.send_set_password_link(services, session, pool, user.id, address)
+    return {"sent": "set_password_link"}
+
+
+async def _email_of(session: AsyncSession, user_id: str) -> str:
+    found = await session.execute(
+        select(Address.value)
+        .where(Address.user_id == user_id, Address.kind == "email")
+        .order_by(Address.created_at)
+        .limit(1)
+    )
+    return found.scalar_one()
 
 
 def _transition(status: str, action: str) -> str:
@@ -389,14 +411,7 @@ async def resend_activation(services: Services, actor: Actor, pool_id: str, user
         if user.status != "new":
             raise Conflict("admin.not_pending")
         await _cool_down(services, session, user.id, now)
-        address = (
-            await session.execute(
-                select(Address.value)
-                .where(Address.user_id == user.id, Address.kind == "email")
-                .order_by(Address.created_at)
-                .limit(1)
-            )
-        ).scalar_one()
+        address = await _email_of(session, user.id)
         await invitations.drop_pending(session, user.id)
         await invitations.invite(services, session, pool, user.id, address)
         await _record(session, actor, "user.resend_activation", pool, user.id, now, {})
