@@ -168,6 +168,7 @@ CATALOG: dict[str, str] = {
     "admin.admin_revoked": "Access was revoked.",
     "admin.schema_saved": "The schema was saved.",
     "admin.schema_deleted": "The schema was deleted.",
+    "admin.fix_fields": "Nothing was saved: see the messages by each field below.",
     # Users administered (admin/users.py, users/*, the invitation and set-password pages).
     "admin.identifier_readonly": "The sign-in address cannot be changed here.",
     "admin.identifier_in_payload": "The sign-in address goes in “email”, not in the payload.",

@@ -24,7 +24,7 @@ from widget_server.admin.pools import (
 from widget_server.admin.schemas import SchemaView, list_schemas
 from widget_server.admin.templates import TEMPLATES
 from widget_server.errors import Conflict, Forbidden, InvalidInput
-from widget_server.messages import Msg
+from widget_server.messages import Msg, msg
 from widget_server.passwords.policy import PolicyConfig
 from widget_server.web.portal import BASE, AnyRequest, Portal, form_of, see_other, signed_in
 from widget_server.web.portal_forms import Errors, by_field, checked, convert, lines, number, text
@@ -204,9 +204,9 @@ async def update_pool_submit(request: AnyRequest, pool_id: PoolId) -> Any:
     except InvalidInput as exc:
         pool = await get_pool(portal.services, portal.actor, pool_id)
         fields, alerts = by_field(_policy_errors_up(exc))
-        return await _pool_page(
-            portal, pool, _redraw_values(pool, form), fields, alerts, status=422
-        )
+        alerts = (msg("admin.fix_fields"), *alerts)
+        values = _redraw_values(pool, form)
+        return await _pool_page(portal, pool, values, fields, alerts, status=422)
     invalid = "" if change.invalid_users is None else f"&invalid={change.invalid_users}"
     return see_other(f"{BASE}/pools/{pool_id}?done=admin.saved{invalid}")
 

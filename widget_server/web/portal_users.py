@@ -319,7 +319,12 @@ def _by_document(fields: Mapping[str, Sequence[Msg]]) -> dict[str, tuple[Msg, ..
 
 
 @post(BASE + "/pools/{pool_id:str}/users/{user_id:str}/{action:str}", status_code=200)
-async def user_action(request: AnyRequest, pool_id: PoolId, user_id: UserId, action: str) -> Any:
+async def user_action(
+    request: AnyRequest,
+    pool_id: PoolId,
+    user_id: UserId,
+    action: Annotated[str, PathParameter(max_length=32)],
+) -> Any:
     portal = await signed_in(request)
     await form_of(portal)
     services, actor = portal.services, portal.actor
