@@ -85,6 +85,13 @@ class Pool(Base):
     #: The sector template the pool was created from, for display only.
     template: Mapped[str | None] = mapped_column(String(32))
     session_lifetime_seconds: Mapped[int] = mapped_column(Integer, default=86400)
+    #: A session unused this long ends, whatever its absolute lifetime.
+    session_idle_seconds: Mapped[int] = mapped_column(Integer, default=3600)
+    #: ISO 3166 regions phone numbers may come from; empty allows any (premium-rate and
+    #: other non-personal number types are refused regardless).
+    phone_regions: Mapped[list[str]] = mapped_column(default=list)
+    #: Second factor: "off", "optional" (users may enrol) or "required".
+    mfa: Mapped[str] = mapped_column(String(16), default="off")
     #: Bumped on every change; part of the rendered-form cache key.
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
@@ -147,6 +154,11 @@ class Flow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     parent_origin: Mapped[str | None] = mapped_column(String(255))
+    #: The app the flow signs in to (embedded ``client_id`` or the authorization request).
+    app_id: Mapped[str | None] = mapped_column(String(64))
+    #: The validated authorization request of a redirect flow (redirect_uri, state, nonce,
+    #: code_challenge, scope), replayed to the app when the flow ends.
+    oauth: Mapped[dict[str, Any]] = mapped_column(default=dict)
     user_id: Mapped[str | None] = mapped_column(String(36))
     #: Where the code went, shown (masked) on the code step; same for new and known addresses.
     address: Mapped[str | None] = mapped_column(String(320))
@@ -222,6 +234,8 @@ class Session(Base):
     revoked_at: Mapped[datetime | None]
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(255))
+    #: How the user proved who they are: ["pwd"], ["pwd", "otp"], ["pwd", "totp"] (OIDC amr).
+    amr: Mapped[list[str]] = mapped_column(default=list)
 
 
 class AdminPrincipal(Base):
@@ -281,4 +295,99 @@ class AuditEvent(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # ok | denied | failed
     ip: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+
+class App(Base):
+    """A partner application that uses pools as identity sources (an OAuth 2.0 / OIDC
+    client). ``id`` is the client id. Confidential apps have a secret (only its keyed hash
+    is stored); public apps (browser-only) must use PKCE."""
+
+    __tablename__ = "apps"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))  # confidential | public
+    secret_hash: Mapped[str | None] = mapped_column(String(64))
+    #: Exact origins that may embed the widget for this app and receive its messages.
+    allowed_origins: Mapped[list[str]] = mapped_column(default=list)
+    #: Exact redirect URIs (no prefixes, no wildcards).
+    redirect_uris: Mapped[list[str]] = mapped_column(default=list)
+    #: Pools whose users may sign in to this app.
+    pool_ids: Mapped[list[str]] = mapped_column(default=list)
+    #: Scopes the app may ask for (openid is implied).
+    scopes: Mapped[list[str]] = mapped_column(default=list)
+    theme: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class AuthorizationCode(Base):
+    """A one-time OAuth 2.0 authorization code (60 s). Only its keyed hash is the key;
+    ``used_at`` is set by a conditional UPDATE, so a concurrent double exchange yields one
+    token."""
+
+    __tablename__ = "authorization_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    pool_id: Mapped[str] = mapped_column(String(64))
+    session_id: Mapped[str | None] = mapped_column(String(36))
+    #: NULL for codes posted to an embedding page (no redirect happened).
+    redirect_uri: Mapped[str | None] = mapped_column(String(2048))
+    code_challenge: Mapped[str | None] = mapped_column(String(128))
+    code_challenge_method: Mapped[str | None] = mapped_column(String(8))
+    scope: Mapped[str] = mapped_column(String(500))
+    nonce: Mapped[str | None] = mapped_column(String(255))
+    amr: Mapped[list[str]] = mapped_column(default=list)
+    auth_time: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class Consent(Base):
+    """The scopes a user granted an app; the consent page shows only what is new."""
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("user_id", "app_id", name="uq_consent_user_app"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    scopes: Mapped[list[str]] = mapped_column(default=list)
+    granted_at: Mapped[datetime]
+
+
+class SigningKey(Base):
+    """An asymmetric key that signs ID tokens. The private key is stored encrypted with a
+    key derived from the server secret; the public JWK is served at /.well-known/jwks.json
+    (retired keys stay published until tokens signed with them have expired)."""
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alg: Mapped[str] = mapped_column(String(16))
+    private_key: Mapped[str] = mapped_column(Text)
+    public_jwk: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    retired_at: Mapped[datetime | None]
+
+
+class MfaFactor(Base):
+    """A second factor of a user: a TOTP secret (encrypted like signing keys), or a
+    preference for codes by email/SMS. ``last_step`` refuses a TOTP code used twice."""
+
+    __tablename__ = "mfa_factors"
+    __table_args__ = (UniqueConstraint("user_id", "kind", name="uq_mfa_user_kind"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # totp | email | sms
+    secret: Mapped[str | None] = mapped_column(Text)
+    confirmed_at: Mapped[datetime | None]
+    last_step: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime]
