@@ -25,6 +25,15 @@
           ├── Conflict(message_id)         the object's state forbids it (built-in schema,
           │                                pool still has users, illegal status change)
           └── TooManyAttempts(retry_after) portal sign-in throttled (per email, per IP)
+
+    OAuthError(error, description)        OAuth 2.0 / OIDC (RFC 6749 §5.2 error codes)
+     ├── InvalidRequest                   malformed or missing parameter
+     ├── InvalidClient                    unknown client, wrong secret, wrong auth method
+     ├── InvalidGrant                     unknown, expired, used, or mis-bound code
+     ├── UnauthorizedClient               the app may not use this grant / pool
+     ├── UnsupportedGrantType
+     ├── InvalidScope
+     └── AccessDenied                     the user (or the pool) said no
 """
 
 from __future__ import annotations
@@ -171,3 +180,46 @@ class TooManyAttempts(AdminError):
     @property
     def message(self) -> Msg:
         return msg("admin.login_throttled", seconds=self.retry_after)
+
+
+# --- OAuth 2.0 / OpenID Connect (issue 4) -------------------------------------------------
+
+
+class OAuthError(WidgetError):
+    """An error of the OAuth protocol; ``error`` is the RFC 6749 code sent to the client,
+    ``description`` a short developer-facing hint (never user data, never a secret)."""
+
+    error = "invalid_request"
+    message_id = "oauth.error"
+
+    def __init__(self, description: str = "") -> None:
+        super().__init__(description or self.error)
+        self.description = description
+
+
+class InvalidRequest(OAuthError):
+    error = "invalid_request"
+
+
+class InvalidClient(OAuthError):
+    error = "invalid_client"
+
+
+class InvalidGrant(OAuthError):
+    error = "invalid_grant"
+
+
+class UnauthorizedClient(OAuthError):
+    error = "unauthorized_client"
+
+
+class UnsupportedGrantType(OAuthError):
+    error = "unsupported_grant_type"
+
+
+class InvalidScope(OAuthError):
+    error = "invalid_scope"
+
+
+class AccessDenied(OAuthError):
+    error = "access_denied"

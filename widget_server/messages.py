@@ -213,4 +213,34 @@ CATALOG: dict[str, str] = {
     "password.help.history": "Not one of your last {count} passwords",
     "password.history": "You used this password recently. Choose one you have not used "
     "for your last {count} passwords.",
+    # Apps, authorization and consent (OAuth 2.0 / OpenID Connect: admin/apps.py, web/oidc*.py).
+    "oauth.error": "The sign-in request was refused.",
+    "oauth.invalid_client": "This application is not known, or no longer active.",
+    "oauth.invalid_redirect_uri": "The address this application asked to return to is not "
+    "registered for it. Nothing was sent; please tell the application's developers.",
+    "oauth.invalid_request": "The sign-in request from this application is incomplete or "
+    "malformed ({detail}).",
+    "oauth.error_title": "This sign-in cannot continue",
+    "oauth.consent_title": "{app} wants to access your account",
+    "oauth.consent_intro": "Signed in as {user}. {app} is asking for:",
+    "oauth.consent_allow": "Allow",
+    "oauth.consent_deny": "Deny",
+    "oauth.consent_footer": "You can change your mind later: ask {app} to sign you out, or "
+    "contact your administrator.",
+    "oauth.consent_redirect_note": "After you choose, you return to {host}.",
+    "oauth.scope.openid": "Know who you are (your user id in {pool})",
+    "oauth.scope.email": "Your email address",
+    "oauth.scope.phone": "Your phone number",
+    "oauth.scope.profile": "Your profile details",
+    "oauth.scope.roles": "Your roles",
+    "oauth.scope.groups": "Your groups",
+    "app.redirect_uri_invalid": "Use an absolute https:// address without a fragment "
+    "(http:// only for localhost): {value}",
+    "app.origin_invalid": "Use an origin like https://shop.example (scheme, host, optional "
+    "port; no path): {value}",
+    "app.pool_unknown": "No pool {value} in this tenant.",
+    "app.scope_unknown": "Unknown scope {value}; allowed: {allowed}.",
+    "app.kind_invalid": "Choose confidential or public.",
+    "app.revoked": "This app is revoked; create a new one.",
+    "app.needs_pool": "An app needs at least one pool.",
 }
