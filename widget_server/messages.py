@@ -210,6 +210,7 @@ CATALOG: dict[str, str] = {
     "schema.too_deep": "The schema is nested deeper than {max} levels.",
     "schema.too_many_properties": "The schema defines more than {max} properties.",
     "schema.payload": "This schema cannot be used for a sign-up form: {detail}",
+    "schema.ref_cycle": "The reference to {where} leads back to itself without reading any data.",
     "password.help.history": "Not one of your last {count} passwords",
     "password.history": "You used this password recently. Choose one you have not used "
     "for your last {count} passwords.",

@@ -12,7 +12,7 @@ import pytest
 
 from tests.forms.conftest import BUSINESS, DRAFT
 from widget_server.errors import InvalidInput
-from widget_server.forms import check_schema
+from widget_server.forms import check_schema, validate_payload
 from widget_server.forms.redos import MAX_PATTERN_LENGTH, check_pattern
 from widget_server.forms.safety import (
     MAX_DEPTH,
@@ -69,6 +69,23 @@ BAD: list[tuple[str, object, str]] = [
     ("file ref", payload(a={"$ref": "file:///etc/passwd"}), "schema.remote_ref"),
     ("dynamic ref", payload(a={"$dynamicRef": "https://evil.example/s"}), "schema.remote_ref"),
     ("ref to nothing", payload(a={"$ref": "#/$defs/missing"}), "schema.dangling_ref"),
+    (
+        "$ref loop through allOf",
+        {**payload(a={"$ref": "#/$defs/a"}), "$defs": {"a": {"allOf": [{"$ref": "#/$defs/a"}]}}},
+        "schema.ref_cycle",
+    ),
+    (
+        "$ref loop over two definitions",
+        {
+            **payload(a={"$ref": "#/$defs/a"}),
+            "$defs": {
+                "a": {"$ref": "#/$defs/b"},
+                "b": {"anyOf": [{"type": "string"}, {"$ref": "#/$defs/a"}]},
+            },
+        },
+        "schema.ref_cycle",
+    ),
+    ("$ref loop to the root", {**payload(), "allOf": [{"$ref": "#"}]}, "schema.ref_cycle"),
     ("nested $id", payload(a={"$id": "https://x.example/a", "type": "string"}), "schema.nested_id"),
     ("ReDoS pattern", payload(a={"type": "string", "pattern": "^(a+)+$"}), "schema.unsafe_pattern"),
     (
@@ -166,6 +183,29 @@ def test_the_demo_schemas_pass(name: str) -> None:
 
 def test_the_forms_test_schema_with_refs_and_patterns_passes() -> None:
     check_custom_schema(copy.deepcopy(BUSINESS), "payload")
+
+
+def test_a_ref_loop_is_refused_with_where_it_loops() -> None:
+    # Validating with it recursed until Python's limit: a RecursionError, or a panic from
+    # the Rust-backed registry jsonschema uses (a BaseException that escapes handlers).
+    body = {**payload(a={"$ref": "#/$defs/a"}), "$defs": {"a": {"not": {"$ref": "#/$defs/a"}}}}
+    [cycle] = schema_problems(body, "payload")
+    assert (cycle.id, cycle.params) == ("schema.ref_cycle", {"where": "#/$defs/a"})
+
+
+def test_recursion_that_reads_deeper_into_the_data_is_allowed() -> None:
+    node = {"type": "object", "properties": {"child": {"$ref": "#/$defs/node"}}}
+    shared = {"type": "string", "maxLength": 10}
+    body = {
+        **payload(tree={"$ref": "#/$defs/node"}, a={"$ref": "#/$defs/both"}),
+        "$defs": {
+            "node": node,
+            "both": {"allOf": [{"$ref": "#/$defs/shared"}, {"$ref": "#/$defs/shared"}]},
+            "shared": shared,
+        },
+    }
+    check_custom_schema(body, "metadata")
+    assert validate_payload(body, {"email": "ann@example.com", "tree": {"child": {}}}) == {}
 
 
 def test_local_refs_pass() -> None:

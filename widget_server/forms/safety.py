@@ -144,16 +144,75 @@ def _draft_problems(body: Mapping[str, Any]) -> Iterator[Msg]:
 def _ref_problems(body: Mapping[str, Any]) -> Iterator[Msg]:
     # Only references into this document: a remote one would make validation fetch it
     # (jsonschema still falls back to urllib), or fail, at request time.
+    resolved = True
     for where, ref in refs(body):
         if not isinstance(ref, str) or not (ref == "#" or ref.startswith("#/")):
             yield msg("schema.remote_ref", where=where)
+            resolved = False
             continue
         try:
             ref_target(body, ref)
         except ValueError:
             yield msg("schema.dangling_ref", where=where)
+            resolved = False
+    cycle = _ref_cycle(body) if resolved else None
+    if cycle is not None:
+        yield msg("schema.ref_cycle", where=cycle)
     for where in _nested_ids(body, "#", top=True):
         yield msg("schema.nested_id", where=where)
+
+
+# Keywords that apply their subschemas to the same value. A loop through these and "$ref"
+# never reads deeper into the data, so validation would recurse until Python gives up.
+_IN_PLACE_LISTS = frozenset({"allOf", "anyOf", "oneOf"})
+_IN_PLACE_ONE = frozenset({"not", "if", "then", "else"})
+
+
+def _in_place_refs(node: object) -> Iterator[str]:
+    if not isinstance(node, Mapping):
+        return
+    for key, value in node.items():
+        if key in ("$ref", "$dynamicRef") and isinstance(value, str):
+            yield value
+        elif key in _IN_PLACE_LISTS and isinstance(value, list):
+            for child in value:
+                yield from _in_place_refs(child)
+        elif key in _IN_PLACE_ONE:
+            yield from _in_place_refs(value)
+        elif key == "dependentSchemas" and isinstance(value, Mapping):
+            for child in value.values():
+                yield from _in_place_refs(child)
+
+
+def _ref_cycle(body: Mapping[str, Any]) -> str | None:
+    """A reference that leads back to itself without reading deeper into the data
+    (``{"$defs": {"a": {"allOf": [{"$ref": "#/$defs/a"}]}}}``), or None.
+
+    Subschemas are told apart by identity, not by how a reference spells them, so
+    ``#/allOf/1`` and ``#/allOf/01`` are one node."""
+    # Depth-first, iterative; 1 = on the current path, 2 = explored without a loop.
+    state: dict[int, int] = {}
+    for start in ["#", *(str(ref) for _, ref in refs(body))]:
+        node = ref_target(body, start)
+        if id(node) in state:
+            continue
+        state[id(node)] = 1
+        path = [(node, iter(list(_in_place_refs(node))))]
+        while path:
+            current, pending = path[-1]
+            ref = next(pending, None)
+            if ref is None:
+                state[id(current)] = 2
+                path.pop()
+                continue
+            target = ref_target(body, ref)
+            seen = state.get(id(target))
+            if seen == 1:
+                return ref
+            if seen is None:
+                state[id(target)] = 1
+                path.append((target, iter(list(_in_place_refs(target)))))
+    return None
 
 
 def _nested_ids(node: object, where: str, *, top: bool = False) -> Iterator[str]:
