@@ -38,6 +38,13 @@ class PoolView(msgspec.Struct, frozen=True, kw_only=True):
     metadata_schema: dict[str, Any] | None = None
     #: Lower-case domains an email identifier must belong to; empty allows any.
     email_domains: tuple[str, ...] = ()
+    #: Sessions (auth/sessions.py): absolute lifetime, and how long one may sit unused.
+    session_lifetime_seconds: int = 86400
+    session_idle_seconds: int = 3600
+    #: Second factor: "off", "optional" or "required".
+    mfa: str = "off"
+    #: ISO 3166 regions phone identifiers may come from; empty allows any.
+    phone_regions: tuple[str, ...] = ()
 
     def allows_origin(self, origin: str | None) -> bool:
         return origin is not None and origin in self.allowed_origins
@@ -89,4 +96,8 @@ class PoolDirectory:
             theme_layers=(tenant_theme or {}, pool.theme or {}),
             metadata_schema=KeyedSchema(metadata_schema) if metadata_schema is not None else None,
             email_domains=tuple(d.lower() for d in pool.email_domains or ()),
+            session_lifetime_seconds=pool.session_lifetime_seconds,
+            session_idle_seconds=pool.session_idle_seconds,
+            mfa=pool.mfa,
+            phone_regions=tuple(r.upper() for r in pool.phone_regions or ()),
         )

@@ -24,11 +24,12 @@ from widget_server import secrets_
 from widget_server.admin import audit
 from widget_server.admin.access import Action, Actor
 from widget_server.admin.guard import guarded_pool
+from widget_server.auth.sessions import revoke_user_sessions
 from widget_server.errors import Conflict, InvalidInput, NotFound, ResendTooSoon
 from widget_server.forms import KeyedSchema, validate_payload
 from widget_server.forms.schema import properties
 from widget_server.messages import Msg, msg
-from widget_server.models import Address, Code, Credential, Session, User
+from widget_server.models import Address, Code, Credential, User
 from widget_server.passwords.history import remember
 from widget_server.passwords.policy import PasswordContext
 from widget_server.pools import PoolView
@@ -451,12 +452,7 @@ async def revoke_sessions(services: Services, actor: Actor, pool_id: str, user_i
 
 
 async def _revoke(session: AsyncSession, user_id: str, now: datetime) -> int:
-    result = await session.execute(
-        update(Session)
-        .where(Session.user_id == user_id, Session.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return await revoke_user_sessions(session, user_id, now)
 
 
 # --- schema changes -------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""End users proving who they are: sessions, login throttling."""
