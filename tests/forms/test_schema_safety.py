@@ -367,3 +367,22 @@ def test_broken_and_over_long_patterns(pattern: str, verdict: str) -> None:
 def test_pattern_nested_hundreds_deep_is_answered_not_crashed() -> None:
     # Either verdict is fine; what matters is an answer rather than a RecursionError.
     assert check_pattern("(" * 490 + "a" + ")" * 490).verdict in ("ok", "unsafe")
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "(?:a" * 150 + ")?" * 150,
+        "(?:a" * 90 + "b)+" * 90,
+        "(?:(?:a|" * 60 + "b" + ")x)+" * 60,
+        "(?:" + r"x[a-z]+y\d+" * 60 + ")+",
+        "(?:" + "|".join(f"{chr(97 + i % 26)}{i}" for i in range(150)) + ")*",
+        "[ab]?" * 200,
+    ],
+    ids=["optional", "loops", "alternations", "sequence", "branches", "optionals"],
+)
+def test_the_check_itself_is_cheap_on_the_longest_patterns(pattern: str) -> None:
+    assert len(pattern) <= MAX_PATTERN_LENGTH
+    started = time.perf_counter()
+    check_pattern(pattern)
+    assert time.perf_counter() - started < 0.5

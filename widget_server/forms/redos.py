@@ -108,6 +108,10 @@ class _Walker:
         universe = {chr(c) for c in range(128)} | set(_SAMPLES) | named
         universe |= {v for c in named for v in (c.lower(), c.upper()) if len(v) == 1}
         self.universe: Chars = frozenset(universe)
+        # Results per parsed item, keyed by the identity of its (long-lived) argument:
+        # nested groups would otherwise recompute their subtrees once per enclosing level.
+        self._chars_memo: dict[tuple[Any, int, bool], Chars] = {}
+        self._nullable_memo: dict[tuple[Any, int], bool] = {}
 
     # --- the verdict -------------------------------------------------------------------
 
@@ -232,6 +236,12 @@ class _Walker:
         return all(self._item_nullable(op, arg) for op, arg in items)
 
     def _item_nullable(self, op: Any, arg: Any) -> bool:
+        key = (op, id(arg))
+        if key not in self._nullable_memo:
+            self._nullable_memo[key] = self._compute_nullable(op, arg)
+        return self._nullable_memo[key]
+
+    def _compute_nullable(self, op: Any, arg: Any) -> bool:
         if op in _REPEATS:
             return arg[0] == 0 or self.nullable(arg[2])
         if op is sre.SUBPATTERN:
@@ -261,6 +271,12 @@ class _Walker:
         return frozenset(found)
 
     def _item_chars(self, op: Any, arg: Any, *, first: bool) -> Chars:
+        key = (op, id(arg), first)
+        if key not in self._chars_memo:
+            self._chars_memo[key] = self._compute_chars(op, arg, first=first)
+        return self._chars_memo[key]
+
+    def _compute_chars(self, op: Any, arg: Any, *, first: bool) -> Chars:
         part = self.first if first else self.chars
         if op in _REPEATS:
             return part(arg[2])
