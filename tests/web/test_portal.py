@@ -327,3 +327,71 @@ def _selected(page: str, name: str) -> str:
     option = re.search(r'<option value="([^"]*)" selected', select.group(0))
     assert option is not None
     return option.group(1)
+
+
+async def test_failures_from_one_address_are_throttled_across_emails(
+    h: Harness, anon: PortalClient
+) -> None:
+    for n in range(30):
+        await anon.sign_in(f"guess-{n}@acme.test", "not-the-password")
+    assert (await anon.sign_in(OPERATOR.email, OPERATOR.password)).status_code == 429
+
+
+async def test_schema_change_preview_counts_users_that_would_not_validate(
+    h: Harness, login: Login
+) -> None:
+    portal = await login(OPERATOR)
+    await portal.get("/admin/pools/partner-1/users/new")
+    created = await portal.post(
+        "/admin/pools/partner-1/users",
+        {"email": "ada@example.com", "status": "new", "password_mode": "invite"},
+    )
+    assert created.status_code == 303
+    same = await portal.get(
+        "/admin/pools/partner-1/schema-impact",
+        params={"payload_schema_id": "consumer-basic"},
+        headers={"HX-Request": "true"},
+    )
+    assert same.text.startswith('<p class="adm-help adm-impact" id="schema-impact"')
+    other = await portal.get(
+        "/admin/pools/partner-1/schema-impact",
+        params={"payload_schema_id": "business-customer"},
+        headers={"HX-Request": "true"},
+    )
+    assert 'data-invalid="1"' in other.text
+
+
+async def test_audit_log_pages_back_in_time(h: Harness, login: Login) -> None:
+    portal = await login(LEAD)  # one admin.login event
+    async with h.web.services.db.write() as session:
+        for n in range(60):
+            session.add(
+                AuditEvent(
+                    tenant_id="acme",
+                    pool_id="business-1",
+                    actor_id=None,
+                    actor_name=f"script {n}",
+                    action="user.update",
+                    target_type="user",
+                    target_id=f"user-{n}",
+                    outcome="ok",
+                    ip=None,
+                    details={},
+                    created_at=h.clock.now(),
+                )
+            )
+    first = await portal.get("/admin/pools/business-1/audit")
+    assert first.text.count("<tr data-action=") == 50
+    older = re.search(r'href="(/admin/pools/business-1/audit\?before=\d+)"', first.text)
+    assert older is not None
+    second = await portal.get(older.group(1))
+    assert second.text.count("<tr data-action=") == 11
+    assert "script 9<" in second.text and "script 59<" not in second.text
+    assert 'rel="next"' not in second.text
+
+
+async def test_history_restore_gets_the_whole_page(h: Harness, login: Login) -> None:
+    portal = await login(OPERATOR)
+    headers = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    page = await portal.get("/admin/pools/partner-1/users", headers=headers)
+    assert "<html" in page.text

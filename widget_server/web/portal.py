@@ -61,7 +61,9 @@ AnyRequest = Request[Any, Any, Any]
 
 
 def is_htmx(request: AnyRequest) -> bool:
-    return request.headers.get("hx-request") == "true"
+    # A history restore (back button after hx-push-url) needs the whole page.
+    headers = request.headers
+    return headers.get("hx-request") == "true" and "hx-history-restore-request" not in headers
 
 
 def client_ip(request: AnyRequest) -> str | None:
