@@ -57,6 +57,10 @@ class Settings:
     #: happens, and after this many minutes without a request.
     admin_session_hours: int = 8
     admin_session_idle_minutes: int = 60
+    #: Redis for counters every server process shares (login throttling), e.g.
+    #: ``redis://127.0.0.1:6379/0``; empty keeps them in this process (one process only:
+    #: with several, each would count on its own). Masked: the URL may hold a password.
+    redis_url: str = field(default="", repr=False)
     #: Folder (Maildir) of the dev SMTP sink shown at /dev/mailbox; empty disables the page.
     dev_mailbox_dir: str = ""
 
