@@ -42,6 +42,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote_plus, urlsplit
 
+try:
+    import uvloop
+except ImportError:  # not on Windows
+    uvloop = None  # type: ignore[assignment]
+
 from widget_server.passwords.hashing import Argon2Hasher
 from widget_server.settings import Settings
 
@@ -122,8 +127,9 @@ def thread_names(pid: int) -> dict[int, str]:
     if not spy:
         return {}
     try:
-        dump = subprocess.run([spy, "dump", "--pid", str(pid)], capture_output=True, text=True,
-                              timeout=30).stdout
+        dump = subprocess.run(
+            [spy, "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=30
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return {}
     names: dict[int, str] = {}
@@ -164,9 +170,12 @@ class CpuMeter:
     def __enter__(self) -> CpuMeter:
         busy, total = system_busy()
         self._start = (
-            time.perf_counter(), self_cpu(),
+            time.perf_counter(),
+            self_cpu(),
             tree_cpu(self.server_pid) if self.server_pid else 0.0,
-            _proc_cpu(self.sink_pid) if self.sink_pid else 0.0, busy, total,
+            _proc_cpu(self.sink_pid) if self.sink_pid else 0.0,
+            busy,
+            total,
         )
         return self
 
@@ -350,7 +359,11 @@ class LoadResult:
 
 
 async def run_load(
-    port: int, total: int, concurrency: int, max_seconds: float, timeout: float,
+    port: int,
+    total: int,
+    concurrency: int,
+    max_seconds: float,
+    timeout: float,
     one: Callable[[Connection, int, LoadResult], Awaitable[None]],
 ) -> LoadResult:
     """``total`` units of work over ``concurrency`` keep-alive connections, bounded in time."""
@@ -406,10 +419,15 @@ def registration_worker(
         email = f"bench-{run_id}-{i}@example.com"
         ticket = TICKET_RE.search(body)
         form = (
-            b"flow_id=" + flow.group(1) + b"&csrf_token=" + csrf.group(1)
+            b"flow_id="
+            + flow.group(1)
+            + b"&csrf_token="
+            + csrf.group(1)
             + (b"&flow_ticket=" + ticket.group(1) if ticket else b"")
-            + b"&email=" + quote_plus(email).encode()
-            + b"&password=" + quote_plus(_password()).encode()
+            + b"&email="
+            + quote_plus(email).encode()
+            + b"&password="
+            + quote_plus(_password()).encode()
         )
         t1 = time.perf_counter()
         if plain_post:
@@ -464,8 +482,9 @@ def start(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> subproce
     out = log.open("wb")
     # Own session: a Ctrl+C on the bench does not hit the server mid-request, and the
     # cleanup below can reach granian's worker processes (children of the one we started).
-    return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def _group_alive(pgid: int) -> bool:
@@ -557,7 +576,7 @@ def mail_count(maildir: Path) -> int:
 
 
 def print_thread_cpu(
-    pid: int, before: dict[int, float], after: dict[int, float], wall: float
+    pid: int, before: dict[int, float], after: dict[int, float], wall: float, count: int
 ) -> None:
     names = thread_names(pid)
     groups: dict[str, list[float]] = {}
@@ -568,7 +587,10 @@ def print_thread_cpu(
     print(f"    server threads over the window (pid {pid}):")
     for name, cpus in sorted(groups.items(), key=lambda kv: -sum(kv[1])):
         if sum(cpus) >= 0.005 * wall:
-            print(f"        {name:40s} x{len(cpus):<2d} {sum(cpus) / wall:.2f} cores")
+            print(
+                f"        {name:40s} x{len(cpus):<2d} {sum(cpus) / wall:.2f} cores, "
+                f"{sum(cpus) / max(1, count) * 1000:.2f} ms per registration"
+            )
 
 
 # --- main ---------------------------------------------------------------------------------
@@ -588,36 +610,70 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--get-requests", type=int, default=3000, help="requests per form endpoint in (c)"
     )
-    p.add_argument("--healthz-requests", type=int, default=20000,
-                   help="requests to /healthz in (c) (it is ~10-30x faster, so more are needed)")
+    p.add_argument(
+        "--healthz-requests",
+        type=int,
+        default=20000,
+        help="requests to /healthz in (c) (it is ~10-30x faster, so more are needed)",
+    )
     p.add_argument("--warmup", type=int, default=64, help="registrations before measuring")
-    p.add_argument("--plain-post", action="store_true",
-                   help="POST without HX-Request and follow the 303 (default: htmx fragment)")
-    p.add_argument("--devsink", action="store_true",
-                   help="use the aiosmtpd dev sink (no PIPELINING, ~4x its CPU) instead of the "
-                   "bench's minimal SMTP responder")
-    p.add_argument("--no-smtp-sink", action="store_true",
-                   help="point SMTP at an unused port instead (outbox retries in background)")
+    p.add_argument(
+        "--plain-post",
+        action="store_true",
+        help="POST without HX-Request and follow the 303 (default: htmx fragment)",
+    )
+    p.add_argument(
+        "--devsink",
+        action="store_true",
+        help="use the aiosmtpd dev sink (no PIPELINING, ~4x its CPU) instead of the "
+        "bench's minimal SMTP responder",
+    )
+    p.add_argument(
+        "--no-smtp-sink",
+        action="store_true",
+        help="point SMTP at an unused port instead (outbox retries in background)",
+    )
     p.add_argument("--max-seconds", type=float, default=180.0, help="time bound of each phase")
     p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout")
     p.add_argument("--skip", choices=["a", "b", "c"], action="append", default=[])
-    p.add_argument("--server-wrapper", default="",
-                   help="command prefix for the server, "
-                   "e.g. 'py-spy record -r 100 -f raw -o prof.txt --'")
-    p.add_argument("--thread-cpu", action="store_true",
-                   help="print the server's CPU per thread over (b) "
-                   "(names via py-spy dump if installed)")
+    p.add_argument(
+        "--server-wrapper",
+        default="",
+        help="command prefix for the server, e.g. 'py-spy record -r 100 -f raw -o prof.txt --'",
+    )
+    p.add_argument(
+        "--thread-cpu",
+        action="store_true",
+        help="print the server's CPU per thread over (b) (names via py-spy dump if installed)",
+    )
+    p.add_argument(
+        "--asyncio-client",
+        action="store_true",
+        help="run the load generator on asyncio's own loop instead of uvloop",
+    )
     p.add_argument("--keep", action="store_true", help="keep the temp dir (logs, db, mail)")
     args = p.parse_args(argv)
-    if min(args.registrations, args.concurrency, args.get_requests, args.healthz_requests,
-           args.argon2_hashes, args.warmup) < 1:
+    if (
+        min(
+            args.registrations,
+            args.concurrency,
+            args.get_requests,
+            args.healthz_requests,
+            args.argon2_hashes,
+            args.warmup,
+        )
+        < 1
+    ):
         p.error("counts must be >= 1")
     return args
 
 
 async def bench(args: argparse.Namespace) -> None:
-    print(f"machine: {NCPU} cores, python {sys.version.split()[0]}; server={args.server}, "
-          f"database={args.database}, concurrency={args.concurrency}", flush=True)
+    print(
+        f"machine: {NCPU} cores, python {sys.version.split()[0]}; server={args.server}, "
+        f"database={args.database}, concurrency={args.concurrency}",
+        flush=True,
+    )
 
     # (a) first, with nothing else running on the machine.
     a = _argon2_phase(args) if "a" not in args.skip else None
@@ -629,8 +685,13 @@ async def bench(args: argparse.Namespace) -> None:
         env = await _server_env(args, port, tmp)
         maildir = tmp / "mailbox"
         if not args.no_smtp_sink:
-            sink_cmd = [sys.executable, str(BENCH_DIR / "smtp_sink.py"), str(maildir),
-                        env["WIDGET_SMTP_PORT"], *(["--devsink"] if args.devsink else [])]
+            sink_cmd = [
+                sys.executable,
+                str(BENCH_DIR / "smtp_sink.py"),
+                str(maildir),
+                env["WIDGET_SMTP_PORT"],
+                *(["--devsink"] if args.devsink else []),
+            ]
             sink = start(sink_cmd, env, tmp, tmp / "sink.log")
 
         _seed_demo(env, tmp, port)
@@ -656,11 +717,14 @@ async def bench(args: argparse.Namespace) -> None:
 
 def _argon2_phase(args: argparse.Namespace) -> Argon2Result:
     a = argon2_bound(args.argon2_hashes, args.max_seconds)
-    print(f"(a) argon2 bound: {a.rate:.1f} hashes/s  [{a.hasher}, {a.threads} threads, "
-          f"{a.hashes} hashes in {a.seconds:.2f}s, "
-          f"{a.seconds / a.hashes * a.threads * 1000:.1f} ms "
-          f"per hash per thread, {a.cpu / a.seconds:.2f} cores busy; other processes "
-          f"~{a.other_cores:.2f} cores]", flush=True)
+    print(
+        f"(a) argon2 bound: {a.rate:.1f} hashes/s  [{a.hasher}, {a.threads} threads, "
+        f"{a.hashes} hashes in {a.seconds:.2f}s, "
+        f"{a.seconds / a.hashes * a.threads * 1000:.1f} ms "
+        f"per hash per thread, {a.cpu / a.seconds:.2f} cores busy; other processes "
+        f"~{a.other_cores:.2f} cores]",
+        flush=True,
+    )
     return a
 
 
@@ -685,7 +749,10 @@ async def _server_env(args: argparse.Namespace, port: int, tmp: Path) -> dict[st
 def _seed_demo(env: dict[str, str], tmp: Path, port: int) -> None:
     seed = subprocess.run(
         [str(VENV_BIN / "widget-server"), "seed-demo", "--origin", f"http://{HOST}:{port}"],
-        env=env, cwd=tmp, capture_output=True, timeout=120,
+        env=env,
+        cwd=tmp,
+        capture_output=True,
+        timeout=120,
     )
     if seed.returncode:
         raise SystemExit(f"seed-demo failed:\n{seed.stdout.decode()}{seed.stderr.decode()}")
@@ -693,43 +760,78 @@ def _seed_demo(env: dict[str, str], tmp: Path, port: int) -> None:
 
 def _server_cmd(args: argparse.Namespace, port: int) -> list[str]:
     if args.server == "granian":
-        return [str(VENV_BIN / "granian"), "--interface", "asgi", "--host", HOST,
-                "--port", str(port), "--workers", "1", "--backlog", "4096", "--no-access-log",
-                "--factory", "--working-dir", str(BENCH_DIR), "granian_app:app"]
+        return [
+            str(VENV_BIN / "granian"),
+            "--interface",
+            "asgi",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backlog",
+            "4096",
+            "--no-access-log",
+            "--factory",
+            "--working-dir",
+            str(BENCH_DIR),
+            "granian_app:app",
+        ]
     return [str(VENV_BIN / "widget-server"), "serve", "--host", HOST, "--port", str(port)]
 
 
 async def _registration_phase(
-    args: argparse.Namespace, port: int, run_id: str, tmp: Path, server_pid: int,
-    a: Argon2Result | None, meter: Callable[[], CpuMeter],
+    args: argparse.Namespace,
+    port: int,
+    run_id: str,
+    tmp: Path,
+    server_pid: int,
+    a: Argon2Result | None,
+    meter: Callable[[], CpuMeter],
 ) -> None:
     """(b): registrations through the real endpoint, then the outbox drain."""
     maildir = tmp / "mailbox"
     one = registration_worker(run_id, "partner-1", args.plain_post)
-    warm = await run_load(port, args.warmup, args.concurrency, args.max_seconds, args.timeout,
-                          registration_worker("w" + run_id, "partner-1", args.plain_post))
+    warm = await run_load(
+        port,
+        args.warmup,
+        args.concurrency,
+        args.max_seconds,
+        args.timeout,
+        registration_worker("w" + run_id, "partner-1", args.plain_post),
+    )
     if warm.ok == 0:
-        raise SystemExit(f"warm-up: no registration succeeded: {warm.failures}; "
-                         f"log: {(tmp / 'server.log').read_text()[-3000:]}")
+        raise SystemExit(
+            f"warm-up: no registration succeeded: {warm.failures}; "
+            f"log: {(tmp / 'server.log').read_text()[-3000:]}"
+        )
     await asyncio.sleep(1.0)  # let the outbox send the warm-up mail
     mail0 = mail_count(maildir)
     app_pid = max(_descendants(server_pid), key=_proc_cpu)  # the Python app process
     threads0 = thread_cpu(app_pid)
     with meter() as cpu_b:
-        b = await run_load(port, args.registrations, args.concurrency, args.max_seconds,
-                           args.timeout, one)
+        b = await run_load(
+            port, args.registrations, args.concurrency, args.max_seconds, args.timeout, one
+        )
     threads1 = thread_cpu(app_pid)
     mail_in_window = mail_count(maildir) - mail0
     drain_t0 = time.monotonic()
     expected = mail0 + b.ok
     with meter() as cpu_drain:
-        while (not args.no_smtp_sink and mail_count(maildir) < expected
-               and time.monotonic() - drain_t0 < 60):
+        while (
+            not args.no_smtp_sink
+            and mail_count(maildir) < expected
+            and time.monotonic() - drain_t0 < 60
+        ):
             await asyncio.sleep(0.1)
     drained = mail_count(maildir) - mail0
-    print(f"(b) registrations: {b.rate:.1f}/s  "
-          f"({b.ok} ok, {b.failed} failed in {b.seconds:.2f}s"
-          f"{', TIME BOUND HIT' if b.timed_out else ''})", flush=True)
+    print(
+        f"(b) registrations: {b.rate:.1f}/s  "
+        f"({b.ok} ok, {b.failed} failed in {b.seconds:.2f}s"
+        f"{', TIME BOUND HIT' if b.timed_out else ''})",
+        flush=True,
+    )
     if a is not None:
         verdict = "meets" if b.rate >= 0.85 * a.rate else "BELOW"
         print(f"    ratio to (a): {b.rate / a.rate:.0%}  ({verdict} the 85% target)")
@@ -737,18 +839,23 @@ async def _registration_phase(
     if b.failures:
         print(f"    failures: {b.failures}")
     print(f"    {cpu_b.line()}")
-    per_hash = (
-        f" (argon2 alone: {a.seconds / a.hashes * a.threads * 1000:.1f} ms)" if a else ""
+    per_hash = f" (argon2 alone: {a.seconds / a.hashes * a.threads * 1000:.1f} ms)" if a else ""
+    print(
+        f"    server CPU per registration: "
+        f"{cpu_b.server / max(1, b.ok) * 1000:.1f} ms{per_hash}; smtp sink "
+        f"{cpu_b.sink / max(1, b.ok) * 1000:.2f} ms, "
+        f"client {cpu_b.client / max(1, b.ok) * 1000:.2f} ms"
     )
-    print(f"    server CPU per registration: "
-          f"{cpu_b.server / max(1, b.ok) * 1000:.1f} ms{per_hash}")
     if args.thread_cpu:
-        print_thread_cpu(app_pid, threads0, threads1, cpu_b.wall)
+        print_thread_cpu(app_pid, threads0, threads1, cpu_b.wall, b.ok)
     if not args.no_smtp_sink:
-        print(f"    mail: {mail_in_window} delivered during the window, "
-              f"{drained}/{b.ok} after "
-              f"{time.monotonic() - drain_t0:.1f}s drain (server CPU in drain "
-              f"{cpu_drain.server:.1f}s)", flush=True)
+        print(
+            f"    mail: {mail_in_window} delivered during the window, "
+            f"{drained}/{b.ok} after "
+            f"{time.monotonic() - drain_t0:.1f}s drain (server CPU in drain "
+            f"{cpu_drain.server:.1f}s)",
+            flush=True,
+        )
 
 
 async def _form_vs_plain_phase(
@@ -756,38 +863,55 @@ async def _form_vs_plain_phase(
 ) -> None:
     """(c): requests/s of the two form pages against /healthz."""
     targets = [
-        ("GET /embed/partner-1/register", "/embed/partner-1/register", FORM_STATE,
-         args.get_requests),
-        ("GET /embed/business-1/register", "/embed/business-1/register", FORM_STATE,
-         args.get_requests),
+        (
+            "GET /embed/partner-1/register",
+            "/embed/partner-1/register",
+            FORM_STATE,
+            args.get_requests,
+        ),
+        (
+            "GET /embed/business-1/register",
+            "/embed/business-1/register",
+            FORM_STATE,
+            args.get_requests,
+        ),
         ("GET /healthz", "/healthz", b"ok", args.healthz_requests),
     ]
     results: list[tuple[str, LoadResult, CpuMeter]] = []
     for label, path, expect, count in targets:
         worker = get_worker(path, expect)
-        await run_load(port, min(300, count), args.concurrency, args.max_seconds,
-                       args.timeout, worker)  # warm-up
+        await run_load(
+            port, min(300, count), args.concurrency, args.max_seconds, args.timeout, worker
+        )  # warm-up
         with meter() as cpu_c:
-            res = await run_load(port, count, args.concurrency, args.max_seconds,
-                                 args.timeout, worker)
+            res = await run_load(
+                port, count, args.concurrency, args.max_seconds, args.timeout, worker
+            )
         results.append((label, res, cpu_c))
     plain = results[-1][1].rate
     print("(c) rendered form vs plain text:")
     for label, res, cpu_c in results:
-        print(f"    {label:32s} {res.rate:8.0f} req/s  "
-              f"({res.rate / plain:.0%} of healthz)  "
-              f"{_ms(res.latencies)}  {res.ok} ok/{res.failed} failed"
-              f"{' TIME BOUND HIT' if res.timed_out else ''}")
-        print(f"        server {cpu_c.server / max(1, res.ok) * 1e6:.0f} us CPU/request, "
-              f"client {cpu_c.client / max(1, res.ok) * 1e6:.0f} us CPU/request; "
-              f"{cpu_c.line()}")
+        print(
+            f"    {label:32s} {res.rate:8.0f} req/s  "
+            f"({res.rate / plain:.0%} of healthz)  "
+            f"{_ms(res.latencies)}  {res.ok} ok/{res.failed} failed"
+            f"{' TIME BOUND HIT' if res.timed_out else ''}"
+        )
+        print(
+            f"        server {cpu_c.server / max(1, res.ok) * 1e6:.0f} us CPU/request, "
+            f"client {cpu_c.client / max(1, res.ok) * 1e6:.0f} us CPU/request; "
+            f"{cpu_c.line()}"
+        )
         if res.failures:
             print(f"        failures: {res.failures}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    asyncio.run(bench(args))
+    # The load generator shares the cores with the server: uvloop (as the server uses)
+    # roughly halves its CPU per request.
+    run = asyncio.run if args.asyncio_client or uvloop is None else uvloop.run
+    run(bench(args))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,19 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias, cast
 
-from sqlalchemy import Row, Select, String, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    Select,
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server.clock import Clock
@@ -183,54 +195,56 @@ class OutboxWorker:
 
     async def _claim_batch(self) -> list[_Claimed]:
         now = self._clock.now()
-        due = (OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
-        oldest = select(OutboxMessage.id).where(*due).order_by(OutboxMessage.id).limit(BATCH)
-        async with self._db.write() as session:
-            # Moving next_attempt_at past now is the lease: a second worker running the
-            # same statement (PostgreSQL re-checks the WHERE after the first commits)
-            # finds nothing due.
-            result = await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(oldest.scalar_subquery()), *due)
-                .values(next_attempt_at=now + LEASE)
-                .returning(
-                    OutboxMessage.id,
-                    OutboxMessage.recipient,
-                    OutboxMessage.subject,
-                    OutboxMessage.body_text,
-                    OutboxMessage.body_html,
-                    OutboxMessage.attempts,
-                )
-            )
-            return list(result.all())
+        params = {"now": now, "lease_until": now + LEASE}
+        return await self._db.run_write(lambda c: list(c.execute(_CLAIM, params).all()))
 
     async def _record(self, batch: list[_Claimed], errors: list[str | None]) -> None:
         now = self._clock.now()
         sent = [row.id for row, error in zip(batch, errors, strict=True) if error is None]
-        async with self._db.write() as session:
+        failed = [(row, error) for row, error in zip(batch, errors, strict=True) if error]
+
+        def record(connection: Connection) -> None:
             if sent:
-                await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id.in_(sent))
-                    .values(
-                        status="sent",
-                        sent_at=now,
-                        last_error=None,
-                        attempts=OutboxMessage.attempts + 1,
-                        # Codes are stored only as HMACs; the email that carried one in
-                        # clear text must not outlive its delivery.
-                        subject=SCRUBBED,
-                        body_text="",
-                        body_html=None,
-                    )
+                connection.execute(_MARK_SENT, {"ids": sent, "now": now})
+            for row, error in failed:
+                connection.execute(
+                    update(_OUTBOX)
+                    .where(_OUTBOX.c.id == row.id)
+                    .values(attempts=row.attempts + 1, **_failure(row, error, now))
                 )
-            for row, error in zip(batch, errors, strict=True):
-                if error is not None:
-                    await session.execute(
-                        update(OutboxMessage)
-                        .where(OutboxMessage.id == row.id)
-                        .values(attempts=row.attempts + 1, **_failure(row, error, now))
-                    )
+
+        await self._db.run_write(record)
+
+
+_c = _OUTBOX.c
+_DUE = (_c.status == "pending", _c.next_attempt_at <= bindparam("now"))
+# Moving next_attempt_at past now is the lease: a second worker running the same
+# statement (PostgreSQL re-checks the WHERE after the first commits) finds nothing due.
+# Built once, like the statements above; the worker runs them in one thread hop on SQLite.
+_CLAIM = (
+    update(_OUTBOX)
+    .where(
+        _c.id.in_(select(_c.id).where(*_DUE).order_by(_c.id).limit(BATCH).scalar_subquery()),
+        *_DUE,
+    )
+    .values(next_attempt_at=bindparam("lease_until"))
+    .returning(_c.id, _c.recipient, _c.subject, _c.body_text, _c.body_html, _c.attempts)
+)
+_MARK_SENT = (
+    update(_OUTBOX)
+    .where(_c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        status="sent",
+        sent_at=bindparam("now"),
+        last_error=None,
+        attempts=_c.attempts + 1,
+        # Codes are stored only as HMACs; the email that carried one in clear text must
+        # not outlive its delivery.
+        subject=SCRUBBED,
+        body_text="",
+        body_html=None,
+    )
+)
 
 
 def _failure(row: _Claimed, error: str, now: datetime) -> dict[str, object]:

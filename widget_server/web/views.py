@@ -4,7 +4,7 @@ template variables each state needs."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import msgspec
@@ -27,12 +27,18 @@ def base_path(pool: PoolView) -> str:
 
 def html(pool: PoolView | None, body: str, status: int = 200, **headers: str) -> Response[str]:
     all_headers = {
-        "content-security-policy": frame_ancestors(pool.allowed_origins if pool else ()),
+        "content-security-policy": _csp(pool.allowed_origins if pool else ()),
         "vary": "HX-Request",
         "cache-control": "no-store",
         **headers,
     }
     return Response(body, status_code=status, media_type=MediaType.HTML, headers=all_headers)
+
+
+@lru_cache(maxsize=1024)
+def _csp(origins: tuple[str, ...]) -> str:
+    # Per pool, not per response: checking each origin parses it as a URL.
+    return frame_ancestors(origins)
 
 
 def password_node(pool: PoolView, flow: Flow, errors: Sequence[Msg]) -> FormNode:
