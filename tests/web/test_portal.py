@@ -16,7 +16,8 @@ from tests.web.portal_client import (
     message_ids,
     portal_client,
 )
-from widget_server.models import AdminPrincipal, AdminSession, AuditEvent
+from widget_server.models import AdminPrincipal, AdminSession, AuditEvent, User
+from widget_server.passwords.hashing import Argon2Hasher
 
 # --- Sign-in ------------------------------------------------------------------------------
 
@@ -395,3 +396,54 @@ async def test_history_restore_gets_the_whole_page(h: Harness, login: Login) -> 
     headers = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
     page = await portal.get("/admin/pools/partner-1/users", headers=headers)
     assert "<html" in page.text
+
+
+async def test_a_hash_made_with_old_parameters_is_replaced_at_sign_in(
+    h: Harness, anon: PortalClient
+) -> None:
+    old = Argon2Hasher(time_cost=1, memory_kib=16).hash(OPERATOR.password)
+    async with h.web.services.db.write() as session:
+        await session.execute(
+            update(AdminPrincipal)
+            .where(AdminPrincipal.email == OPERATOR.email)
+            .values(secret_hash=old)
+        )
+    assert (await anon.sign_in(OPERATOR.email, OPERATOR.password)).status_code == 303
+    stored = next(p for p in await rows(h, AdminPrincipal) if p.email == OPERATOR.email)
+    assert stored.secret_hash != old
+    assert not h.web.services.hashing.hasher.needs_rehash(stored.secret_hash)
+
+
+async def test_pool_admin_cannot_act_on_a_user_of_another_pool(h: Harness, login: Login) -> None:
+    operator = await login(OPERATOR)
+    await operator.get("/admin/pools/partner-1/users/new")
+    created = await operator.post(
+        "/admin/pools/partner-1/users",
+        {"email": "ada@example.com", "status": "new", "password_mode": "invite"},
+    )
+    user_path = created.headers["location"].split("?")[0]
+    user_id = user_path.rsplit("/", 1)[1]
+    lead = await login(LEAD)
+    assert (await lead.get(user_path)).status_code == 404
+    for action in ("activate", "delete", "resend"):
+        assert (await lead.post(f"{user_path}/{action}")).status_code == 404
+    # Nor through their own pool's URL.
+    smuggled = f"/admin/pools/business-1/users/{user_id}"
+    assert (await lead.get(smuggled)).status_code == 404
+    assert (await lead.post(f"{smuggled}/delete")).status_code == 404
+    user = next(u for u in await rows(h, User) if u.id == user_id)
+    assert user.status == "new"
+
+
+async def test_tenant_audit_log_shows_sign_ins_and_probes_for_the_operator_only(
+    h: Harness, anon: PortalClient, login: Login
+) -> None:
+    await anon.sign_in(OPERATOR.email, "wrong-password-123")
+    lead = await login(LEAD)
+    await lead.get("/admin/pools/partner-1")
+    assert (await lead.get("/admin/audit")).status_code == 403
+    operator = await login(OPERATOR)
+    page = await operator.get("/admin/audit")
+    assert page.status_code == 200
+    assert 'data-action="admin.login"' in page.text and "adm-badge--failed" in page.text
+    assert "adm-badge--denied" in page.text and "<td>partner-1</td>" in page.text

@@ -26,6 +26,7 @@ from widget_server.admin.templates import TEMPLATES
 from widget_server.errors import Conflict, Forbidden, InvalidInput
 from widget_server.messages import Msg, msg
 from widget_server.passwords.policy import PolicyConfig
+from widget_server.pools import PoolView
 from widget_server.web.portal import BASE, AnyRequest, Portal, form_of, see_other, signed_in
 from widget_server.web.portal_forms import Errors, by_field, checked, convert, lines, number, text
 
@@ -252,19 +253,30 @@ async def delete_pool_submit(request: AnyRequest, pool_id: PoolId) -> Any:
 # --- Audit log ---------------------------------------------------------------------------
 
 
+Before = Annotated[int | None, QueryParameter(ge=1)]
+
+
 @get(BASE + "/pools/{pool_id:str}/audit")
-async def pool_audit(
-    request: AnyRequest,
-    pool_id: PoolId,
-    before: Annotated[int | None, QueryParameter(ge=1)] = None,
-) -> Any:
+async def pool_audit(request: AnyRequest, pool_id: PoolId, before: Before = None) -> Any:
     portal = await signed_in(request)
     pool = await guard(portal.services, portal.actor, "audit.read", pool_id=pool_id)
-    assert pool is not None
+    return await _audit_page(portal, pool, f"{BASE}/pools/{pool_id}/audit", before)
+
+
+@get(BASE + "/audit")
+async def tenant_audit(request: AnyRequest, before: Before = None) -> Any:
+    """Every event of the tenant, sign-ins and refusals outside any pool included."""
+    portal = await signed_in(request)
+    _require_operator(portal)
+    await guard(portal.services, portal.actor, "admins.read", target_type="audit")
+    return await _audit_page(portal, None, f"{BASE}/audit", before)
+
+
+async def _audit_page(portal: Portal, pool: PoolView | None, path: str, before: int | None) -> Any:
     entries = await events(
         portal.services.db,
         portal.actor.tenant_id,
-        pool_id=pool_id,
+        pool_id=pool.id if pool is not None else None,
         before_id=before,
         limit=AUDIT_PAGE + 1,
     )
@@ -277,5 +289,7 @@ async def pool_audit(
         entries=entries,
         older=entries[-1].id if more and entries else None,
         paged=before is not None,
+        show_pool=pool is None,
+        audit_path=path,
         title="Audit log",
     )

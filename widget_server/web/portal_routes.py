@@ -21,6 +21,7 @@ HANDLERS: list[ControllerRouterHandler] = [
     portal_pools.schema_impact_preview,
     portal_pools.delete_pool_submit,
     portal_pools.pool_audit,
+    portal_pools.tenant_audit,
     portal_users.users_page,
     portal_users.new_user_form,
     portal_users.create_user_submit,
