@@ -36,6 +36,9 @@ Action = Literal[
     "users.read",
     "users.write",
     "audit.read",
+    # Apps (OAuth clients) span pools: tenant admins only.
+    "apps.read",
+    "apps.write",
 ]
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
@@ -50,6 +53,8 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             "users.read",
             "users.write",
             "audit.read",
+            "apps.read",
+            "apps.write",
         }
     ),
     "pool_admin": frozenset(

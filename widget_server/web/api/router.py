@@ -6,7 +6,7 @@ from __future__ import annotations
 from litestar import Router
 from litestar.di import Provide
 
-from widget_server.web.api import admins, audit, pools, schemas, users
+from widget_server.web.api import admins, apps, audit, pools, schemas, users
 from widget_server.web.api.base import EXCEPTION_HANDLERS, provide_actor
 
 API_PATH = "/api/admin"
@@ -21,6 +21,7 @@ def admin_api_router() -> Router:
             *schemas.HANDLERS,
             *admins.HANDLERS,
             *audit.HANDLERS,
+            *apps.HANDLERS,
         ],
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers=EXCEPTION_HANDLERS,

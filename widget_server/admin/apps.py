@@ -1,0 +1,307 @@
+"""Apps (OAuth 2.0 / OpenID Connect clients), as the platform operator manages them:
+register, read, change, rotate the secret, revoke. Tenant admins only: an app spans pools.
+
+A confidential app gets a client secret, shown once (only its keyed hash is stored); a
+public app (browser-only, no secret) must use PKCE on every authorization. Redirect URIs
+are stored in their one canonical spelling and later matched exactly
+(``oidc.redirects``); origins are checked exactly like pool origins (they end up in
+``frame-ancestors`` and as ``postMessage`` targets). Every change is audited in its own
+transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from widget_server.admin import audit
+from widget_server.admin.access import Actor
+from widget_server.admin.guard import guard
+from widget_server.admin.validation import Problems
+from widget_server.errors import Conflict, InvalidInput, NotFound
+from widget_server.models import App, Pool
+from widget_server.oidc.redirects import valid_redirect_uri
+from widget_server.oidc.scopes import SCOPES
+from widget_server.secrets_ import keyed_hash
+from widget_server.services import Services
+from widget_server.upsert import insert_ignoring_conflict
+
+APP_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
+MAX_ORIGINS = 32
+MAX_REDIRECT_URIS = 32
+MAX_POOLS = 64
+_HASH_PURPOSE = "app-secret"
+_Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Kind = Literal["confidential", "public"]
+
+
+class AppDetail(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str
+    kind: str
+    #: Whether a client secret is set (the secret itself is never shown again).
+    has_secret: bool
+    allowed_origins: list[str]
+    redirect_uris: list[str]
+    pool_ids: list[str]
+    scopes: list[str]
+    theme: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    revoked_at: datetime | None
+
+
+class CreatedApp(msgspec.Struct, frozen=True, kw_only=True):
+    app: AppDetail
+    #: The client secret of a confidential app: shown this once, store it now.
+    client_secret: str | None
+
+
+class AppSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What an operator may set on an app; ``None`` leaves a value as it is."""
+
+    name: _Name | None = None
+    allowed_origins: list[str] | None = None
+    redirect_uris: list[str] | None = None
+    pool_ids: list[str] | None = None
+    #: Scopes the app may ask for beyond ``openid`` (always allowed).
+    scopes: list[str] | None = None
+    theme: dict[str, Any] | None = None
+
+
+class NewApp(AppSettings, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    name: _Name
+    kind: Kind
+    pool_ids: list[str]
+    #: The client id; generated when absent.
+    id: Annotated[str, msgspec.Meta(min_length=2, max_length=63)] | None = None
+
+
+class AppPatch(AppSettings, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+def secret_hash(secret_key: str, app_id: str, secret: str) -> str:
+    # Client secrets are 256 random bits: a keyed hash suffices (no password stretching).
+    return keyed_hash(secret_key, _HASH_PURPOSE, app_id, secret)
+
+
+async def list_apps(services: Services, actor: Actor) -> list[AppDetail]:
+    await guard(services, actor, "apps.read", target_type="app")
+    async with services.db.read() as session:
+        rows = await session.execute(
+            select(App).where(App.tenant_id == actor.tenant_id).order_by(App.name, App.id)
+        )
+        return [_detail(app) for app in rows.scalars()]
+
+
+async def get_app(services: Services, actor: Actor, app_id: str) -> AppDetail:
+    await guard(services, actor, "apps.read", target_type="app", target_id=app_id)
+    async with services.db.read() as session:
+        return _detail(await _owned(session, actor, app_id))
+
+
+async def create_app(services: Services, actor: Actor, new: NewApp) -> CreatedApp:
+    app_id = new.id or f"app-{secrets.token_hex(8)}"
+    await guard(services, actor, "apps.write", target_type="app", target_id=app_id)
+    problems = Problems()
+    if not APP_ID.fullmatch(app_id):
+        problems.add("id", "admin.invalid_pool_id")
+    now = services.clock.now()
+    secret = secrets.token_urlsafe(32) if new.kind == "confidential" else None
+    async with services.db.write() as session:
+        values = await _checked(session, actor, new, problems)
+        problems.raise_if_any()
+        row = {
+            "id": app_id,
+            "tenant_id": actor.tenant_id,
+            "kind": new.kind,
+            "secret_hash": secret and secret_hash(services.settings.secret_key, app_id, secret),
+            "allowed_origins": [],
+            "redirect_uris": [],
+            "scopes": [],
+            "theme": {},
+            "created_at": now,
+            "updated_at": now,
+            "revoked_at": None,
+        } | values
+        if not await insert_ignoring_conflict(session, App, row, ("id",)):
+            raise InvalidInput({"id": [problems.message("admin.id_taken")]})
+        await _audit(session, actor, "app.create", app_id, now, {"fields": sorted(values)})
+        app = await _owned(session, actor, app_id)
+    return CreatedApp(app=_detail(app), client_secret=secret)
+
+
+async def update_app(services: Services, actor: Actor, app_id: str, patch: AppPatch) -> AppDetail:
+    await guard(services, actor, "apps.write", target_type="app", target_id=app_id)
+    problems = Problems()
+    now = services.clock.now()
+    async with services.db.write() as session:
+        app = await _owned(session, actor, app_id)
+        if app.revoked_at is not None:
+            raise Conflict("app.revoked")
+        values = await _checked(session, actor, patch, problems)
+        problems.raise_if_any()
+        if values:
+            await session.execute(
+                update(App).where(App.id == app_id).values(**values, updated_at=now)
+            )
+        await _audit(session, actor, "app.update", app_id, now, {"fields": sorted(values)})
+        await session.refresh(app)
+    return _detail(app)
+
+
+async def rotate_secret(services: Services, actor: Actor, app_id: str) -> CreatedApp:
+    """A new client secret (shown once); the old one stops working at once."""
+    await guard(services, actor, "apps.write", target_type="app", target_id=app_id)
+    now = services.clock.now()
+    secret = secrets.token_urlsafe(32)
+    async with services.db.write() as session:
+        app = await _owned(session, actor, app_id)
+        if app.revoked_at is not None:
+            raise Conflict("app.revoked")
+        if app.kind != "confidential":
+            raise Conflict("app.public_no_secret")
+        await session.execute(
+            update(App)
+            .where(App.id == app_id)
+            .values(
+                secret_hash=secret_hash(services.settings.secret_key, app_id, secret),
+                updated_at=now,
+            )
+        )
+        await _audit(session, actor, "app.rotate_secret", app_id, now, {})
+        await session.refresh(app)
+    return CreatedApp(app=_detail(app), client_secret=secret)
+
+
+async def revoke_app(services: Services, actor: Actor, app_id: str) -> AppDetail:
+    """Stop the app for good: no new authorizations, codes or token exchanges."""
+    await guard(services, actor, "apps.write", target_type="app", target_id=app_id)
+    now = services.clock.now()
+    async with services.db.write() as session:
+        app = await _owned(session, actor, app_id)
+        if app.revoked_at is None:
+            await session.execute(
+                update(App).where(App.id == app_id).values(revoked_at=now, updated_at=now)
+            )
+            await _audit(session, actor, "app.revoke", app_id, now, {})
+            await session.refresh(app)
+    return _detail(app)
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+async def _owned(session: AsyncSession, actor: Actor, app_id: str) -> App:
+    app = await session.get(App, app_id[:64])
+    if app is None or app.tenant_id != actor.tenant_id:
+        raise NotFound("app")
+    return app
+
+
+async def _checked(
+    session: AsyncSession, actor: Actor, given: AppSettings, problems: Problems
+) -> dict[str, Any]:
+    """The given settings as column values, each checked; problems are collected."""
+    values: dict[str, Any] = {}
+    if given.name is not None:
+        values["name"] = given.name.strip() or problems.add("name", "form.required")
+    if given.allowed_origins is not None:
+        values["allowed_origins"] = problems.check_origins(
+            "allowed_origins", given.allowed_origins, MAX_ORIGINS
+        )
+    if given.redirect_uris is not None:
+        values["redirect_uris"] = _check_redirect_uris(given.redirect_uris, problems)
+    if given.pool_ids is not None:
+        values["pool_ids"] = await _check_pools(session, actor, given.pool_ids, problems)
+    if given.scopes is not None:
+        values["scopes"] = _check_scopes(given.scopes, problems)
+    if given.theme is not None:
+        problems.check_theme("theme", given.theme)
+        values["theme"] = given.theme
+    return values
+
+
+def _check_redirect_uris(uris: list[str], problems: Problems) -> list[str]:
+    if len(uris) > MAX_REDIRECT_URIS:
+        problems.add("redirect_uris", "admin.too_many", limit=MAX_REDIRECT_URIS)
+    for uri in uris:
+        if not valid_redirect_uri(uri):
+            problems.add("redirect_uris", "app.redirect_uri_invalid", value=str(uri)[:100])
+    return sorted(set(uris))
+
+
+async def _check_pools(
+    session: AsyncSession, actor: Actor, pool_ids: list[str], problems: Problems
+) -> list[str]:
+    if not pool_ids:
+        problems.add("pool_ids", "app.needs_pool")
+        return []
+    if len(pool_ids) > MAX_POOLS:
+        problems.add("pool_ids", "admin.too_many", limit=MAX_POOLS)
+        return []
+    wanted = {p[:64] for p in pool_ids}
+    found = set(
+        (
+            await session.execute(
+                select(Pool.id).where(Pool.id.in_(wanted), Pool.tenant_id == actor.tenant_id)
+            )
+        ).scalars()
+    )
+    for pool_id in sorted(wanted - found):
+        # Another tenant's pool reads exactly like a missing one.
+        problems.add("pool_ids", "app.pool_unknown", value=pool_id)
+    return sorted(wanted)
+
+
+def _check_scopes(scopes: list[str], problems: Problems) -> list[str]:
+    for scope in scopes:
+        if scope not in SCOPES:
+            problems.add(
+                "scopes", "app.scope_unknown", value=str(scope)[:50], allowed=" ".join(SCOPES)
+            )
+    return [s for s in SCOPES if s in set(scopes) and s != "openid"]
+
+
+async def _audit(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    app_id: str,
+    now: datetime,
+    details: dict[str, Any],
+) -> None:
+    await audit.record(
+        session,
+        actor,
+        action,
+        target_type="app",
+        target_id=app_id,
+        pool_id=None,
+        now=now,
+        details=details,
+    )
+
+
+def _detail(app: App) -> AppDetail:
+    return AppDetail(
+        id=app.id,
+        name=app.name,
+        kind=app.kind,
+        has_secret=app.secret_hash is not None,
+        allowed_origins=list(app.allowed_origins),
+        redirect_uris=list(app.redirect_uris),
+        pool_ids=list(app.pool_ids),
+        scopes=list(app.scopes),
+        theme=dict(app.theme),
+        created_at=app.created_at,
+        updated_at=app.updated_at,
+        revoked_at=app.revoked_at,
+    )

@@ -1,0 +1,175 @@
+"""The keys that sign ID tokens: ES256 (P-256), made on first use, rotated on demand.
+
+Private keys are stored encrypted with AES-256-GCM under a key derived (HKDF-SHA256)
+from ``settings.secret_key``; the key id is the associated data, so a ciphertext moved
+to another row does not decrypt. (AES-GCM straight from ``cryptography`` rather than a
+JWE: one primitive, no format to parse, and the same library joserfc signs with.)
+
+Which key signs: the newest that is not retired. Which keys are published at
+``/.well-known/jwks.json``: every key not retired, so tokens signed just before a
+rotation still verify; retire a key once its last token has expired.
+
+Creating the first key is race-safe across processes: the key id of generation *n* is a
+keyed hash of *n*, every process inserts generation 1 with ``ON CONFLICT DO NOTHING``,
+and all of them re-read the one row that won.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from joserfc.jwk import ECKey, KeySet
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from widget_server.models import SigningKey
+from widget_server.secrets_ import keyed_hash
+from widget_server.services import Services
+
+ALG = "ES256"
+#: How long a process trusts its copy of the key table: a rotation made by another
+#: process is picked up within this time.
+CACHE_SECONDS = 60.0
+_FORMAT = "v1"
+
+
+@dataclass(frozen=True)
+class ActiveKey:
+    kid: str
+    key: ECKey
+
+
+def _aead(secret_key: str) -> AESGCM:
+    derived = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"widget-server signing keys v1"
+    ).derive(secret_key.encode())
+    return AESGCM(derived)
+
+
+def encrypt_private(secret_key: str, kid: str, pem: bytes) -> str:
+    nonce = os.urandom(12)
+    sealed = _aead(secret_key).encrypt(nonce, pem, kid.encode())
+    return f"{_FORMAT}.{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+
+
+def decrypt_private(secret_key: str, kid: str, stored: str) -> bytes:
+    version, _, body = stored.partition(".")
+    if version != _FORMAT:
+        raise ValueError(f"unknown signing-key format {version!r}")
+    raw = base64.urlsafe_b64decode(body)
+    return _aead(secret_key).decrypt(raw[:12], raw[12:], kid.encode())
+
+
+def kid_for(secret_key: str, generation: int) -> str:
+    return keyed_hash(secret_key, "signing-key", str(generation))[:16]
+
+
+class KeyRing:
+    """The signing keys as one process sees them, cached for ``CACHE_SECONDS``."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._active: tuple[float, ActiveKey] | None = None
+        self._public: tuple[float, list[dict[str, Any]]] | None = None
+
+    async def active(self) -> ActiveKey:
+        if self._active is not None and self._active[0] > time.monotonic():
+            return self._active[1]
+        row = await self._newest()
+        if row is None:
+            await self._create(generation=1)
+            row = await self._newest()
+            assert row is not None, "generation 1 exists once the insert ran"
+        pem = decrypt_private(self._services.settings.secret_key, row.kid, row.private_key)
+        active = ActiveKey(kid=row.kid, key=ECKey.import_key(pem))
+        self._active = (time.monotonic() + CACHE_SECONDS, active)
+        return active
+
+    async def public_keys(self) -> list[dict[str, Any]]:
+        """Every published JWK (private parts never leave the table)."""
+        if self._public is not None and self._public[0] > time.monotonic():
+            return self._public[1]
+        await self.active()  # a fresh install publishes its first key before first use
+        async with self._services.db.read() as session:
+            rows = (
+                await session.execute(
+                    select(SigningKey.public_jwk)
+                    .where(SigningKey.retired_at.is_(None))
+                    .order_by(SigningKey.created_at.desc(), SigningKey.kid)
+                )
+            ).scalars()
+            keys = [dict(jwk) for jwk in rows]
+        self._public = (time.monotonic() + CACHE_SECONDS, keys)
+        return keys
+
+    async def key_set(self) -> KeySet:
+        return KeySet.import_key_set({"keys": await self.public_keys()})
+
+    async def rotate(self) -> str:
+        """Make a new key the signing key; older ones stay published until retired."""
+        async with self._services.db.read() as session:
+            count = int(await session.scalar(select(func.count()).select_from(SigningKey)) or 0)
+        kid = await self._create(generation=count + 1)
+        self.forget()
+        return kid
+
+    async def retire(self, kid: str, now: datetime) -> bool:
+        """Stop publishing ``kid`` (tokens it signed no longer verify). The active key
+        cannot be retired: rotate first."""
+        active = await self.active()
+        if kid == active.kid:
+            return False
+        async with self._services.db.write() as session:
+            result = await session.execute(
+                update(SigningKey)
+                .where(SigningKey.kid == kid, SigningKey.retired_at.is_(None))
+                .values(retired_at=now)
+            )
+        self.forget()
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def forget(self) -> None:
+        self._active = None
+        self._public = None
+
+    async def _newest(self) -> SigningKey | None:
+        async with self._services.db.read() as session:
+            result = await session.execute(
+                select(SigningKey)
+                .where(SigningKey.retired_at.is_(None))
+                .order_by(SigningKey.created_at.desc(), SigningKey.kid.desc())
+                .limit(1)
+            )
+            return result.scalar_one_or_none()
+
+    async def _create(self, generation: int) -> str:
+        secret_key = self._services.settings.secret_key
+        kid = kid_for(secret_key, generation)
+        key = ECKey.generate_key("P-256")
+        public = key.as_dict(private=False) | {"kid": kid, "use": "sig", "alg": ALG}
+        row = {
+            "kid": kid,
+            "alg": ALG,
+            "private_key": encrypt_private(secret_key, kid, key.as_pem(private=True)),
+            "public_jwk": public,
+            "created_at": self._services.clock.now(),
+            "retired_at": None,
+        }
+        async with self._services.db.write() as session:
+            # A concurrent first use inserted the same generation: its key wins, ours is dropped.
+            assert session.bind is not None
+            insert = (
+                postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+            )
+            await session.execute(
+                insert(SigningKey).values(**row).on_conflict_do_nothing(index_elements=["kid"])
+            )
+        return kid
