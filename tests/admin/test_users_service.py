@@ -666,3 +666,55 @@ async def test_count_invalid_users_against_a_new_schema(harness: Harness) -> Non
     assert await users.count_invalid_users(services(harness), "partner-1", stricter) == 3
     same = {"type": "object", "properties": {"email": {"type": "string"}}, "required": ["email"]}
     assert await users.count_invalid_users(services(harness), "partner-1", same) == 0
+
+
+async def test_phone_fields_are_stored_in_e164_like_the_widget_does(harness: Harness) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "email": {"type": "string", "format": "email", "x-identifier": True},
+            "phone": {"type": "string", "format": "tel", "x-default-region": "DE"},
+        },
+        "required": ["email"],
+        "additionalProperties": False,
+    }
+    now = harness.clock.now()
+    async with services(harness).db.write() as session:
+        session.add(
+            IdentitySchema(
+                id="with-phone",
+                tenant_id="acme",
+                name="Phone",
+                kind="payload",
+                body=schema,
+                builtin=False,
+                created_at=now,
+            )
+        )
+        await session.flush()
+        await session.execute(
+            update(Pool).where(Pool.id == "partner-2").values(payload_schema_id="with-phone")
+        )
+    services(harness).pools.forget("partner-2")
+    me = actor(pool_id="partner-2")
+    view = await users.create_user(
+        services(harness),
+        me,
+        "partner-2",
+        NewUser(email="p@example.com", payload={"phone": "0151 2345 6789"}),
+    )
+    assert view.payload["phone"] == "+4915123456789"
+    with pytest.raises(InvalidInput) as caught:
+        await users.update_user(
+            services(harness), me, "partner-2", view.id, UserPatch(payload={"phone": "12"})
+        )
+    assert errors_of(caught.value) == {"payload.phone": ["form.phone_invalid"]}
+
+
+async def test_removing_the_last_metadata_key_leaves_an_empty_document(harness: Harness) -> None:
+    view = await create(harness, metadata={"customer_no": "C-1"})
+    patch = UserPatch(metadata={"customer_no": None})
+    updated = await users.update_user(services(harness), actor(), "partner-1", view.id, patch)
+    assert updated.metadata == {}
+    [event] = await audit_rows(harness, action="user.update")
+    assert event.details == {"fields": ["metadata.customer_no"]}

@@ -9,11 +9,12 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import msgspec
+import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from widget_server.errors import InvalidInput
 from widget_server.forms import identifier_field, validate_payload
-from widget_server.forms.schema import properties
+from widget_server.forms.schema import is_phone, properties
 from widget_server.messages import Msg, msg
 from widget_server.pools import PoolView
 
@@ -82,7 +83,7 @@ def new_payload(pool: PoolView, email: str, payload: Mapping[str, Any]) -> dict[
     _bounded(payload, "payload", errors)
     if errors:
         raise InvalidInput(errors)
-    document = {identifier: email, **payload}
+    document = _phones(pool.schema, {identifier: email, **payload})
     _check(pool.schema, document, "payload", identifier)
     return document
 
@@ -98,6 +99,7 @@ def patched_payload(
     _bounded(document, "payload", errors)
     if errors:
         raise InvalidInput(errors)
+    document = _phones(pool.schema, document)
     _check(pool.schema, document, "payload", None)
     return document
 
@@ -124,6 +126,28 @@ def merge(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any
         else:
             merged[key] = value
     return merged
+
+
+def _phones(schema: Mapping[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    """Phone numbers in E.164, as the widget stores them, so a user an admin made looks
+    like one who registered (JSON Schema's ``tel`` format checks nothing)."""
+    errors: dict[str, list[Msg]] = {}
+    for name, prop in properties(schema).items():
+        value = document.get(name)
+        if not (is_phone(prop) and isinstance(value, str)):
+            continue
+        region = prop.get("x-default-region")
+        try:
+            number = phonenumbers.parse(value[:64], region if isinstance(region, str) else None)
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is None or not phonenumbers.is_valid_number(number):
+            errors[f"payload.{name}"] = [msg("form.phone_invalid")]
+            continue
+        document[name] = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if errors:
+        raise InvalidInput(errors)
+    return document
 
 
 def _unknown(
