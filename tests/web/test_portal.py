@@ -32,6 +32,7 @@ async def test_sign_in_sets_a_strict_secure_http_only_cookie_scoped_to_admin(
     assert cookie.startswith("ws_admin=")
     for flag in ("HttpOnly", "Secure", "SameSite=Strict", "Path=/admin"):
         assert flag.lower() in cookie.lower(), flag
+    assert "max-age" not in cookie.lower()  # a browser-session cookie
     page = await anon.follow(response)
     assert page.status_code == 200
     assert 'data-pool="business-1"' in page.text

@@ -92,7 +92,9 @@ async def login(request: AnyRequest) -> Any:
     except Overloaded as exc:
         return _login_page(request, email=email, alert=exc.message, status=503)
     token = await start_session(ctx.services, principal)
-    cookie = session_cookie(token, max_age=ctx.services.settings.admin_session_hours * 3600)
+    # A browser-session cookie: closing the browser signs out; the server ends it anyway
+    # after admin_session_hours or an idle hour.
+    cookie = session_cookie(token, max_age=None)
     return see_other(_safe_next(str(form.get("next") or "")), cookies=[cookie])
 
 
