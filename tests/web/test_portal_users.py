@@ -281,3 +281,37 @@ async def test_login_audit_and_denials_are_visible_to_the_pool_admin(
     assert 'data-action="admin.login"' in audit.text
     denied = [e for e in await rows(h, AuditEvent) if e.outcome == "denied"]
     assert denied and all(e.actor_name == LEAD.name for e in denied)
+
+
+async def test_active_users_get_a_password_now_or_a_link(h: Harness, login: Login) -> None:
+    portal = await login(OPERATOR)
+    await portal.get(USERS + "/new")
+    weak = await portal.post(
+        USERS,
+        {
+            "email": "ada@example.com",
+            "status": "active",
+            "password_mode": "password",
+            "password": "short",
+        },
+    )
+    assert weak.status_code == 422 and field_errors(weak, "password")
+    assert "short" not in re.findall(r'name="password"[^>]*>', weak.text)[0]  # never echoed
+    with_password = await portal.post(
+        USERS,
+        {
+            "email": "ada@example.com",
+            "status": "active",
+            "password_mode": "password",
+            "password": "Lantern-tundra-Gq7-42",
+        },
+    )
+    assert with_password.status_code == 303, message_ids(with_password)
+    page = await portal.follow(with_password)
+    assert 'data-status="active"' in page.text and "Not set yet" not in page.text
+    with_link = await portal.post(
+        USERS, {"email": "bob@example.com", "status": "active", "password_mode": "link"}
+    )
+    assert with_link.status_code == 303, message_ids(with_link)
+    await deliver_all(h)
+    assert "bob@example.com" in [e.recipient for e in h.sender.sent]
