@@ -186,6 +186,9 @@ CATALOG: dict[str, str] = {
         "This link is not valid (any more). Ask your administrator for a new invitation."
     ),
     "invitation.expired": "This link has expired. Ask your administrator for a new one.",
+    "invitation.too_many_codes": (
+        "No more new codes for this invitation. Ask your administrator to send a new one."
+    ),
     "ui.activate_title": "Activate your account",
     "ui.choose_password_title": "Choose your password",
     "ui.choose_password_text": "Almost done: choose a password for {address}",

@@ -452,3 +452,17 @@ async def test_history_keeps_the_password_and_refuses_its_reuse(harness: Harness
     page = await w.post(password="Green-Valley-Teapot-77")
     assert page.state == "done"
     assert len(await rows(harness, PasswordHistory)) == 2
+
+
+async def test_an_invitation_gives_at_most_five_codes(harness: Harness) -> None:
+    _, link = await invite(harness)
+    w = Invited(harness, link)
+    await w.open()
+    for _ in range(4):
+        harness.clock.advance(61)
+        assert (await w.post("/resend")).status == 200
+    harness.clock.advance(61)
+    page = await w.post("/resend")
+    assert (page.status, page.state) == (409, "code")
+    assert "invitation.too_many_codes" in page.message_ids
+    assert len(await rows(harness, Code)) == 5

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server import secrets_
@@ -50,6 +50,9 @@ from widget_server.users.invitations import (
     code_hash,
     issue_invitation_code,
 )
+
+#: Codes one invitation may have (the first and four resends); then the admin resends.
+MAX_CODES = 5
 
 Kind = Literal["invitation", "set_password"]
 State = Literal["code", "password", "done"]
@@ -174,13 +177,21 @@ async def _accept(
 
 
 async def resend_code(services: Services, pool: PoolView, flow: Flow) -> Flow:
+    """A new code on the same invitation, at most ``MAX_CODES`` in all: whoever holds
+    only the link (a forwarded page, not the mailbox) gets 5 guesses per code, so an
+    unbounded resend would turn 72 hours into thousands of guesses."""
     transition(flow.state, "resend")
     now = services.clock.now()
     cooldown = timedelta(seconds=services.settings.code_resend_cooldown_seconds)
-    outcome: ResendTooSoon | None = None
+    outcome: Exception | None = None
     async with services.db.write() as session:
         current = await _live_code(session, flow.id, ACTIVATION)
-        if current is not None and not await _retire(session, current, now - cooldown, now):
+        issued = await session.scalar(
+            select(func.count()).select_from(Code).where(Code.flow_id == flow.id)
+        )
+        if (issued or 0) >= MAX_CODES:
+            outcome = FlowStateError("invitation.too_many_codes")
+        elif current is not None and not await _retire(session, current, now - cooldown, now):
             wait = int((current.sent_at + cooldown - now).total_seconds()) + 1
             outcome = ResendTooSoon(max(wait, 1))
         elif flow.user_id is not None:
