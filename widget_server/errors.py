@@ -16,6 +16,11 @@
      │    ├── CodeExpired
      │    ├── CodeExhausted
      │    └── ResendTooSoon(retry_after)
+     ├── LoginError                        end-user login and recovery (flows/login.py)
+     │    ├── LoginFailed                  unknown identifier, wrong password or a user who
+     │    │                                may not log in: one answer for all three
+     │    ├── LoginThrottled(retry_after)  too many attempts for this account+IP or this IP
+     │    └── UnknownApp                   client_id unknown, revoked or not for this pool
      ├── Overloaded(retry_after)           password hashing pool full
      └── AdminError                        the admin API and portal
           ├── NotAuthenticated             no, unknown, revoked or expired credentials
@@ -131,6 +136,32 @@ class Overloaded(WidgetError):
     def __init__(self, retry_after: int = 1) -> None:
         super().__init__(retry_after)
         self.retry_after = retry_after
+
+
+class LoginError(WidgetError):
+    pass
+
+
+class LoginFailed(LoginError):
+    """Deliberately vague: which of the three it was must not be learnable."""
+
+    message_id = "login.failed"
+
+
+class LoginThrottled(LoginError):
+    message_id = "login.throttled"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+    @property
+    def message(self) -> Msg:
+        return msg("login.throttled", seconds=self.retry_after)
+
+
+class UnknownApp(LoginError):
+    message_id = "login.unknown_app"
 
 
 class AdminError(WidgetError):

@@ -252,6 +252,7 @@ CATALOG: dict[str, str] = {
     "login.throttled": "Too many sign-in attempts. Try again in {seconds} seconds.",
     "login.unknown_app": "This sign-in form is not set up for this application.",
     "login.mfa_required": "One more step: confirm it's you with your second factor.",
+    "login.done": "This sign-in is already complete.",
     "login.signed_out": "You are signed out.",
     "login.session_ended": "Your session has ended. Please sign in again.",
     "recovery.sent": "If an account exists for {address}, we sent a 6-digit code to it. "

@@ -12,6 +12,8 @@ from widget_server import migrate
 from widget_server.admin.portal_auth import LoginThrottle
 from widget_server.admin.templates import ensure_builtin_schemas
 from widget_server.assets import asset_dir
+from widget_server.auth.throttle import LoginThrottle as EndUserLoginThrottle
+from widget_server.auth.throttle import make_store
 from widget_server.clock import Clock, SystemClock
 from widget_server.db import Database
 from widget_server.mail.compose import Composer
@@ -22,7 +24,7 @@ from widget_server.passwords.policy import load_common_passwords
 from widget_server.pools import PoolDirectory
 from widget_server.services import Services
 from widget_server.settings import Settings
-from widget_server.web import invitation, pages, registration
+from widget_server.web import invitation, login, pages, registration
 from widget_server.web.api.openapi import openapi_config
 from widget_server.web.api.router import admin_api_router
 from widget_server.web.context import WebContext
@@ -59,6 +61,13 @@ def create_app(
         notify_outbox=worker.wake,
     )
 
+    # End-user login throttle: in this process, or in Redis shared by all (redis_url).
+    login_throttle = EndUserLoginThrottle(
+        make_store(settings.redis_url),
+        settings.secret_key,
+        now=lambda: clock.now().timestamp(),
+    )
+
     async def startup() -> None:
         if migrate_on_start:
             await migrate.upgrade(db)
@@ -82,11 +91,12 @@ def create_app(
                 "web": WebContext(services, Renderer(env)),
                 "outbox": worker,
                 "admin_login_throttle": LoginThrottle(),
+                "login_throttle": login_throttle,
             }
         ),
         middleware=[DefineMiddleware(SecurityHeadersMiddleware)],
         on_startup=[startup],
-        on_shutdown=[shutdown],
+        on_shutdown=[shutdown, login_throttle.close],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(),
     )
@@ -96,6 +106,10 @@ def _widget_handlers() -> list[ControllerRouterHandler]:
     """The widget, its pages and assets: not part of the admin API's OpenAPI document."""
     return [
         registration.show_registration,
+        login.show_login,
+        login.submit_login,
+        login.logout,
+        login.show_logged_out,
         registration.submit_registration,
         registration.submit_code,
         registration.resend_code,

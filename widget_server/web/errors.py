@@ -18,6 +18,9 @@ CodeExpired            410     the code step, ``code.expired``
 CodeExhausted          429     the code step, ``code.exhausted``
 ResendTooSoon          429     the code step + ``Retry-After``
 Overloaded             503     the same step, values kept + ``Retry-After``
+LoginFailed            400     the login form, identifier kept, ``login.failed``
+LoginThrottled         429     the login form + ``Retry-After``, ``login.throttled``
+UnknownApp             404     a plain not-found page (``login.unknown_app``)
 RegistrationClosed     403     a closed notice, no form
 PoolNotFound           404     a plain not-found page
 =====================  ======  ==============================================
@@ -45,10 +48,13 @@ from widget_server.errors import (
     FlowNotFound,
     FlowStateError,
     InvalidInput,
+    LoginFailed,
+    LoginThrottled,
     Overloaded,
     PoolNotFound,
     RegistrationClosed,
     ResendTooSoon,
+    UnknownApp,
     WidgetError,
 )
 from widget_server.flows import invitation, registration
@@ -72,6 +78,9 @@ STATUS: dict[type[WidgetError], int] = {
     Overloaded: 503,
     RegistrationClosed: 403,
     PoolNotFound: 404,
+    LoginFailed: 400,
+    LoginThrottled: 429,
+    UnknownApp: 404,
 }
 
 

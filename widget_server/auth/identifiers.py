@@ -1,0 +1,85 @@
+"""What a user types to say who they are, read the way addresses are stored.
+
+Emails as the registration stores them (email-validator's normalised form, lower case);
+phone numbers in E.164, parsed with the pool's default region and accepted only from the
+pool's regions (if it lists any) and only for numbers a person has (mobile or fixed
+line). Anything unreadable is ``None``: to a login that is just an unknown account.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from widget_server.forms import identifier_field
+from widget_server.forms.schema import properties
+from widget_server.pools import PoolView
+
+#: Longer than any email (320) or phone number: not an identifier, and not worth parsing.
+MAX_IDENTIFIER = 320
+_PERSONAL = frozenset(
+    {
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    }
+)
+
+
+class Identifier(NamedTuple):
+    kind: Literal["email", "phone"]
+    value: str
+
+
+def accepts_phone(pool: PoolView) -> bool:
+    return "phone" in pool.activation_methods or _identifier_format(pool) == "tel"
+
+
+def _identifier_format(pool: PoolView) -> str | None:
+    prop = properties(pool.schema).get(identifier_field(pool.schema), {})
+    fmt = prop.get("format")
+    return fmt if isinstance(fmt, str) else None
+
+
+def default_region(pool: PoolView) -> str | None:
+    prop = properties(pool.schema).get(identifier_field(pool.schema), {})
+    region = prop.get("x-default-region")
+    if isinstance(region, str):
+        return region
+    return pool.phone_regions[0] if len(pool.phone_regions) == 1 else None
+
+
+def read_identifier(pool: PoolView, text: str) -> Identifier | None:
+    text = text.strip()
+    if not text or len(text) > MAX_IDENTIFIER:
+        return None
+    if "@" in text or not accepts_phone(pool):
+        return _email(text)
+    return _phone(pool, text)
+
+
+def _email(text: str) -> Identifier | None:
+    try:
+        normalised = validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError:
+        return None
+    return Identifier("email", normalised.lower())
+
+
+def _phone(pool: PoolView, text: str) -> Identifier | None:
+    try:
+        number = phonenumbers.parse(text, default_region(pool))
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    region = phonenumbers.region_code_for_number(number)
+    if pool.phone_regions and region not in pool.phone_regions:
+        return None
+    if phonenumbers.number_type(number) not in _PERSONAL:
+        return None
+    return Identifier(
+        "phone", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    )

@@ -1,0 +1,447 @@
+"""Login inside the embedded widget. Nothing here knows about HTTP.
+
+::
+
+    form ─login→ done            a new session (and, for an app, a one-time code)
+      │  ↺ login_failed          one answer for unknown, wrong and not-active
+      └─login→ mfa ─verify→ done the pool requires a second factor, or the user has one;
+                                 the MFA step (a later issue) continues from ``mfa``
+
+Unsaved flows, like registration: opening the form writes nothing; the flow travels as
+a signed ticket (pool, parent origin, app, issue time) until a successful login inserts
+it as ``done`` (or ``mfa``), in the transaction that starts the session. A second POST
+of the same ticket then finds the row taken and is refused as a replay. A saved flow in
+``form`` comes from the OIDC authorization endpoint (``Flow.oauth`` holds the request and
+``continue``, the same-origin path the browser goes to after the login).
+
+Constant work: throttling is counted before the hash; an unknown identifier, a user
+without a password, a wrong password and a user who may not log in all cost one argon2
+verify and end in the same ``LoginFailed``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import msgspec
+from sqlalchemy import Table, inspect, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+
+from widget_server import secrets_
+from widget_server.auth.identifiers import read_identifier
+from widget_server.auth.redirects import safe_local_path
+from widget_server.auth.sessions import start_session
+from widget_server.auth.throttle import LoginThrottle
+from widget_server.errors import (
+    CsrfMismatch,
+    FlowExpired,
+    FlowNotFound,
+    FlowStateError,
+    InvalidInput,
+    LoginFailed,
+    LoginThrottled,
+    UnknownApp,
+)
+from widget_server.flows.registration import csrf_token
+from widget_server.messages import Msg, msg
+from widget_server.models import Address, App, Credential, Flow, MfaFactor, User
+from widget_server.oidc.codes import issue_code
+from widget_server.pools import PoolView
+from widget_server.services import Services
+from widget_server.upsert import insert_ignoring_conflict
+from widget_server.users.lifecycle import can_log_in
+
+log = logging.getLogger(__name__)
+
+KIND = "login"
+#: How a password login proves who the user is (OIDC ``amr``).
+PASSWORD_AMR = ["pwd"]
+
+State = Literal["form", "mfa", "done"]
+Action = Literal["login", "login_mfa", "verify_mfa"]
+
+TRANSITIONS: dict[tuple[State, Action], State] = {
+    ("form", "login"): "done",
+    ("form", "login_mfa"): "mfa",
+    ("mfa", "verify_mfa"): "done",
+}
+
+
+def transition(state: str, action: Action) -> State:
+    target = TRANSITIONS.get((state, action))  # type: ignore[arg-type]
+    if target is None:
+        raise FlowStateError("login.done" if state == "done" else "flow.wrong_step")
+    return target
+
+
+class LoginApp(msgspec.Struct, frozen=True, kw_only=True):
+    """The partner app an embedded login signs in to: where its code may go."""
+
+    id: str
+    allowed_origins: tuple[str, ...]
+
+
+class LoginResult(msgspec.Struct, frozen=True, kw_only=True):
+    flow: Any  # Flow; msgspec cannot type ORM objects
+    #: The new session's cookie value and id; None while a second factor is pending.
+    token: str | None
+    session_id: str | None
+    #: The one-time authorization code for an embedding app, posted to its origin.
+    code: str | None
+    #: Where the browser goes next (the authorization endpoint), if anywhere.
+    continue_path: str | None
+
+
+# --- apps -------------------------------------------------------------------------------
+
+
+async def app_for(services: Services, pool: PoolView, client_id: str | None) -> LoginApp | None:
+    """The app of ``client_id`` if it may use this pool; None without one."""
+    if not client_id:
+        return None
+    if len(client_id) > 64:
+        raise UnknownApp()
+    async with services.db.read() as session:
+        app = await session.get(App, client_id)
+    if (
+        app is None
+        or app.revoked_at is not None
+        or app.tenant_id != pool.tenant_id
+        or pool.id not in (app.pool_ids or ())
+    ):
+        raise UnknownApp()
+    return LoginApp(id=app.id, allowed_origins=tuple(app.allowed_origins or ()))
+
+
+def allowed_origin(pool: PoolView, app: LoginApp | None, origin: str | None) -> str | None:
+    """The parent origin a page may talk to: exactly one of the app's origins for an app
+    (its code must reach nobody else), else one of the pool's."""
+    if origin is None:
+        return None
+    allowed = app.allowed_origins if app is not None else pool.allowed_origins
+    return origin if origin in allowed else None
+
+
+# --- the flow -----------------------------------------------------------------------------
+
+
+def start(services: Services, pool: PoolView, origin: str | None, app: LoginApp | None) -> Flow:
+    """A new, unsaved flow; see ``flow_ticket``."""
+    now = services.clock.now().replace(microsecond=0)
+    origin = allowed_origin(pool, app, origin)
+    app_id = app.id if app is not None else None
+    return _unsaved(services, pool, secrets_.new_token(), origin, app_id, now)
+
+
+def _unsaved(
+    services: Services,
+    pool: PoolView,
+    flow_id: str,
+    origin: str | None,
+    app_id: str | None,
+    created: datetime,
+) -> Flow:
+    return Flow(
+        id=flow_id,
+        kind=KIND,
+        pool_id=pool.id,
+        state="form",
+        step="",
+        data={},
+        password_hash=None,
+        parent_origin=origin,
+        app_id=app_id,
+        oauth={},
+        user_id=None,
+        address=None,
+        expires_at=created + timedelta(seconds=services.settings.flow_ttl_seconds),
+        created_at=created,
+        updated_at=created,
+    )
+
+
+def flow_ticket(services: Services, flow: Flow) -> str:
+    """Signed (pool, parent origin, app, issue time) of an unsaved flow, carried in the form."""
+    fields = [
+        flow.pool_id,
+        flow.parent_origin or "",
+        flow.app_id or "",
+        int(flow.created_at.timestamp()),
+    ]
+    payload = base64.urlsafe_b64encode(json.dumps(fields).encode()).decode().rstrip("=")
+    signature = secrets_.keyed_hash(services.settings.secret_key, "login-ticket", flow.id, payload)
+    return f"{payload}.{signature}"
+
+
+def _from_ticket(services: Services, pool: PoolView, flow_id: str, ticket: str) -> Flow | None:
+    payload, _, signature = ticket.partition(".")
+    key = services.settings.secret_key
+    if not secrets_.matches(signature, key, "login-ticket", flow_id, payload):
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        pool_id, origin, app_id, issued = json.loads(raw)
+        created = datetime.fromtimestamp(int(issued), UTC)
+    except (ValueError, TypeError):
+        return None
+    if pool_id != pool.id:
+        return None
+    return _unsaved(services, pool, flow_id, origin or None, app_id or None, created)
+
+
+def is_saved(flow: Flow) -> bool:
+    return not inspect(flow).transient
+
+
+async def get(services: Services, pool: PoolView, flow_id: str) -> Flow:
+    if len(flow_id) > 64:
+        raise FlowNotFound()
+    async with services.db.read() as session:
+        flow = await session.get(Flow, flow_id)
+    if flow is None or flow.pool_id != pool.id or flow.kind != KIND:
+        raise FlowNotFound()
+    if flow.expires_at <= services.clock.now() and flow.state == "form":
+        raise FlowExpired()
+    return flow
+
+
+async def load(
+    services: Services, pool: PoolView, flow_id: str, token: str, ticket: str | None
+) -> Flow:
+    """A flow for a POST: the CSRF token first, then the ticket or the saved row."""
+    if not secrets_.hmac_equal(csrf_token(services, flow_id), token):
+        raise CsrfMismatch()
+    flow = _from_ticket(services, pool, flow_id, ticket) if ticket else None
+    if flow is None:
+        return await get(services, pool, flow_id)
+    if flow.expires_at <= services.clock.now():
+        raise FlowExpired()
+    return flow
+
+
+# --- logging in ---------------------------------------------------------------------------
+
+
+class _Account(msgspec.Struct, frozen=True):
+    user_id: str
+    status: str
+    secret_hash: str | None
+
+
+async def log_in(
+    services: Services,
+    pool: PoolView,
+    flow: Flow,
+    identifier: str,
+    password: str,
+    *,
+    throttle: LoginThrottle,
+    ip: str | None,
+    user_agent: str | None,
+) -> LoginResult:
+    transition(flow.state, "login")
+    _require(identifier, password)
+    typed = read_identifier(pool, identifier)
+    # Unreadable input is counted under what was typed: it is an unknown account.
+    key = typed.value if typed is not None else identifier.strip().lower()[:320]
+    wait = await throttle.attempt(pool.id, key, ip)
+    if wait:
+        raise LoginThrottled(wait)
+    account = await _account(services, pool, typed.kind, typed.value) if typed else None
+    if account is None or account.secret_hash is None:
+        await services.hashing.verify_dummy(password)
+        raise LoginFailed()
+    ok, rehash = await services.hashing.verify(account.secret_hash, password)
+    if not ok or not can_log_in(account.status):
+        if ok:
+            log.info("login refused: user %s is %s", account.user_id, account.status)
+        raise LoginFailed()
+    await throttle.succeeded(pool.id, key, ip)
+    if rehash:
+        await _rehash(services, account, password)
+    return await _finish(services, pool, flow, account.user_id, ip=ip, user_agent=user_agent)
+
+
+def _require(identifier: str, password: str) -> None:
+    errors: dict[str, list[Msg]] = {}
+    if not identifier.strip():
+        errors["identifier"] = [msg("form.required")]
+    if not password:
+        errors["password"] = [msg("form.required")]
+    if errors:
+        raise InvalidInput(errors)
+
+
+async def _account(services: Services, pool: PoolView, kind: str, value: str) -> _Account | None:
+    """The user a verified address names, with their password hash (if any)."""
+    async with services.db.read() as session:
+        row = (
+            await session.execute(
+                select(User.id, User.status, Credential.secret_hash)
+                .join(Address, Address.user_id == User.id)
+                .outerjoin(Credential, Credential.user_id == User.id)
+                .where(
+                    Address.pool_id == pool.id,
+                    Address.kind == kind,
+                    Address.value == value,
+                    Address.status == "verified",
+                )
+            )
+        ).first()
+    return _Account(row[0], row[1], row[2]) if row is not None else None
+
+
+async def _rehash(services: Services, account: _Account, password: str) -> None:
+    # The hasher's parameters changed since this hash was made: store one with today's.
+    # Conditional on the old hash, so a password changed meanwhile is not overwritten.
+    fresh = await services.hashing.hash(password)
+    async with services.db.write() as session:
+        await session.execute(
+            update(Credential)
+            .where(
+                Credential.user_id == account.user_id, Credential.secret_hash == account.secret_hash
+            )
+            .values(secret_hash=fresh, updated_at=services.clock.now())
+        )
+
+
+async def _needs_mfa(services: Services, pool: PoolView, user_id: str) -> bool:
+    if pool.mfa == "required":
+        return True
+    if pool.mfa == "off":
+        return False
+    async with services.db.read() as session:
+        enrolled = await session.scalar(
+            select(MfaFactor.id)
+            .where(MfaFactor.user_id == user_id, MfaFactor.confirmed_at.is_not(None))
+            .limit(1)
+        )
+    return enrolled is not None
+
+
+async def _finish(
+    services: Services,
+    pool: PoolView,
+    flow: Flow,
+    user_id: str,
+    *,
+    ip: str | None,
+    user_agent: str | None,
+) -> LoginResult:
+    now = services.clock.now()
+    mfa = await _needs_mfa(services, pool, user_id)
+    target = transition(flow.state, "login_mfa" if mfa else "login")
+    token = session_id = code = None
+    data: dict[str, Any] = {"amr": PASSWORD_AMR, "auth_time": now.isoformat()}
+    async with services.db.write() as session:
+        if not mfa:
+            token, session_id = await start_session(
+                services,
+                session,
+                user_id=user_id,
+                pool=pool,
+                app_id=flow.app_id,
+                amr=PASSWORD_AMR,
+                ip=ip,
+                user_agent=user_agent,
+            )
+            data["session_id"] = session_id
+        await _save(services, session, flow, target, user_id, data)
+        if session_id is not None and embedded_for_app(flow):
+            code = await _issue(services, session, flow, user_id, session_id, now)
+    flow.state, flow.user_id, flow.data = target, user_id, data
+    return LoginResult(
+        flow=flow,
+        token=token,
+        session_id=session_id,
+        code=code,
+        continue_path=continue_path(flow) if not mfa else None,
+    )
+
+
+async def _save(
+    services: Services,
+    session: AsyncSession,
+    flow: Flow,
+    target: str,
+    user_id: str,
+    data: dict[str, Any],
+) -> None:
+    now = services.clock.now()
+    changes = {"state": target, "user_id": user_id, "data": data, "updated_at": now}
+    if not is_saved(flow):
+        row = {c.name: getattr(flow, c.key) for c in _FLOWS.columns} | changes
+        row["data"] = data
+        if not await insert_ignoring_conflict(session, Flow, row, conflict_columns=("id",)):
+            raise FlowStateError("login.done")
+        make_transient_to_detached(flow)
+        return
+    claimed = await session.execute(
+        update(Flow).where(Flow.id == flow.id, Flow.state == "form").values(**changes)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise FlowStateError("login.done")
+
+
+_FLOWS: Table = Flow.__table__  # type: ignore[assignment]
+
+
+def embedded_for_app(flow: Flow) -> bool:
+    """An embedded login for a partner app: its page gets a code by postMessage."""
+    return flow.app_id is not None and not flow.oauth and flow.parent_origin is not None
+
+
+async def _issue(
+    services: Services,
+    session: AsyncSession,
+    flow: Flow,
+    user_id: str,
+    session_id: str,
+    auth_time: datetime,
+) -> str:
+    assert flow.app_id is not None
+    return await issue_code(
+        services,
+        session,
+        app_id=flow.app_id,
+        user_id=user_id,
+        pool_id=flow.pool_id,
+        session_id=session_id,
+        redirect_uri=None,
+        scope="openid",
+        nonce=None,
+        code_challenge=None,
+        code_challenge_method=None,
+        amr=list(PASSWORD_AMR),
+        auth_time=auth_time,
+    )
+
+
+async def code_for_session(
+    services: Services, flow: Flow, session_id: str, auth_time: datetime
+) -> str | None:
+    """A fresh code for the done page of an embedded app login, shown again (a reload, or
+    the page after a plain form post): only for the session the login made."""
+    if flow.state != "done" or not embedded_for_app(flow) or flow.user_id is None:
+        return None
+    if flow.data.get("session_id") != session_id:
+        return None
+    async with services.db.write() as session:
+        return await _issue(services, session, flow, flow.user_id, session_id, auth_time)
+
+
+def continue_path(flow: Flow) -> str | None:
+    """Where an OIDC authorization request continues after the login, if it is a path on
+    this server; anything else is refused (logged) rather than followed."""
+    wanted = (flow.oauth or {}).get("continue")
+    if wanted is None:
+        return None
+    safe = safe_local_path(wanted)
+    if safe is None:
+        log.warning("login flow %s: refused a continue address that is not a local path", flow.id)
+    return safe

@@ -1,0 +1,204 @@
+"""Draw a login flow in whatever state it is in, with the headers its page needs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+import msgspec
+from litestar import Response
+
+from widget_server import secrets_
+from widget_server.auth.identifiers import accepts_phone
+from widget_server.flows import login
+from widget_server.flows.registration import csrf_token
+from widget_server.forms import FormNode
+from widget_server.messages import Msg
+from widget_server.models import Flow
+from widget_server.pools import PoolView
+from widget_server.services import Services
+from widget_server.themes import Theme
+from widget_server.web.context import WebContext
+from widget_server.web.render import FlowIds
+from widget_server.web.security import frame_ancestors
+from widget_server.web.views import html
+
+
+def login_path(pool: PoolView) -> str:
+    return f"/embed/{pool.id}/login"
+
+
+def with_query(path: str, **params: str | None) -> str:
+    kept = {k: v for k, v in params.items() if v}
+    return f"{path}?{urlencode(kept)}" if kept else path
+
+
+def logout_csrf(services: Services, session_id: str) -> str:
+    """The logout form's token, derived from the session: only a page rendered for this
+    session has it, and it changes with every login."""
+    return secrets_.keyed_hash(services.settings.secret_key, "logout", session_id)[:43]
+
+
+class LoggedInEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """What the embedding page learns: the pool, and for an app a one-time code its
+    backend exchanges for an ID token. Never the session token."""
+
+    type: str = "logged-in"
+    pool_id: str
+    code: str | None = None
+
+
+class Done(msgspec.Struct, frozen=True, kw_only=True):
+    """What the done page needs of the session it shows."""
+
+    session_id: str
+    code: str | None = None
+
+
+def identifier_node(
+    pool: PoolView, theme: Theme, value: str | None, errors: Sequence[Msg]
+) -> FormNode:
+    phone = accepts_phone(pool)
+    label = "ui.identifier_email_or_phone" if phone else "ui.identifier_email"
+    return FormNode(
+        type="input",
+        name="identifier",
+        input_type="text" if phone else "email",
+        label=Msg(id=label, level="info").text(theme.copy),
+        required=True,
+        value=value or "",
+        attributes={"autocomplete": "username", "maxlength": "320", "autofocus": ""},
+        messages=tuple(errors),
+    )
+
+
+def password_node(theme: Theme, errors: Sequence[Msg]) -> FormNode:
+    return FormNode(
+        type="input",
+        name="password",
+        input_type="password",
+        label=Msg(id="ui.password_label", level="info").text(theme.copy),
+        required=True,
+        value=None,
+        attributes={"autocomplete": "current-password"},
+        messages=tuple(errors),
+    )
+
+
+def render_login(
+    ctx: WebContext,
+    pool: PoolView,
+    flow: Flow,
+    *,
+    app: login.LoginApp | None,
+    fragment: bool,
+    top_level: bool = False,
+    values: Mapping[str, str] | None = None,
+    errors: Mapping[str, Sequence[Msg]] | None = None,
+    alerts: Sequence[Msg] = (),
+    done: Done | None = None,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Response[str]:
+    theme = ctx.renderer.theme(pool)
+    view = _state_view(ctx, pool, flow, theme, values or {}, errors or {}, done)
+    ids = FlowIds(
+        flow_id=flow.id,
+        csrf_token=csrf_token(ctx.services, flow.id),
+        flow_ticket=None if login.is_saved(flow) else login.flow_ticket(ctx.services, flow),
+        parent_origin=flow.parent_origin,
+    )
+    body = ctx.renderer.page(
+        "flows/login_card.html" if fragment else "flows/login.html",
+        pool=pool,
+        theme=theme,
+        **ctx.renderer.texts(theme),
+        **ids._asdict(),
+        alerts=tuple(alerts),
+        full_page=top_level,
+        **view,
+    )
+    return html(pool, body, status, **framing(app), **(headers or {}))
+
+
+def framing(app: login.LoginApp | None) -> dict[str, str]:
+    """An app's login may be framed by the app's origins only (its code goes there)."""
+    if app is None:
+        return {}
+    return {"content-security-policy": frame_ancestors(app.allowed_origins)}
+
+
+def _state_view(
+    ctx: WebContext,
+    pool: PoolView,
+    flow: Flow,
+    theme: Theme,
+    values: Mapping[str, str],
+    errors: Mapping[str, Sequence[Msg]],
+    done: Done | None,
+) -> dict[str, Any]:
+    origin = flow.parent_origin
+    if flow.state == "form":
+        register = with_query(f"/embed/{pool.id}/register", parent_origin=origin)
+        return {
+            "state": "form",
+            "action": login_path(pool),
+            "nodes": [
+                identifier_node(
+                    pool, theme, values.get("identifier"), errors.get("identifier", ())
+                ),
+                password_node(theme, errors.get("password", ())),
+            ],
+            "recover_url": with_query(f"/embed/{pool.id}/recover", parent_origin=origin),
+            "register_url": register if pool.self_registration else None,
+        }
+    if flow.state == "done":
+        event = None
+        if origin is not None and done is not None:
+            built = msgspec.to_builtins(LoggedInEvent(pool_id=pool.id, code=done.code))
+            # No "code" key at all without an app: nothing for a page to mistake for one.
+            event = {k: v for k, v in built.items() if v is not None}
+        return {
+            "state": "done",
+            "event": event,
+            "logout_action": f"/embed/{pool.id}/logout",
+            "logout_csrf": logout_csrf(ctx.services, done.session_id) if done else None,
+        }
+    return {"state": flow.state}
+
+
+class LoggedOutEvent(msgspec.Struct, frozen=True, kw_only=True):
+    type: str = "logged-out"
+    pool_id: str
+
+
+def render_signed_out(
+    ctx: WebContext,
+    pool: PoolView,
+    *,
+    parent_origin: str | None,
+    fragment: bool,
+    alerts: Sequence[Msg],
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    state: str = "ended",
+) -> Response[str]:
+    """After a logout (``ended``), or a logout that was refused (``refused``)."""
+    theme = ctx.renderer.theme(pool)
+    origin = parent_origin if pool.allows_origin(parent_origin) else None
+    signed_out = state == "ended" and origin is not None
+    event = msgspec.to_builtins(LoggedOutEvent(pool_id=pool.id)) if signed_out else None
+    body = ctx.renderer.page(
+        "flows/login_card.html" if fragment else "flows/login.html",
+        pool=pool,
+        theme=theme,
+        **ctx.renderer.texts(theme),
+        state=state,
+        alerts=tuple(alerts),
+        parent_origin=origin,
+        login_url=with_query(login_path(pool), parent_origin=origin),
+        event=event,
+        full_page=False,
+    )
+    return html(pool, body, status, **(headers or {}))
