@@ -38,7 +38,11 @@
      ├── UnauthorizedClient               the app may not use this grant / pool
      ├── UnsupportedGrantType
      ├── InvalidScope
-     └── AccessDenied                     the user (or the pool) said no
+     ├── UnsupportedResponseType
+     ├── LoginRequired / ConsentRequired  ``prompt=none`` could not be honoured
+     ├── AccessDenied                     the user (or the pool) said no
+     └── RedirectRefused(message_id)      unknown client or unregistered redirect_uri:
+                                          shown to the user, never sent anywhere
 """
 
 from __future__ import annotations
@@ -254,3 +258,25 @@ class InvalidScope(OAuthError):
 
 class AccessDenied(OAuthError):
     error = "access_denied"
+
+
+class UnsupportedResponseType(OAuthError):
+    error = "unsupported_response_type"
+
+
+class LoginRequired(OAuthError):
+    error = "login_required"
+
+
+class ConsentRequired(OAuthError):
+    error = "consent_required"
+
+
+class RedirectRefused(OAuthError):
+    """The authorization request cannot be answered to its client (the client is unknown,
+    or the redirect URI is not registered for it): redirecting would make us an open
+    redirector, so the user gets an error page instead."""
+
+    def __init__(self, message_id: str, description: str = "") -> None:
+        super().__init__(description or message_id)
+        self.message_id = message_id

@@ -226,6 +226,10 @@ CATALOG: dict[str, str] = {
     "oauth.invalid_request": "The sign-in request from this application is incomplete or "
     "malformed ({detail}).",
     "oauth.error_title": "This sign-in cannot continue",
+    "oauth.request_gone": "This sign-in request has expired or was already used. Go back to "
+    "the application and start again.",
+    "oauth.session_missing": "Your sign-in did not reach this page (your browser may block "
+    "cookies). Go back to the application and start again.",
     "oauth.consent_title": "{app} wants to access your account",
     "oauth.consent_intro": "Signed in as {user}. {app} is asking for:",
     "oauth.consent_allow": "Allow",

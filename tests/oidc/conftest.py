@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.admin.keys import AdminClient
@@ -15,6 +17,8 @@ from tests.conftest import Harness
 from widget_server.admin import apps
 from widget_server.admin.apps import NewApp
 from widget_server.auth.sessions import start_session
+from widget_server.clock import ManualClock
+from widget_server.demo.relying_party import RelyingParty, relying_party
 from widget_server.models import Address, User
 from widget_server.secrets_ import new_id
 
@@ -34,6 +38,12 @@ class PartnerApp:
     id: str
     secret: str | None
     redirect_uri: str
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """Starts at the real time: authlib checks ``exp`` and ``iat`` against the wall clock."""
+    return ManualClock(datetime.now(UTC).replace(microsecond=0))
 
 
 MakeUser = Callable[..., Awaitable[EndUser]]
@@ -139,5 +149,26 @@ def log_in(harness: Harness) -> LogIn:
             )
         harness.client.cookies.set(f"ws_session_{user.pool_id}", token, domain="widget.test")
         return token
+
+    return make
+
+
+ISSUER = "http://localhost:8000"
+MakeRp = Callable[..., RelyingParty]
+
+
+@pytest.fixture
+def make_rp(harness: Harness) -> MakeRp:
+    """``make_rp(app, scope=..., auth_method=...)``: authlib's OpenID Connect client for the
+    app, talking to the test app in-process (discovery, JWKS and token endpoint)."""
+
+    def make(app: PartnerApp, **kwargs: Any) -> RelyingParty:
+        return relying_party(
+            ISSUER,
+            app.id,
+            app.secret,
+            transport=httpx.ASGITransport(app=harness.app),
+            **kwargs,
+        )
 
     return make

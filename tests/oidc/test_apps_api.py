@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from tests.admin.keys import AdminClient, MakeKey
 from tests.conftest import Harness, rows
-from widget_server.admin.apps import secret_hash
 from widget_server.models import App, AuditEvent, Tenant
+from widget_server.oidc.clients import client_secret_hash as secret_hash
 
 NEW_APP = {
     "id": "shop",

@@ -26,9 +26,9 @@ from widget_server.admin.guard import guard
 from widget_server.admin.validation import Problems
 from widget_server.errors import Conflict, InvalidInput, NotFound
 from widget_server.models import App, Pool
+from widget_server.oidc.clients import client_secret_hash
 from widget_server.oidc.redirects import valid_redirect_uri
 from widget_server.oidc.scopes import SCOPES
-from widget_server.secrets_ import keyed_hash
 from widget_server.services import Services
 from widget_server.upsert import insert_ignoring_conflict
 
@@ -36,7 +36,6 @@ APP_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
 MAX_ORIGINS = 32
 MAX_REDIRECT_URIS = 32
 MAX_POOLS = 64
-_HASH_PURPOSE = "app-secret"
 _Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Kind = Literal["confidential", "public"]
 
@@ -87,11 +86,6 @@ class AppPatch(AppSettings, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     pass
 
 
-def secret_hash(secret_key: str, app_id: str, secret: str) -> str:
-    # Client secrets are 256 random bits: a keyed hash suffices (no password stretching).
-    return keyed_hash(secret_key, _HASH_PURPOSE, app_id, secret)
-
-
 async def list_apps(services: Services, actor: Actor) -> list[AppDetail]:
     await guard(services, actor, "apps.read", target_type="app")
     async with services.db.read() as session:
@@ -122,7 +116,8 @@ async def create_app(services: Services, actor: Actor, new: NewApp) -> CreatedAp
             "id": app_id,
             "tenant_id": actor.tenant_id,
             "kind": new.kind,
-            "secret_hash": secret and secret_hash(services.settings.secret_key, app_id, secret),
+            "secret_hash": secret
+            and client_secret_hash(services.settings.secret_key, app_id, secret),
             "allowed_origins": [],
             "redirect_uris": [],
             "scopes": [],
@@ -172,7 +167,7 @@ async def rotate_secret(services: Services, actor: Actor, app_id: str) -> Create
             update(App)
             .where(App.id == app_id)
             .values(
-                secret_hash=secret_hash(services.settings.secret_key, app_id, secret),
+                secret_hash=client_secret_hash(services.settings.secret_key, app_id, secret),
                 updated_at=now,
             )
         )

@@ -19,12 +19,13 @@ from widget_server.db import Database
 from widget_server.mail.compose import Composer
 from widget_server.mail.outbox import OutboxWorker
 from widget_server.mail.senders import Sender, SmtpSender
+from widget_server.oidc.keys import KeyRing
 from widget_server.passwords.hashing import Argon2Hasher, HashingPool, PasswordHasher
 from widget_server.passwords.policy import load_common_passwords
 from widget_server.pools import PoolDirectory
 from widget_server.services import Services
 from widget_server.settings import Settings
-from widget_server.web import invitation, login, pages, registration
+from widget_server.web import invitation, login, oidc, oidc_authorize, pages, registration
 from widget_server.web.api.openapi import openapi_config
 from widget_server.web.api.router import admin_api_router
 from widget_server.web.context import WebContext
@@ -91,6 +92,7 @@ def create_app(
                 "web": WebContext(services, Renderer(env)),
                 "outbox": worker,
                 "admin_login_throttle": LoginThrottle(),
+                "oidc_keys": KeyRing(services),
                 "login_throttle": login_throttle,
             }
         ),
@@ -120,6 +122,8 @@ def _widget_handlers() -> list[ControllerRouterHandler]:
         invitation.submit_invitation_password,
         invitation.show_set_password,
         invitation.submit_set_password,
+        *oidc.HANDLERS,
+        *oidc_authorize.HANDLERS,
         pages.theme_css,
         pages.index,
         pages.mailbox,
