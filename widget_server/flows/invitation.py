@@ -45,9 +45,7 @@ from widget_server.pools import PoolView
 from widget_server.services import Services
 from widget_server.users.invitations import (
     ACTIVATION,
-    INVITATION,
     SET_PASSWORD,
-    code_hash,
     issue_invitation_code,
 )
 
@@ -339,16 +337,3 @@ async def _move(session: AsyncSession, flow: Flow, state: State, now: datetime) 
     await session.execute(
         update(Flow).where(Flow.id == flow.id).values(state=state, updated_at=now)
     )
-
-
-__all__ = [
-    "INVITATION",
-    "SET_PASSWORD",
-    "check_link",
-    "code_hash",
-    "get",
-    "load",
-    "resend_code",
-    "set_password",
-    "verify_code",
-]
