@@ -21,6 +21,12 @@
      │    │                                may not log in: one answer for all three
      │    ├── LoginThrottled(retry_after)  too many attempts for this account+IP or this IP
      │    └── UnknownApp                   client_id unknown, revoked or not for this pool
+     ├── MfaError                          second factors and the account portal (auth/mfa.py)
+     │    ├── MfaCodeInvalid               a TOTP code that is not the user's (counted)
+     │    ├── MfaCodeReused                a TOTP step already used once (replay)
+     │    ├── MfaThrottled(retry_after)    too many second-factor attempts for this user
+     │    ├── MfaUnavailable               no way to reach the user (no email, no SMS yet)
+     │    └── NotSignedIn                  no live session for the account portal
      ├── Overloaded(retry_after)           password hashing pool full
      └── AdminError                        the admin API and portal
           ├── NotAuthenticated             no, unknown, revoked or expired credentials
@@ -280,3 +286,38 @@ class RedirectRefused(OAuthError):
     def __init__(self, message_id: str, description: str = "") -> None:
         super().__init__(description or message_id)
         self.message_id = message_id
+
+
+# --- Second factors and the account portal (auth/mfa.py, account/*) ------------------------
+
+
+class MfaError(WidgetError):
+    pass
+
+
+class MfaCodeInvalid(MfaError):
+    message_id = "mfa.code_invalid"
+
+
+class MfaCodeReused(MfaError):
+    message_id = "mfa.code_reused"
+
+
+class MfaThrottled(MfaError):
+    message_id = "mfa.throttled"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+    @property
+    def message(self) -> Msg:
+        return msg("mfa.throttled", seconds=self.retry_after)
+
+
+class MfaUnavailable(MfaError):
+    message_id = "mfa.unavailable"
+
+
+class NotSignedIn(MfaError):
+    message_id = "account.signed_out"

@@ -5,7 +5,9 @@ Our UI hints are ``x-`` keywords, which JSON Schema ignores:
 - schema level: ``x-steps: [{"id", "title", "description"}]`` (step order and titles);
 - property level: ``x-step`` (step id), ``x-order`` (int), ``x-widget`` (one of
   ``WIDGETS``), ``x-identifier`` (bool), ``x-autocomplete``, ``x-placeholder``,
-  ``x-inputmode``, ``x-default-region`` (ISO 3166 region for phone numbers).
+  ``x-inputmode``, ``x-default-region`` (ISO 3166 region for phone numbers),
+  ``x-readonly`` (bool: users see the value in their account portal but never edit it;
+  registration still asks for it).
 
 Nested objects and arrays are stored and validated but never drawn as form fields: a
 step holds top-level scalar properties only.
@@ -122,6 +124,11 @@ def options_of(prop: Mapping[str, Any]) -> tuple[tuple[str, str], ...] | None:
                 if b["const"] is not None
             )
     return None
+
+
+def is_readonly(prop: Mapping[str, Any]) -> bool:
+    """Marked ``"x-readonly": true``: shown to the user in the account portal, not editable."""
+    return prop.get("x-readonly") is True
 
 
 def is_phone(prop: Mapping[str, Any]) -> bool:
@@ -343,6 +350,8 @@ def _check_property_hints(name: str, prop: Mapping[str, Any]) -> None:
         raise ValueError(f'"x-step" of {name!r} must be a step id (a string)')
     if prop.get("x-widget", "textarea") not in WIDGETS:
         raise ValueError(f'"x-widget" of {name!r} must be one of {sorted(WIDGETS)}')
+    if not isinstance(prop.get("x-readonly", False), bool):
+        raise ValueError(f'"x-readonly" of {name!r} must be true or false')
     region = prop.get("x-default-region")
     if region is not None and region not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError(f'"x-default-region" of {name!r} is not a known region: {region!r}')

@@ -60,3 +60,46 @@ class Composer:
             link=link,
             hours=hours,
         )
+
+    # Second factors and the account portal (flows/mfa.py, account/addresses.py). The code
+    # leads the subject, like the activation code: mail apps show it, and tests read it.
+    def mfa_code(self, recipient: str, code: str, pool_name: str, minutes: int) -> Envelope:
+        return self._render(
+            "mfa_code",
+            recipient,
+            f"{code} is your {pool_name} sign-in code",
+            code=code,
+            pool_name=pool_name,
+            minutes=minutes,
+        )
+
+    def verify_address(self, recipient: str, code: str, pool_name: str, minutes: int) -> Envelope:
+        return self._render(
+            "verify_address",
+            recipient,
+            f"{code} is your code to add this address to {pool_name}",
+            code=code,
+            pool_name=pool_name,
+            minutes=minutes,
+        )
+
+    def address_in_use(self, recipient: str, pool_name: str) -> Envelope:
+        # Sent instead of a code when the address belongs to another account, so the page
+        # looks the same whoever owns it.
+        return self._render(
+            "address_in_use",
+            recipient,
+            f"Someone tried to add your address to another {pool_name} account",
+            pool_name=pool_name,
+        )
+
+    # Password recovery (flows/recovery.py). The code leads the subject, like the others.
+    def recovery_code(self, recipient: str, code: str, pool_name: str, minutes: int) -> Envelope:
+        return self._render(
+            "recovery_code",
+            recipient,
+            f"{code} is your code to reset your {pool_name} password",
+            code=code,
+            pool_name=pool_name,
+            minutes=minutes,
+        )
