@@ -122,6 +122,7 @@ CATALOG: dict[str, str] = {
     "admin.unknown_field": "Unknown field.",
     "admin.invalid_value": "{detail}",
     "admin.id_taken": "This id is already taken.",
+    "admin.id_reserved": "Ids starting with builtin- are reserved.",
     "admin.email_taken": "An administrator with this email already exists.",
     "admin.address_taken": "This address already belongs to a user of this pool.",
     "admin.pool_not_empty": "This pool still has {count} users. Delete them first.",
@@ -261,7 +262,9 @@ CATALOG: dict[str, str] = {
     "login.session_ended": "Your session has ended. Please sign in again.",
     "recovery.sent": "If an account exists for {address}, we sent a 6-digit code to it. "
     "Enter it below.",
-    "recovery.done": "Your password was changed and every other session was signed out.",
+    "recovery.complete": "This password reset is already complete.",
+    "recovery.done": "Your password was changed, and wherever you were signed in, you are "
+    "signed out now.",
     "ui.login_title": "Sign in",
     "ui.login_to": "Sign in to {pool}",
     "ui.identifier_email": "Email",
@@ -285,6 +288,14 @@ CATALOG: dict[str, str] = {
     "ui.save_new_password": "Save new password",
     "ui.recovered_title": "Your password was changed",
     "ui.back_to_login": "Back to sign in",
+    # Phone numbers and SMS (widget_server/phones.py, widget_server/sms/, phone activation).
+    "phone.invalid": "Enter a valid phone number, including the country code.",
+    "phone.type_refused": "Enter a mobile or landline number. Premium-rate, toll-free, shared-cost "
+    "and service numbers can't receive codes.",
+    "phone.region_refused": "Phone numbers from this country aren't accepted here. Use a number "
+    "from: {regions}.",
+    "registration.check_phone": "We sent a 6-digit code by SMS to {address}. Enter it below.",
+    "ui.check_phone_title": "Check your phone",
     # Second factors and the self-service account portal (auth/mfa.py, flows/mfa.py,
     # account/*, web/account*.py, web/mfa.py).
     "mfa.code_invalid": "That code isn't right. Check your authenticator app and try again.",

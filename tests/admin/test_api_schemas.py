@@ -101,3 +101,10 @@ async def test_pool_roles_read_schemas_but_cannot_write_them(make_key: MakeKey) 
     assert (await lead.get("/schemas")).status_code == 200
     created = await lead.post("/schemas", json={"name": "X", "kind": "metadata", "body": METADATA})
     assert created.status_code == 403
+
+
+async def test_builtin_ids_are_reserved(operator: AdminClient) -> None:
+    body = {"id": "builtin-mine", "name": "Mine", "kind": "metadata", "body": METADATA}
+    response = await operator.post("/schemas", json=body)
+    assert response.status_code == 422
+    assert ids(response) == ["admin.id_reserved"]

@@ -92,6 +92,9 @@ async def create_schema(services: Services, actor: Actor, new: NewSchema) -> Sch
     problems = Problems()
     if not SCHEMA_ID.fullmatch(schema_id):
         problems.add("id", "admin.invalid_pool_id")
+    elif schema_id.startswith("builtin-"):
+        # Reserved: templates point at built-in rows by these ids.
+        problems.add("id", "admin.id_reserved")
     problems.raise_if_any()
     check_custom_schema(new.body, new.kind)
     now = services.clock.now()
