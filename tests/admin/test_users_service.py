@@ -708,7 +708,7 @@ async def test_phone_fields_are_stored_in_e164_like_the_widget_does(harness: Har
         await users.update_user(
             services(harness), me, "partner-2", view.id, UserPatch(payload={"phone": "12"})
         )
-    assert errors_of(caught.value) == {"payload.phone": ["form.phone_invalid"]}
+    assert errors_of(caught.value) == {"payload.phone": ["phone.invalid"]}
 
 
 async def test_removing_the_last_metadata_key_leaves_an_empty_document(harness: Harness) -> None:

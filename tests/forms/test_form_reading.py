@@ -138,14 +138,14 @@ def test_invalid_email(business: dict[str, Any], email: str) -> None:
 def test_invalid_phone(business: dict[str, Any], phone: str) -> None:
     form = {"email": ["a@example.com"], "phone": [phone]}
 
-    assert ids(business, "account", form) == {"phone": "form.phone_invalid"}
+    assert ids(business, "account", form) == {"phone": "phone.invalid"}
 
 
 def test_phone_without_default_region_needs_country_code(make_schema: MakeSchema) -> None:
     schema = make_schema(mobile={"type": "string", "x-widget": "tel"})
 
     assert ids(schema, "main", {"email": ["a@example.com"], "mobile": ["030 123456"]}) == {
-        "mobile": "form.phone_invalid"
+        "mobile": "phone.invalid"
     }
     assert (
         read_step(schema, "main", {"email": ["a@example.com"], "mobile": ["+33 1 23 45 67 89"]})[

@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from widget_server.errors import InvalidInput
@@ -24,6 +23,7 @@ from widget_server.forms.schema import (
 )
 from widget_server.forms.validation import errors_of, step_validator
 from widget_server.messages import Msg, msg
+from widget_server.phones import PhoneRefused, default_region_for, normalise_phone
 
 # Longer values are refused before any parsing, so regexes and parsers see bounded input.
 HARD_CAP = 1000
@@ -40,10 +40,17 @@ class _Rejected(Exception):
         self.message = message
 
 
-def read_step(schema: Schema, step_id: str, form: Mapping[str, Sequence[str]]) -> dict[str, object]:
+def read_step(
+    schema: Schema,
+    step_id: str,
+    form: Mapping[str, Sequence[str]],
+    *,
+    phone_regions: Sequence[str] = (),
+) -> dict[str, object]:
     """Typed, normalised values of ``step_id``'s fields from ``form`` (control fields removed).
 
-    Empty optional fields are left out; an unchecked checkbox is ``False``.
+    Empty optional fields are left out; an unchecked checkbox is ``False``. Phone fields
+    follow ``widget_server.phones`` and, given the pool's ``phone_regions``, its regions.
     """
     key = schema_key(schema)
     step = find_step(steps_by_key(key), step_id)
@@ -54,7 +61,7 @@ def read_step(schema: Schema, step_id: str, form: Mapping[str, Sequence[str]]) -
         if name in errors:
             continue
         try:
-            value = _read_field(props[name], _single(form.get(name)))
+            value = _read_field(props[name], _single(form.get(name)), phone_regions)
         except _Rejected as rejected:
             errors[name] = [rejected.message]
             continue
@@ -83,7 +90,7 @@ def _single(sent: Sequence[str] | None) -> str | None:
     return sent[0] if sent else None
 
 
-def _read_field(prop: Mapping[str, Any], raw: str | None) -> object:
+def _read_field(prop: Mapping[str, Any], raw: str | None, regions: Sequence[str] = ()) -> object:
     """The typed value, ``None`` for "not given", or ``_Rejected``."""
     kind = kind_of(prop)
     if raw is None:
@@ -103,7 +110,7 @@ def _read_field(prop: Mapping[str, Any], raw: str | None) -> object:
         return None
     if kind in ("integer", "number"):
         return _read_number(text, kind)
-    return _read_string(prop, text)
+    return _read_string(prop, text, regions)
 
 
 def _read_boolean(text: str) -> bool:
@@ -125,13 +132,16 @@ def _read_number(text: str, kind: str) -> int | float:
     raise _Rejected(msg("form.type", type="number"))
 
 
-def _read_string(prop: Mapping[str, Any], text: str) -> str:
+def _read_string(prop: Mapping[str, Any], text: str, regions: Sequence[str] = ()) -> str:
     fmt = prop.get("format")
     if fmt in ("email", "idn-email"):
         return _read_email(text)
     if is_phone(prop):
-        region = prop.get("x-default-region")
-        return _read_phone(text, region if isinstance(region, str) else None)
+        region = default_region_for(prop.get("x-default-region"), regions)
+        try:
+            return normalise_phone(text, default_region=region, regions=regions)
+        except PhoneRefused as refused:
+            raise _Rejected(refused.message) from None
     if fmt == "date":
         return _read_date(text)
     return text
@@ -142,16 +152,6 @@ def _read_email(text: str) -> str:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError:
         raise _Rejected(msg("form.email_invalid")) from None
-
-
-def _read_phone(text: str, region: str | None) -> str:
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        raise _Rejected(msg("form.phone_invalid")) from None
-    if not phonenumbers.is_valid_number(number):
-        raise _Rejected(msg("form.phone_invalid"))
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _read_date(text: str) -> str:

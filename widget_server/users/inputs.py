@@ -9,13 +9,13 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import msgspec
-import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from widget_server.errors import InvalidInput
 from widget_server.forms import identifier_field, validate_payload
 from widget_server.forms.schema import is_phone, properties
 from widget_server.messages import Msg, msg
+from widget_server.phones import PhoneRefused, default_region_for, normalise_phone
 from widget_server.pools import PoolView
 
 #: Serialised size bound of a payload or metadata document (JSON bytes).
@@ -83,7 +83,7 @@ def new_payload(pool: PoolView, email: str, payload: Mapping[str, Any]) -> dict[
     _bounded(payload, "payload", errors)
     if errors:
         raise InvalidInput(errors)
-    document = _phones(pool.schema, {identifier: email, **payload})
+    document = _phones(pool.schema, {identifier: email, **payload}, pool.phone_regions)
     _check(pool.schema, document, "payload", identifier)
     return document
 
@@ -99,7 +99,7 @@ def patched_payload(
     _bounded(document, "payload", errors)
     if errors:
         raise InvalidInput(errors)
-    document = _phones(pool.schema, document)
+    document = _phones(pool.schema, document, pool.phone_regions)
     _check(pool.schema, document, "payload", None)
     return document
 
@@ -128,23 +128,22 @@ def merge(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any
     return merged
 
 
-def _phones(schema: Mapping[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+def _phones(
+    schema: Mapping[str, Any], document: dict[str, Any], regions: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """Phone numbers in E.164, as the widget stores them, so a user an admin made looks
-    like one who registered (JSON Schema's ``tel`` format checks nothing)."""
+    like one who registered (JSON Schema's ``tel`` format checks nothing); the same
+    policy as the widget's (``widget_server.phones``), with the pool's regions."""
     errors: dict[str, list[Msg]] = {}
     for name, prop in properties(schema).items():
         value = document.get(name)
         if not (is_phone(prop) and isinstance(value, str)):
             continue
-        region = prop.get("x-default-region")
+        region = default_region_for(prop.get("x-default-region"), regions)
         try:
-            number = phonenumbers.parse(value[:64], region if isinstance(region, str) else None)
-        except phonenumbers.NumberParseException:
-            number = None
-        if number is None or not phonenumbers.is_valid_number(number):
-            errors[f"payload.{name}"] = [msg("form.phone_invalid")]
-            continue
-        document[name] = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            document[name] = normalise_phone(value, default_region=region, regions=regions)
+        except PhoneRefused as refused:
+            errors[f"payload.{name}"] = [refused.message]
     if errors:
         raise InvalidInput(errors)
     return document
