@@ -21,8 +21,6 @@ verify and end in the same ``LoginFailed``.
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -47,6 +45,7 @@ from widget_server.errors import (
     LoginThrottled,
     UnknownApp,
 )
+from widget_server.flows import tickets
 from widget_server.flows.registration import csrf_token
 from widget_server.messages import Msg, msg
 from widget_server.models import Address, App, Credential, Flow, MfaFactor, User
@@ -167,25 +166,17 @@ def _unsaved(
 
 def flow_ticket(services: Services, flow: Flow) -> str:
     """Signed (pool, parent origin, app, issue time) of an unsaved flow, carried in the form."""
-    fields = [
-        flow.pool_id,
-        flow.parent_origin or "",
-        flow.app_id or "",
-        int(flow.created_at.timestamp()),
-    ]
-    payload = base64.urlsafe_b64encode(json.dumps(fields).encode()).decode().rstrip("=")
-    signature = secrets_.keyed_hash(services.settings.secret_key, "login-ticket", flow.id, payload)
-    return f"{payload}.{signature}"
+    issued = int(flow.created_at.timestamp())
+    fields = [flow.pool_id, flow.parent_origin or "", flow.app_id or "", issued]
+    return tickets.sign(services, "login-ticket", flow.id, fields)
 
 
 def _from_ticket(services: Services, pool: PoolView, flow_id: str, ticket: str) -> Flow | None:
-    payload, _, signature = ticket.partition(".")
-    key = services.settings.secret_key
-    if not secrets_.matches(signature, key, "login-ticket", flow_id, payload):
+    fields = tickets.unsign(services, "login-ticket", flow_id, ticket)
+    if fields is None or len(fields) != 4:
         return None
+    pool_id, origin, app_id, issued = fields
     try:
-        raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-        pool_id, origin, app_id, issued = json.loads(raw)
         created = datetime.fromtimestamp(int(issued), UTC)
     except (ValueError, TypeError):
         return None

@@ -25,7 +25,15 @@ from widget_server.passwords.policy import load_common_passwords
 from widget_server.pools import PoolDirectory
 from widget_server.services import Services
 from widget_server.settings import Settings
-from widget_server.web import invitation, login, oidc, oidc_authorize, pages, registration
+from widget_server.web import (
+    invitation,
+    login,
+    oidc,
+    oidc_authorize,
+    pages,
+    recovery,
+    registration,
+)
 from widget_server.web.api.openapi import openapi_config
 from widget_server.web.api.router import admin_api_router
 from widget_server.web.context import WebContext
@@ -112,6 +120,11 @@ def _widget_handlers() -> list[ControllerRouterHandler]:
         login.submit_login,
         login.logout,
         login.show_logged_out,
+        recovery.show_recovery,
+        recovery.request_recovery_code,
+        recovery.submit_recovery_code,
+        recovery.resend_recovery_code,
+        recovery.submit_new_password,
         registration.submit_registration,
         registration.submit_code,
         registration.resend_code,

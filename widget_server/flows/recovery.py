@@ -1,0 +1,473 @@
+"""Password recovery by a one-time code. Nothing here knows about HTTP.
+
+::
+
+    identify ─request→ code ─verify→ password ─reset→ done
+                         ↺ resend
+
+``identify``: the form is unsaved (a signed ticket, like login); asking for a code saves
+the flow. Whether the identifier names an account or not, the same happens and the same
+page follows ("if an account exists, we sent a code"): a flow in ``code``, a ``Code`` row,
+one transaction. Only an active account's address gets a message; for anyone else the
+code row has no user and can never succeed.
+
+Codes are the activation codes' rules (6 digits, 10 minutes, 5 attempts counted
+atomically, 60 s resend cooldown, single use), with purpose ``recovery``: the HMAC covers
+purpose and flow, and every lookup filters on both, so an activation code never resets a
+password and one user's recovery code never works in another user's flow. A code whose
+message was not queued (the address is over its hourly limit) gets no user either: a code
+nobody received must not be guessable instead.
+
+The new password meets the pool's policy and history; it replaces the credential and
+every session of the user ends, in one transaction. No audit event (an end user acted on
+their own account), but a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+
+from widget_server import secrets_
+from widget_server.auth.identifiers import Identifier, accepts_phone, read_identifier
+from widget_server.auth.sessions import revoke_user_sessions
+from widget_server.errors import (
+    CodeExhausted,
+    CodeExpired,
+    CodeInvalid,
+    CsrfMismatch,
+    FlowExpired,
+    FlowNotFound,
+    FlowStateError,
+    InvalidInput,
+    ResendTooSoon,
+)
+from widget_server.flows import tickets
+from widget_server.flows.registration import csrf_token
+from widget_server.mail.outbox import HOUR, INSERT_OUTBOX, RECENT_TO, enqueue_email, outbox_row
+from widget_server.mail.senders import Envelope
+from widget_server.messages import msg
+from widget_server.models import Address, Code, Credential, Flow, User
+from widget_server.passwords.history import recent_hashes, remember, reused
+from widget_server.passwords.policy import PasswordContext
+from widget_server.pools import PoolView
+from widget_server.services import Services
+from widget_server.upsert import insert_ignoring_conflict
+
+log = logging.getLogger(__name__)
+
+KIND = "recovery"
+PURPOSE = "recovery"
+
+State = Literal["identify", "code", "password", "done"]
+Action = Literal["request", "verify", "resend", "reset"]
+
+TRANSITIONS: dict[tuple[State, Action], State] = {
+    ("identify", "request"): "code",
+    ("code", "verify"): "password",
+    ("code", "resend"): "code",
+    ("password", "reset"): "done",
+}
+
+
+def transition(state: str, action: Action) -> State:
+    target = TRANSITIONS.get((state, action))  # type: ignore[arg-type]
+    if target is None:
+        raise FlowStateError("recovery.complete" if state == "done" else "flow.wrong_step")
+    return target
+
+
+# --- the flow -----------------------------------------------------------------------------
+
+
+def start(services: Services, pool: PoolView, origin: str | None) -> Flow:
+    now = services.clock.now().replace(microsecond=0)
+    allowed = origin if pool.allows_origin(origin) else None
+    return _unsaved(services, pool, secrets_.new_token(), allowed, now)
+
+
+def _unsaved(
+    services: Services, pool: PoolView, flow_id: str, origin: str | None, created: datetime
+) -> Flow:
+    return Flow(
+        id=flow_id,
+        kind=KIND,
+        pool_id=pool.id,
+        state="identify",
+        step="",
+        data={},
+        password_hash=None,
+        parent_origin=origin,
+        app_id=None,
+        oauth={},
+        user_id=None,
+        address=None,
+        expires_at=created + timedelta(seconds=services.settings.flow_ttl_seconds),
+        created_at=created,
+        updated_at=created,
+    )
+
+
+def is_saved(flow: Flow) -> bool:
+    return flow.state != "identify"
+
+
+def flow_ticket(services: Services, flow: Flow) -> str:
+    fields = [flow.pool_id, flow.parent_origin or "", int(flow.created_at.timestamp())]
+    return tickets.sign(services, "recovery-ticket", flow.id, fields)
+
+
+def _from_ticket(services: Services, pool: PoolView, flow_id: str, ticket: str) -> Flow | None:
+    fields = tickets.unsign(services, "recovery-ticket", flow_id, ticket)
+    if fields is None or len(fields) != 3 or fields[0] != pool.id:
+        return None
+    try:
+        created = datetime.fromtimestamp(int(fields[2]), UTC)
+    except (ValueError, TypeError):
+        return None
+    return _unsaved(services, pool, flow_id, fields[1] or None, created)
+
+
+async def get(services: Services, pool: PoolView, flow_id: str) -> Flow:
+    if len(flow_id) > 64:
+        raise FlowNotFound()
+    async with services.db.read() as session:
+        flow = await session.get(Flow, flow_id)
+    if flow is None or flow.pool_id != pool.id or flow.kind != KIND:
+        raise FlowNotFound()
+    if flow.expires_at <= services.clock.now() and flow.state != "done":
+        raise FlowExpired()
+    return flow
+
+
+async def load(
+    services: Services, pool: PoolView, flow_id: str, token: str, ticket: str | None
+) -> Flow:
+    if not secrets_.hmac_equal(csrf_token(services, flow_id), token):
+        raise CsrfMismatch()
+    flow = _from_ticket(services, pool, flow_id, ticket) if ticket else None
+    if flow is None:
+        return await get(services, pool, flow_id)
+    if flow.expires_at <= services.clock.now():
+        raise FlowExpired()
+    return flow
+
+
+# --- asking for a code --------------------------------------------------------------------
+
+
+async def request_code(services: Services, pool: PoolView, flow: Flow, typed: str) -> Flow:
+    """Save the flow in ``code`` and send a code if ``typed`` names an active account."""
+    target = transition(flow.state, "request")
+    identifier = _readable(pool, typed)
+    user_id = await _owner(services, pool, identifier)
+    now = services.clock.now()
+    async with services.db.write() as session:
+        row = _flow_row(flow, target, identifier.value, now)
+        if not await insert_ignoring_conflict(session, Flow, row, conflict_columns=("id",)):
+            raise FlowStateError()
+        await _issue(services, session, pool, flow.id, user_id, identifier)
+    make_transient_to_detached(flow)
+    flow.state, flow.address = target, identifier.value
+    services.notify_outbox()
+    return flow
+
+
+def _readable(pool: PoolView, typed: str) -> Identifier:
+    if not typed.strip():
+        raise InvalidInput({"identifier": [msg("form.required")]})
+    identifier = read_identifier(pool, typed)
+    if identifier is None:
+        phone = accepts_phone(pool) and "@" not in typed
+        problem = "form.phone_invalid" if phone else "form.email_invalid"
+        raise InvalidInput({"identifier": [msg(problem)]})
+    return identifier
+
+
+async def _owner(services: Services, pool: PoolView, identifier: Identifier) -> str | None:
+    """The active user whose verified address this is; None for anyone else."""
+    async with services.db.read() as session:
+        return await session.scalar(
+            select(User.id)
+            .join(Address, Address.user_id == User.id)
+            .where(
+                Address.pool_id == pool.id,
+                Address.kind == identifier.kind,
+                Address.value == identifier.value,
+                Address.status == "verified",
+                User.status == "active",
+            )
+        )
+
+
+def _flow_row(flow: Flow, state: str, address: str, now: datetime) -> dict[str, object]:
+    return {
+        "id": flow.id,
+        "kind": KIND,
+        "pool_id": flow.pool_id,
+        "state": state,
+        "step": "",
+        "data": {},
+        "password_hash": None,
+        "parent_origin": flow.parent_origin,
+        "app_id": None,
+        "oauth": {},
+        "user_id": None,
+        "address": address,
+        "expires_at": flow.expires_at,
+        "created_at": flow.created_at,
+        "updated_at": now,
+    }
+
+
+async def _issue(
+    services: Services,
+    session: AsyncSession,
+    pool: PoolView,
+    flow_id: str,
+    user_id: str | None,
+    identifier: Identifier,
+) -> None:
+    """A new code row; a message only for an account. Same statements either way but the
+    message, so the two answers cost about the same."""
+    code = secrets_.new_code()
+    sent = False
+    if user_id is not None:
+        sent = await _send(services, session, pool, identifier, code)
+    row = _code_row(services, flow_id, user_id if sent else None, code)
+    await session.execute(insert(Code).values(**row))
+
+
+async def _send(
+    services: Services, session: AsyncSession, pool: PoolView, to: Identifier, code: str
+) -> bool:
+    minutes = services.settings.code_ttl_seconds // 60
+    per_hour = services.settings.mail_per_address_per_hour
+    if to.kind == "email":
+        envelope = services.composer.recovery_code(to.value, code, pool.name, minutes)
+        return await enqueue_email(session, services.clock, envelope, per_hour)
+    return await _enqueue_sms(session, services, to.value, code, pool.name, minutes)
+
+
+async def _enqueue_sms(
+    session: AsyncSession, services: Services, number: str, code: str, pool: str, minutes: int
+) -> bool:
+    """An SMS through the outbox (channel ``sms``): the same hourly limit as email."""
+    envelope = Envelope(
+        recipient=number,
+        subject=f"{code} is your {pool} password reset code",
+        body_text=f"{code} is your {pool} password reset code. It expires in {minutes} minutes.",
+    )
+    now = services.clock.now()
+    recent = await session.execute(RECENT_TO, {"recipient": number, "since": now - HOUR})
+    if recent.scalar_one() >= services.settings.mail_per_address_per_hour:
+        return False
+    await session.execute(INSERT_OUTBOX, outbox_row(envelope, now) | {"channel": "sms"})
+    return True
+
+
+def _code_row(
+    services: Services, flow_id: str, user_id: str | None, code: str
+) -> dict[str, object]:
+    settings, now = services.settings, services.clock.now()
+    return {
+        "id": secrets_.new_id(),
+        "flow_id": flow_id,
+        "user_id": user_id,
+        "purpose": PURPOSE,
+        "code_hash": secrets_.keyed_hash(settings.secret_key, PURPOSE, flow_id, code),
+        "expires_at": now + timedelta(seconds=settings.code_ttl_seconds),
+        "attempts": 0,
+        "max_attempts": settings.code_max_attempts,
+        "sent_at": now,
+        "used_at": None,
+    }
+
+
+async def resend_code(services: Services, pool: PoolView, flow: Flow) -> Flow:
+    transition(flow.state, "resend")
+    now = services.clock.now()
+    cooldown = timedelta(seconds=services.settings.code_resend_cooldown_seconds)
+    identifier = read_identifier(pool, flow.address or "")
+    outcome: ResendTooSoon | None = None
+    async with services.db.write() as session:
+        current = await _current_code(session, flow.id)
+        if current is not None and not await _retire(session, current, now - cooldown, now):
+            wait = int((current.sent_at + cooldown - now).total_seconds()) + 1
+            outcome = ResendTooSoon(max(wait, 1))
+        elif identifier is not None:
+            # Looked up again: the account may have been deactivated meanwhile.
+            user_id = await _owner(services, pool, identifier)
+            await _issue(services, session, pool, flow.id, user_id, identifier)
+    if outcome is not None:
+        raise outcome
+    services.notify_outbox()
+    return flow
+
+
+async def _current_code(session: AsyncSession, flow_id: str) -> Code | None:
+    result = await session.execute(
+        select(Code)
+        .where(Code.flow_id == flow_id, Code.purpose == PURPOSE, Code.used_at.is_(None))
+        .order_by(Code.sent_at.desc())
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+async def _retire(session: AsyncSession, code: Code, sent_before: datetime, now: datetime) -> bool:
+    """Conditional, so of parallel resends exactly one wins."""
+    retired = await session.execute(
+        update(Code)
+        .where(Code.id == code.id, Code.used_at.is_(None), Code.sent_at <= sent_before)
+        .values(used_at=now)
+    )
+    return retired.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+
+# --- the code -----------------------------------------------------------------------------
+
+
+async def verify_code(services: Services, pool: PoolView, flow: Flow, code: str) -> Flow:
+    transition(flow.state, "verify")
+    # isascii: str.isdigit() also accepts "١٢٣٤٥٦" and "²", which must not cost an attempt.
+    if not (len(code) == secrets_.CODE_DIGITS and code.isascii() and code.isdigit()):
+        raise InvalidInput({"code": [msg("code.format")]})
+    # Decide inside the transaction, raise after it: a wrong guess must be committed.
+    async with services.db.write() as session:
+        outcome = await _check_code(services, session, flow, code)
+    if isinstance(outcome, Exception):
+        raise outcome
+    flow.state, flow.user_id = "password", outcome
+    return flow
+
+
+async def _check_code(
+    services: Services, session: AsyncSession, flow: Flow, code: str
+) -> Exception | str:
+    now = services.clock.now()
+    current = await _current_code(session, flow.id)
+    if current is None:
+        state = await session.scalar(select(Flow.state).where(Flow.id == flow.id))
+        return FlowStateError("recovery.complete") if state != "code" else CodeExhausted()
+    if current.attempts >= current.max_attempts:
+        return CodeExhausted()
+    if current.expires_at <= now:
+        return CodeExpired()
+    key = services.settings.secret_key
+    right = secrets_.matches(current.code_hash, key, PURPOSE, flow.id, code)
+    if right and current.user_id is not None:
+        return await _accept(session, flow, current, now)
+    # Atomic increment: parallel guesses cannot share one attempt.
+    counted = await session.execute(
+        update(Code)
+        .where(Code.id == current.id, Code.attempts < Code.max_attempts)
+        .values(attempts=Code.attempts + 1)
+        .returning(Code.attempts)
+    )
+    attempts = counted.scalar_one_or_none()
+    if attempts is None or attempts >= current.max_attempts:
+        return CodeExhausted()
+    return CodeInvalid(current.max_attempts - attempts)
+
+
+async def _accept(session: AsyncSession, flow: Flow, code: Code, now: datetime) -> Exception | str:
+    used = await session.execute(
+        update(Code).where(Code.id == code.id, Code.used_at.is_(None)).values(used_at=now)
+    )
+    moved = await session.execute(
+        update(Flow)
+        .where(Flow.id == flow.id, Flow.state == "code")
+        .values(state="password", user_id=code.user_id, updated_at=now)
+    )
+    if used.rowcount != 1 or moved.rowcount != 1:  # type: ignore[attr-defined]
+        return FlowStateError("recovery.complete")
+    assert code.user_id is not None
+    return code.user_id
+
+
+# --- the new password ---------------------------------------------------------------------
+
+
+async def reset_password(services: Services, pool: PoolView, flow: Flow, password: str) -> Flow:
+    """Policy and history first; then, in one transaction: the flow is done, the
+    credential replaced, the history kept and every session of the user revoked."""
+    transition(flow.state, "reset")
+    user_id = flow.user_id
+    if user_id is None:  # a flow in ``password`` always names its user; never trust otherwise
+        raise FlowStateError()
+    if not password:
+        raise InvalidInput({"password": [msg("form.required")]})
+    payload = await _payload(services, user_id)
+    others = tuple(v for v in payload.values() if isinstance(v, str) and v.lower() != flow.address)
+    problems = pool.policy.validate(
+        password, PasswordContext(identifier=flow.address, attributes=others)
+    )
+    if problems:
+        raise InvalidInput({"password": list(problems)})
+    await _check_history(services, pool, user_id, password)
+    secret_hash = await services.hashing.hash(password)
+    now = services.clock.now()
+    async with services.db.write() as session:
+        await _claim(session, flow, now)
+        await _store(session, user_id, secret_hash, now)
+        await remember(session, user_id, secret_hash, pool.policy.history, now)
+        ended = await revoke_user_sessions(session, user_id, now)
+    log.info("password reset by recovery code: user %s, %s sessions ended", user_id, ended)
+    flow.state = "done"
+    return flow
+
+
+async def _payload(services: Services, user_id: str) -> dict[str, object]:
+    async with services.db.read() as session:
+        row = (
+            await session.execute(select(User.payload, User.status).where(User.id == user_id))
+        ).first()
+    if row is None or row[1] != "active":
+        # Deactivated or deleted since the code was sent: nothing to reset any more.
+        raise FlowNotFound()
+    return dict(row[0] or {})
+
+
+async def _check_history(services: Services, pool: PoolView, user_id: str, password: str) -> None:
+    keep = pool.policy.history
+    if not keep:
+        return
+    async with services.db.read() as session:
+        hashes = await recent_hashes(session, user_id, keep)
+    if await reused(services.hashing, password, hashes):
+        raise InvalidInput({"password": [msg("password.history", count=keep)]})
+
+
+async def _claim(session: AsyncSession, flow: Flow, now: datetime) -> None:
+    claimed = await session.execute(
+        update(Flow)
+        .where(Flow.id == flow.id, Flow.state == "password")
+        .values(state="done", updated_at=now)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise FlowStateError("recovery.complete")
+
+
+async def _store(session: AsyncSession, user_id: str, secret_hash: str, now: datetime) -> None:
+    changed = await session.execute(
+        update(Credential)
+        .where(Credential.user_id == user_id)
+        .values(secret_hash=secret_hash, updated_at=now)
+    )
+    if changed.rowcount == 0:  # type: ignore[attr-defined]
+        session.add(
+            Credential(
+                id=secrets_.new_id(),
+                user_id=user_id,
+                kind="password",
+                secret_hash=secret_hash,
+                created_at=now,
+                updated_at=now,
+            )
+        )

@@ -1,0 +1,35 @@
+"""Signed tickets: an unsaved flow's few facts, carried in its form instead of a row.
+
+Opening a form must not write (anonymous GETs would fill the database), yet its POST must
+know what the GET decided (pool, parent origin, app, when). The ticket carries those
+values, base64-encoded JSON, with an HMAC bound to the flow id and a purpose, so it can be
+neither altered nor moved to another flow or another kind of flow.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from widget_server import secrets_
+from widget_server.services import Services
+
+
+def sign(services: Services, purpose: str, flow_id: str, fields: list[Any]) -> str:
+    payload = base64.urlsafe_b64encode(json.dumps(fields).encode()).decode().rstrip("=")
+    signature = secrets_.keyed_hash(services.settings.secret_key, purpose, flow_id, payload)
+    return f"{payload}.{signature}"
+
+
+def unsign(services: Services, purpose: str, flow_id: str, ticket: str) -> list[Any] | None:
+    """The fields of a ticket made by ``sign`` for this purpose and flow, else None."""
+    payload, _, signature = ticket.partition(".")
+    key = services.settings.secret_key
+    if not secrets_.matches(signature, key, purpose, flow_id, payload):
+        return None
+    try:
+        fields = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except ValueError:
+        return None
+    return fields if isinstance(fields, list) else None
