@@ -5,6 +5,9 @@
  *   <script src="https://id.example.com/static/embed.js" data-pool="partner-1"
  *           data-flow="register" data-target="#signup" async></script>
  *
+ * For a partner app's login add data-flow="login" data-client-id="<client id>": the
+ * `logged-in` event then carries a one-time `code` for the app's backend to exchange.
+ *
  * It creates the widget iframe, sizes it from the widget's `resize` messages and
  * re-emits every other widget message as a DOM event on the host element:
  *   host.addEventListener("registered", (e) => console.log(e.detail));
@@ -30,7 +33,8 @@
     var widgetOrigin = originOf(options.origin || (script && script.src) || location.href);
     var flow = options.flow || "register";
     var src = widgetOrigin + "/embed/" + encodeURIComponent(options.pool) + "/" +
-      encodeURIComponent(flow) + "?parent_origin=" + encodeURIComponent(location.origin);
+      encodeURIComponent(flow) + "?parent_origin=" + encodeURIComponent(location.origin) +
+      (options.clientId ? "&client_id=" + encodeURIComponent(options.clientId) : "");
 
     var iframe = document.createElement("iframe");
     iframe.src = src;
@@ -82,7 +86,12 @@
       console.error("WidgetServer: no element matches data-target", script.dataset.target);
       return;
     }
-    mount(host, { pool: script.dataset.pool, flow: script.dataset.flow, origin: script.src });
+    mount(host, {
+      pool: script.dataset.pool,
+      flow: script.dataset.flow,
+      clientId: script.dataset.clientId,
+      origin: script.src,
+    });
   }
 
   window.WidgetServer = window.WidgetServer || { mount: mount };

@@ -20,7 +20,9 @@ if sys.platform != "win32":
 from widget_server import admin_cli, migrate
 from widget_server.clock import SystemClock
 from widget_server.db import Database
+from widget_server.demo.oidc_app import DEMO_CLIENT_ID, ensure_demo_app
 from widget_server.demo.partner import create_partner_app
+from widget_server.demo.partner_signin import PartnerOidc
 from widget_server.mail.devsink import SmtpSink
 from widget_server.passwords.hashing import Argon2Hasher
 from widget_server.seed import DemoAdmin, seed_demo, seed_demo_admins
@@ -117,6 +119,7 @@ async def _demo(args: argparse.Namespace) -> None:
     db = Database(settings.database_url)
     await migrate.upgrade(db)
     await seed_demo(db, SystemClock(), [partner_origin])
+    client_secret = await ensure_demo_app(db, settings.secret_key, SystemClock(), partner_origin)
     hasher = Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
     admins = await seed_demo_admins(db, SystemClock(), hasher.hash)
     await db.dispose()
@@ -131,7 +134,12 @@ async def _demo(args: argparse.Namespace) -> None:
                     log_level="warning",
                 ),
                 uvicorn.Config(
-                    create_partner_app(make_environment(), widget_origin),
+                    create_partner_app(
+                        make_environment(),
+                        widget_origin,
+                        oidc=PartnerOidc(DEMO_CLIENT_ID, client_secret),
+                        partner_origin=partner_origin,
+                    ),
                     host="127.0.0.1",
                     port=args.partner_port,
                     log_level="warning",

@@ -440,3 +440,15 @@ async def test_consent_is_used_once(
     replay = await browser.consent(page)
     assert replay.status_code == 410
     assert len(await rows(harness, AuthorizationCode)) == 1
+
+
+async def test_consent_page_escapes_the_app_name_and_the_address(
+    harness: Harness, make_app: MakeApp, make_user: MakeUser, log_in: LogIn, make_rp: MakeRp
+) -> None:
+    app = await make_app(name='<img src=x onerror="alert(1)">')
+    await log_in(await make_user(email="a+<b>@example.com"))
+    browser = Browser(harness)
+    started = await start(make_rp(app))
+    page = await browser.get((await browser.get(started["url"])).headers["location"])
+    assert "<img src=x" not in page.text and "&lt;img src=x" in page.text
+    assert "a+<b>@" not in page.text and "a+&lt;b&gt;@example.com" in page.text

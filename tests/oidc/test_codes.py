@@ -142,14 +142,16 @@ async def test_redirect_uri_must_equal_the_one_in_the_code(
     assert (await redeem(harness, code)).user_id == user.id
 
 
-async def test_embedded_code_has_no_redirect_uri(
+async def test_embedded_code_has_no_redirect_uri_and_the_apps_scopes(
     harness: Harness, parties: tuple[PartnerApp, EndUser]
 ) -> None:
     app, user = parties
-    code = await issue(harness, app, user, redirect_uri=None)
+    code = await issue(harness, app, user, redirect_uri=None, scope="openid")
     with pytest.raises(InvalidGrant):
         await redeem(harness, code, redirect_uri=CALLBACK)
-    assert (await redeem(harness, code, redirect_uri=None)).user_id == user.id
+    redeemed = await redeem(harness, code, redirect_uri=None)
+    assert redeemed.user_id == user.id
+    assert redeemed.scope == "openid email phone profile roles groups"
 
 
 async def test_pkce_verifier_is_checked_before_the_code_is_used(

@@ -73,7 +73,7 @@ async def test_embedded_code_exchanged_by_authlib_gives_a_verified_id_token(
     code = await embedded_code(harness, app, user)
     token = await rp.fetch_access_token(code=code)
     assert token["token_type"] == "Bearer"
-    assert token["scope"] == "openid email phone roles groups"
+    assert token["scope"] == "openid email phone profile roles groups"  # the app's scopes
     claims = await rp.parse_id_token(token, nonce=None)
     assert claims["sub"] == user.id
     assert claims["aud"] == "shop"

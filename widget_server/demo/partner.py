@@ -11,6 +11,7 @@ from litestar.enums import MediaType
 from litestar.params import QueryParameter
 
 from widget_server.assets import asset_dir
+from widget_server.demo.partner_signin import PartnerOidc, signin_handlers
 from widget_server.seed import DEMO_POOLS
 
 
@@ -19,7 +20,15 @@ def snippet(widget_origin: str, pool_id: str, name: str = "script-tag.html") -> 
     return text.replace("{{WIDGET_ORIGIN}}", widget_origin).replace("{{POOL_ID}}", pool_id)
 
 
-def create_partner_app(env: Environment, widget_origin: str) -> Litestar:
+def create_partner_app(
+    env: Environment,
+    widget_origin: str,
+    *,
+    oidc: PartnerOidc | None = None,
+    partner_origin: str = "",
+) -> Litestar:
+    """The partner site; with ``oidc`` (the demo app's credentials) also its sign-in pages
+    and the backend that exchanges codes for verified ID tokens (``partner_signin``)."""
     pools = [{"id": p.id, "name": p.name} for p in DEMO_POOLS if p.self_registration]
     known = {p["id"] for p in pools}
 
@@ -35,4 +44,9 @@ def create_partner_app(env: Environment, widget_origin: str) -> Litestar:
         )
         return Response(body, media_type=MediaType.HTML)
 
-    return Litestar(route_handlers=[partner_page], openapi_config=None)
+    signin = (
+        signin_handlers(env, widget_origin, partner_origin, oidc, [p.id for p in DEMO_POOLS])
+        if oidc is not None
+        else []
+    )
+    return Litestar(route_handlers=[partner_page, *signin], openapi_config=None)

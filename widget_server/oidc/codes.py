@@ -24,7 +24,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server.errors import InvalidGrant, InvalidRequest
-from widget_server.models import AuthorizationCode
+from widget_server.models import App, AuthorizationCode
+from widget_server.oidc.scopes import allowed_for, scope_string
 from widget_server.secrets_ import hmac_equal, keyed_hash
 from widget_server.services import Services
 
@@ -87,9 +88,15 @@ async def issue_code(
 ) -> str:
     """Store a new code in the caller's transaction and return it (the only clear copy).
 
-    Raises ``InvalidRequest`` for a malformed or non-S256 PKCE challenge.
+    A code for an embedding page (``redirect_uri`` None) carries every scope the operator
+    allowed the app, whatever ``scope`` says: there is no consent screen inside a
+    partner's iframe, and registering the app for the pool is the grant. Raises
+    ``InvalidRequest`` for a malformed or non-S256 PKCE challenge.
     """
     check_challenge(code_challenge, code_challenge_method)
+    if redirect_uri is None:
+        app_scopes = await db_session.scalar(select(App.scopes).where(App.id == app_id))
+        scope = scope_string(allowed_for(app_scopes or ()))
     code = secrets.token_urlsafe(32)
     now = services.clock.now()
     db_session.add(

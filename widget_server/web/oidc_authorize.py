@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from litestar import Request, Response, get, post
 from litestar.enums import MediaType
+from markupsafe import Markup
 
 from widget_server.auth.sessions import SessionView, current_session, read_session_token
 from widget_server.errors import (
@@ -127,6 +128,7 @@ async def show_consent(request: Request[Any, Any, Any]) -> Response[str]:
         **ctx.renderer.texts(theme),
         app_name=client.name,
         user_label=label or session.user_id,
+        user_markup=Markup('<strong class="ws-address">{}</strong>').format(label or "…"),
         scopes=[ScopeItem(s, s in granted and "consent" not in auth.prompt) for s in auth.scope],
         flow_id=flow.id,
         csrf_token=oauth.consent_csrf(services, flow.id, session.id),
