@@ -63,6 +63,16 @@ class Settings:
     redis_url: str = field(default="", repr=False)
     #: Folder (Maildir) of the dev SMTP sink shown at /dev/mailbox; empty disables the page.
     dev_mailbox_dir: str = ""
+    #: Where texts (SMS) go: "" (none: they wait in the outbox until one is set),
+    #: "webhook" (signed JSON POSTed to ``sms_webhook_url``, see sms/webhook.py) or
+    #: "devmailbox" (filed in ``dev_mailbox_dir``, shown at /dev/mailbox; the demo's).
+    sms_provider: str = ""
+    sms_webhook_url: str = ""
+    #: Key of the HMAC-SHA256 signature the receiver checks. Masked.
+    sms_webhook_secret: str = field(default="", repr=False)
+    sms_webhook_timeout_seconds: float = 10.0
+    #: Sender name or number passed to the webhook as ``from`` (empty: left out).
+    sms_from: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -56,6 +56,9 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True):
     #: Renders the email: the activation code, or (``taken``) the notice to the owner.
     #: Called once, inside the transaction, so only the email that is sent is rendered.
     compose: Callable[[bool], Envelope]
+    #: The outbox channel of what ``compose`` renders: "email", or "sms" for a phone
+    #: address (the envelope then holds the number and the text).
+    channel: str = "email"
 
 
 def _insert_ignoring(table: Table, *conflict: str) -> dict[str, ReturningInsert[Any]]:
@@ -120,7 +123,7 @@ def complete_registration(connection: Connection, plan: Completion) -> bool:
         connection.execute(lock, {"recipient": envelope.recipient})
     since = {"recipient": envelope.recipient, "since": plan.now - HOUR}
     if connection.execute(RECENT_TO, since).scalar_one() < plan.mail_per_hour:
-        connection.execute(INSERT_OUTBOX, outbox_row(envelope, plan.now))
+        connection.execute(INSERT_OUTBOX, outbox_row(envelope, plan.now, plan.channel))
     return not taken
 
 

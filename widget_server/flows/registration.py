@@ -12,6 +12,16 @@ transaction.
 Enumeration safety: completing the form for an address that already has an account
 takes the same path (hash, one transaction, one outbox message, ``code`` state) as a
 new one; the owner gets a notice instead of a code, and no code can ever succeed.
+
+Activation by email or phone: the code goes to the first of the pool's
+``activation_methods`` (its order is the pool's preference) for which the schema has a
+field the user filled — an email field (``format: email``) or a phone field
+(``format: tel``), the identifier first — else to the identifier. The banking template
+(phone, email; the phone required) texts its code; a pool preferring phone whose phone
+field is optional texts it when a number was given and mails it otherwise. That address
+becomes the account's address row (``email`` or ``phone``) and, verified, its login.
+A text carries the same 6-digit code, under the same rules, as an email; a number that
+already has an account gets a notice text instead, exactly as an email address would.
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ from widget_server.flows.completion import Completion, complete_registration
 from widget_server.flows.inputs import StepSubmit
 from widget_server.flows.states import transition
 from widget_server.forms import identifier_field, read_step, steps_of, validate_payload
+from widget_server.forms.schema import is_phone, properties
 from widget_server.mail.outbox import enqueue_email
 from widget_server.mail.senders import Envelope
 from widget_server.messages import Msg, msg
@@ -51,9 +62,11 @@ from widget_server.models import Address, Code, Flow, User
 from widget_server.passwords.policy import PasswordContext
 from widget_server.pools import PoolView
 from widget_server.services import Services
+from widget_server.sms import compose as sms_compose
 from widget_server.upsert import insert_ignoring_conflict
 
 PURPOSE = "activation"
+_EMAIL_FORMATS = ("email", "idn-email")
 # Mapped classes type ``__table__`` as a FromClause; this one is a Table.
 _CODES: Table = cast(Table, Code.__table__)
 
@@ -228,7 +241,9 @@ async def _read_and_check(
     errors: dict[str, list[Msg]] = {}
     values: dict[str, Any] = {}
     try:
-        values = read_step(pool.schema, flow.step, submission.fields)
+        values = read_step(
+            pool.schema, flow.step, submission.fields, phone_regions=pool.phone_regions
+        )
     except InvalidInput as exc:
         errors.update({k: list(v) for k, v in exc.messages.items()})
     password_hash = flow.password_hash
@@ -349,8 +364,7 @@ def _completion_plan(
     password_hash: str,
 ) -> Completion:
     now = services.clock.now()
-    # Addresses compare case-insensitively: Jane@x and jane@x are one mailbox in practice.
-    identifier = str(data[identifier_field(pool.schema)]).lower()
+    kind, identifier = activation_address(pool, data)
     user_id, code = secrets_.new_id(), secrets_.new_code()
     return Completion(
         now=now,
@@ -379,7 +393,7 @@ def _completion_plan(
             "id": secrets_.new_id(),
             "user_id": user_id,
             "pool_id": pool.id,
-            "kind": "email",
+            "kind": kind,
             "value": identifier,
             "status": "unverified",
             "verified_at": None,
@@ -397,13 +411,42 @@ def _completion_plan(
         abandoned_before=now - timedelta(seconds=services.settings.code_ttl_seconds),
         mail_per_hour=services.settings.mail_per_address_per_hour,
         compose=partial(_compose, services, pool, identifier, code),
+        channel=channel_of(identifier),
     )
 
 
+def activation_address(pool: PoolView, data: Mapping[str, Any]) -> tuple[str, str]:
+    """(kind, value) of the address the activation code goes to; see the module doc."""
+    identifier = identifier_field(pool.schema)
+    props = properties(pool.schema)
+    for method in pool.activation_methods:
+        for name in (identifier, *props):
+            prop = props[name]
+            fits = is_phone(prop) if method == "phone" else prop.get("format") in _EMAIL_FORMATS
+            if fits and isinstance(data.get(name), str) and data[name]:
+                return _address(method, data[name])
+    return _address("phone" if is_phone(props[identifier]) else "email", str(data[identifier]))
+
+
+def _address(kind: str, value: str) -> tuple[str, str]:
+    # Emails compare case-insensitively: Jane@x and jane@x are one mailbox in practice.
+    # Phone values are E.164 already (forms/reading.py).
+    return kind, value if kind == "phone" else value.lower()
+
+
+def channel_of(address: str) -> str:
+    """An E.164 number never holds an "@", an email address always does."""
+    return "email" if "@" in address else "sms"
+
+
 def _compose(services: Services, pool: PoolView, address: str, code: str, taken: bool) -> Envelope:
+    minutes = services.settings.code_ttl_seconds // 60
+    if channel_of(address) == "sms":
+        if taken:
+            return sms_compose.already_registered(address, pool.name)
+        return sms_compose.activation_code(address, code, pool.name, minutes)
     if taken:
         return services.composer.already_registered(address, pool.name)
-    minutes = services.settings.code_ttl_seconds // 60
     return services.composer.activation_code(address, code, pool.name, minutes)
 
 
@@ -435,7 +478,11 @@ async def _issue_code(
     await session.execute(insert(_CODES).values(**_code_row(services, flow, user_id, code)))
     envelope = _compose(services, pool, address, code, taken=user_id is None)
     await enqueue_email(
-        session, services.clock, envelope, services.settings.mail_per_address_per_hour
+        session,
+        services.clock,
+        envelope,
+        services.settings.mail_per_address_per_hour,
+        channel=channel_of(address),
     )
 
 

@@ -2,6 +2,10 @@
 an SMTP outage delays a message but never loses it, and a rolled-back registration never
 sends one.
 
+Texts (SMS) travel the same way: rows with ``channel="sms"`` (recipient in E.164, the
+text in ``body_text``) go to the ``SmsProvider``, emails to the ``Sender``; the hourly
+limit per recipient, the retries and the scrubbing after delivery are the same.
+
 A worker claims due rows by moving ``next_attempt_at`` forward with a conditional UPDATE
 (a lease): any number of app processes can run workers against one database without
 sending a message twice in the normal case.
@@ -34,6 +38,7 @@ from widget_server.clock import Clock
 from widget_server.db import Database
 from widget_server.mail.senders import Envelope, Sender
 from widget_server.models import Flow, OutboxMessage
+from widget_server.sms.provider import SmsMessage, SmsProvider
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +54,17 @@ PURGE_EVERY = timedelta(minutes=10)
 
 # Mapped classes type ``__table__`` as a FromClause; this one is a Table.
 _OUTBOX: Table = cast(Table, OutboxMessage.__table__)
-#: The columns ``_claim_batch`` returns: id, recipient, subject, body_text, body_html, attempts.
-_Claimed: TypeAlias = Row[int, str, str, str, str | None, int]
+#: The columns ``_claim_batch`` returns: id, recipient, subject, body_text, body_html,
+#: attempts, channel.
+_Claimed: TypeAlias = Row[int, str, str, str, str | None, int, str]
+NO_SMS_PROVIDER = "no SMS provider configured (WIDGET_SMS_PROVIDER)"
 
 
-def outbox_row(envelope: Envelope, now: datetime) -> dict[str, Any]:
+def outbox_row(envelope: Envelope, now: datetime, channel: str = "email") -> dict[str, Any]:
+    """``channel="sms"``: ``envelope.recipient`` is a phone number in E.164 and
+    ``body_text`` the text; the subject only labels the row."""
     return {
-        "channel": "email",
+        "channel": channel,
         "recipient": envelope.recipient,
         "subject": envelope.subject,
         "body_text": envelope.body_text,
@@ -89,7 +98,7 @@ def lock_recipient(dialect: str) -> Select[Any] | None:
 
 
 async def enqueue_email(
-    session: AsyncSession, clock: Clock, envelope: Envelope, per_hour: int
+    session: AsyncSession, clock: Clock, envelope: Envelope, per_hour: int, channel: str = "email"
 ) -> bool:
     """Queue ``envelope`` unless its address already got ``per_hour`` messages in the
     last hour; return whether it was queued."""
@@ -102,7 +111,7 @@ async def enqueue_email(
     if sent >= per_hour:
         log.warning("outbox: dropped a message to an address over its hourly limit")
         return False
-    await session.execute(INSERT_OUTBOX, outbox_row(envelope, now))
+    await session.execute(INSERT_OUTBOX, outbox_row(envelope, now, channel))
     return True
 
 
@@ -111,8 +120,16 @@ def backoff(attempts: int) -> timedelta:
 
 
 class OutboxWorker:
-    def __init__(self, db: Database, sender: Sender, clock: Clock, poll_seconds: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        sender: Sender,
+        clock: Clock,
+        poll_seconds: float,
+        sms: SmsProvider | None = None,
+    ) -> None:
         self._db, self._sender, self._clock = db, sender, clock
+        self._sms = sms
         self._poll = poll_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -180,18 +197,19 @@ class OutboxWorker:
         batch = await self._claim_batch()
         if not batch:
             return 0
-        envelopes = [
-            Envelope(
-                recipient=r.recipient,
-                subject=r.subject,
-                body_text=r.body_text,
-                body_html=r.body_html,
-            )
-            for r in batch
-        ]
-        errors = await self._sender.send_many(envelopes)
-        await self._record(batch, errors)
+        emails = [r for r in batch if r.channel != "sms"]
+        texts = [r for r in batch if r.channel == "sms"]
+        errors = await self._sender.send_many([_envelope(r) for r in emails]) if emails else []
+        if texts:
+            errors += await self._send_texts(texts)
+        await self._record(emails + texts, errors)
         return len(batch)
+
+    async def _send_texts(self, rows: list[_Claimed]) -> list[str | None]:
+        if self._sms is None:
+            return [NO_SMS_PROVIDER] * len(rows)
+        messages = [SmsMessage(id=str(r.id), to=r.recipient, body=r.body_text) for r in rows]
+        return await self._sms.send_batch(messages)
 
     async def _claim_batch(self) -> list[_Claimed]:
         now = self._clock.now()
@@ -228,7 +246,7 @@ _CLAIM = (
         *_DUE,
     )
     .values(next_attempt_at=bindparam("lease_until"))
-    .returning(_c.id, _c.recipient, _c.subject, _c.body_text, _c.body_html, _c.attempts)
+    .returning(_c.id, _c.recipient, _c.subject, _c.body_text, _c.body_html, _c.attempts, _c.channel)
 )
 _MARK_SENT = (
     update(_OUTBOX)
@@ -245,6 +263,15 @@ _MARK_SENT = (
         body_html=None,
     )
 )
+
+
+def _envelope(row: _Claimed) -> Envelope:
+    return Envelope(
+        recipient=row.recipient,
+        subject=row.subject,
+        body_text=row.body_text,
+        body_html=row.body_html,
+    )
 
 
 def _failure(row: _Claimed, error: str, now: datetime) -> dict[str, object]:

@@ -25,6 +25,7 @@ from widget_server.passwords.policy import load_common_passwords
 from widget_server.pools import PoolDirectory
 from widget_server.services import Services
 from widget_server.settings import Settings
+from widget_server.sms import SmsProvider, provider_from_settings
 from widget_server.web import (
     invitation,
     login,
@@ -47,6 +48,7 @@ def create_app(
     *,
     clock: Clock | None = None,
     sender: Sender | None = None,
+    sms: SmsProvider | None = None,
     hasher: PasswordHasher | None = None,
     migrate_on_start: bool = True,
 ) -> Litestar:
@@ -55,7 +57,13 @@ def create_app(
     clock = clock or SystemClock()
     db = Database(settings.database_url)
     env = make_environment()
-    worker = OutboxWorker(db, sender or _smtp(settings), clock, settings.outbox_poll_seconds)
+    worker = OutboxWorker(
+        db,
+        sender or _smtp(settings),
+        clock,
+        settings.outbox_poll_seconds,
+        sms=sms or provider_from_settings(settings),
+    )
     services = Services(
         settings=settings,
         db=db,

@@ -11,10 +11,17 @@ import msgspec
 from litestar import Response
 from litestar.enums import MediaType
 
-from widget_server.flows.registration import credential_step, csrf_token, flow_ticket, is_saved
+from widget_server.flows.registration import (
+    channel_of,
+    credential_step,
+    csrf_token,
+    flow_ticket,
+    is_saved,
+)
 from widget_server.forms import FormNode, identifier_field, steps_of
 from widget_server.messages import Msg, msg
 from widget_server.models import Flow
+from widget_server.phones import masked
 from widget_server.pools import PoolView
 from widget_server.web.context import WebContext
 from widget_server.web.render import FlowIds, slot, step_view
@@ -86,7 +93,7 @@ def render_flow(
     """``top_level``: the page is a browser tab of its own, not an iframe; it gets the
     centred full-page layout instead of the transparent embedded one."""
 
-    def view(address: str | None = flow.address) -> dict[str, Any]:
+    def view(address: str | None = shown_address(flow.address)) -> dict[str, Any]:
         state = _state_view(ctx, pool, flow, values, errors or {}, alerts, address)
         return state | {"full_page": top_level}
 
@@ -104,10 +111,20 @@ def render_flow(
         body = cached(page="first", view=view)
     elif untouched and flow.state == "code":
         # The code step as it follows the form: the same for everyone but the address.
-        body = cached(page="code", view=lambda: view(slot("address")), address=flow.address or "")
+        page = "code" if channel_of(flow.address or "@") == "email" else "code-sms"
+        address = shown_address(flow.address) or ""
+        body = cached(page=page, view=lambda: view(slot("address")), address=address)
     else:
         body = ctx.renderer.registration(pool, fragment=fragment, ids=ids, **view())
     return html(pool, body, status, **(headers or {}))
+
+
+def shown_address(address: str | None) -> str | None:
+    """Where the code went, as the code step shows it: a phone number masked
+    (``+49 ••• ••56``), so a shoulder or a screenshot does not carry it whole."""
+    if address is None or channel_of(address) == "email":
+        return address
+    return masked(address)
 
 
 def _pristine(pool: PoolView, flow: Flow) -> bool:
@@ -145,9 +162,13 @@ def _state_view(
             "resend_action": f"{path}/resend",
             "code_errors": tuple(errors.get("code", ())),
             "code_minutes": ctx.services.settings.code_ttl_seconds // 60,
+            "code_channel": channel_of(flow.address or "@"),
         }
         if not alerts:
-            view["alerts"] = (msg("registration.check_email", "info", address=address or ""),)
+            sent = "registration.check_email"
+            if view["code_channel"] == "sms":
+                sent = "registration.check_phone"
+            view["alerts"] = (msg(sent, "info", address=address or ""),)
     else:
         view |= {"state": "done", "address": flow.address, "event": _event(pool, flow)}
     return view
