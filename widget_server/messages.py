@@ -320,7 +320,7 @@ CATALOG: dict[str, str] = {
     "account.password_changed": "Your password was changed. Every other session was signed out.",
     "account.address_code_sent": "We sent a 6-digit code to {address}. Enter it below to "
     "add the address.",
-    "account.address_verified": "{address} is verified and added to your account.",
+    "account.address_verified": "The address is verified and added to your account.",
     "account.address_removed": "The address was removed from your account.",
     "account.address_exists": "This address is already on your account.",
     "account.address_primary": "Your sign-in address cannot be removed.",
@@ -358,6 +358,7 @@ CATALOG: dict[str, str] = {
     "ui.mfa_section_title": "Two-step verification",
     "ui.mfa_off_text": "Protect your account with a code from an authenticator app when you "
     "sign in.",
+    "ui.mfa_on_badge": "On",
     "ui.mfa_on_text": "On: you confirm each sign-in with a code from your authenticator app.",
     "ui.mfa_required_text": "This service asks for a second step at every sign-in. Without an "
     "app, we email you a code.",

@@ -45,7 +45,7 @@ from widget_server.errors import (
     LoginThrottled,
     UnknownApp,
 )
-from widget_server.flows import tickets
+from widget_server.flows import mfa_entry, tickets
 from widget_server.flows.registration import csrf_token
 from widget_server.messages import Msg, msg
 from widget_server.models import Address, App, Credential, Flow, MfaFactor, User
@@ -329,6 +329,9 @@ async def _finish(
     target = transition(flow.state, "login_mfa" if mfa else "login")
     token = session_id = code = None
     data: dict[str, Any] = {"amr": PASSWORD_AMR, "auth_time": now.isoformat()}
+    if mfa:
+        # What the MFA step offers (flows/mfa_entry.py); flows/mfa.py completes it.
+        data["mfa"] = await mfa_entry.options(services, user_id)
     async with services.db.write() as session:
         if not mfa:
             token, session_id = await start_session(
@@ -343,6 +346,9 @@ async def _finish(
             )
             data["session_id"] = session_id
         await _save(services, session, flow, target, user_id, data)
+        if mfa:
+            # Without an authenticator app, a code by email goes out with the flow.
+            await mfa_entry.on_enter(services, session, pool, flow.id, user_id, data["mfa"])
         if session_id is not None and embedded_for_app(flow):
             code = await _issue(services, session, flow, user_id, session_id, now)
     flow.state, flow.user_id, flow.data = target, user_id, data
@@ -408,7 +414,8 @@ async def _issue(
         nonce=None,
         code_challenge=None,
         code_challenge_method=None,
-        amr=list(PASSWORD_AMR),
+        # A login that passed the MFA step says so (flows/mfa.py stores its amr).
+        amr=list(flow.data.get("amr") or PASSWORD_AMR),
         auth_time=auth_time,
     )
 

@@ -13,9 +13,9 @@ moves the flow to ``done`` by a conditional UPDATE, so two right codes posted at
 still make one session. Codes by email belong to the flow (purpose ``mfa``), so a code
 of another flow, user or purpose never completes this one.
 
-``describe`` tells the page what to offer: the authenticator app when the user has one,
-codes by email always when the user has a verified email address (the default second
-factor of a pool that requires one).
+``flows/mfa_entry.py`` decides, when the flow enters ``mfa``, what the page offers: the
+authenticator app when the user has one, codes by email whenever the user has a verified
+email address (sent at once to users without an app: the default second factor).
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-import msgspec
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from widget_server import secrets_
 from widget_server.auth import codes, mfa
@@ -35,35 +34,18 @@ from widget_server.errors import (
     FlowStateError,
     MfaUnavailable,
 )
-from widget_server.flows import login
+from widget_server.flows import login, mfa_entry
 from widget_server.flows.registration import csrf_token
-from widget_server.mail.outbox import enqueue_email
-from widget_server.models import Address, Flow, User
+from widget_server.models import Flow
 from widget_server.oidc.codes import issue_code
 from widget_server.pools import PoolView
 from widget_server.services import Services
 
 log = logging.getLogger(__name__)
 
-PURPOSE = "mfa"
+PURPOSE = mfa_entry.PURPOSE
 TOTP_AMR = ["pwd", "totp"]
 EMAIL_AMR = ["pwd", "otp"]
-
-
-class MfaOptions(msgspec.Struct, frozen=True, kw_only=True):
-    """What the MFA page offers this user."""
-
-    totp: bool
-    #: The email a code would go to, masked for display; None without one.
-    email: str | None
-
-
-def mask(address: str) -> str:
-    """``j•••@example.com``: enough to recognise, not enough to harvest."""
-    local, at, domain = address.partition("@")
-    if not at:
-        return address[:3] + "•••" + address[-2:]
-    return f"{local[:1]}•••@{domain}"
 
 
 async def load(services: Services, pool: PoolView, flow_id: str, token: str) -> Flow:
@@ -78,49 +60,16 @@ async def load(services: Services, pool: PoolView, flow_id: str, token: str) -> 
     return flow
 
 
-async def describe(services: Services, user_id: str) -> MfaOptions:
-    state = await mfa.factor_state(services, user_id)
-    email = await _email_of(services, user_id)
-    return MfaOptions(totp=state.totp, email=mask(email) if email else None)
-
-
-async def _email_of(services: Services, user_id: str) -> str | None:
-    """The user's sign-in email: the verified email address named in the payload, else
-    the oldest verified one."""
-    async with services.db.read() as session:
-        payload = await session.scalar(select(User.payload).where(User.id == user_id))
-        found = list(
-            (
-                await session.execute(
-                    select(Address.value)
-                    .where(
-                        Address.user_id == user_id,
-                        Address.kind == "email",
-                        Address.status == "verified",
-                    )
-                    .order_by(Address.created_at)
-                )
-            ).scalars()
-        )
-    named = {str(v).lower() for v in (payload or {}).values() if isinstance(v, str)}
-    return next((a for a in found if a in named), found[0] if found else None)
-
-
 async def send_code(services: Services, pool: PoolView, flow: Flow) -> str:
     """Email a code for this flow (60 s apart); returns the masked address."""
     assert flow.user_id is not None
-    address = await _email_of(services, flow.user_id)
-    if address is None:
-        raise MfaUnavailable()
     async with services.db.write() as session:
-        code = await codes.issue(services, session, PURPOSE, flow.id, flow.user_id)
-        minutes = services.settings.code_ttl_seconds // 60
-        envelope = services.composer.mfa_code(address, code, pool.name, minutes)
-        await enqueue_email(
-            session, services.clock, envelope, services.settings.mail_per_address_per_hour
-        )
+        masked = await mfa_entry.send_code(services, session, pool, flow.id, flow.user_id)
+        if masked is None:
+            raise MfaUnavailable()
+        flow.data = await mfa_entry.remember_sent(session, flow, masked, services.clock.now())
     services.notify_outbox()
-    return mask(address)
+    return masked
 
 
 async def verify_totp(

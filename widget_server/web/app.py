@@ -27,8 +27,10 @@ from widget_server.services import Services
 from widget_server.settings import Settings
 from widget_server.sms import SmsProvider, provider_from_settings
 from widget_server.web import (
+    account,
     invitation,
     login,
+    mfa,
     oidc,
     oidc_authorize,
     pages,
@@ -128,6 +130,8 @@ def _widget_handlers() -> list[ControllerRouterHandler]:
         login.submit_login,
         login.logout,
         login.show_logged_out,
+        *mfa.HANDLERS,
+        *account.HANDLERS,
         recovery.show_recovery,
         recovery.request_recovery_code,
         recovery.submit_recovery_code,

@@ -20,6 +20,7 @@ from widget_server.pools import PoolView
 from widget_server.services import Services
 from widget_server.themes import Theme
 from widget_server.web.context import WebContext
+from widget_server.web.mfa_views import mfa_view
 from widget_server.web.render import FlowIds
 from widget_server.web.security import frame_ancestors
 from widget_server.web.views import html
@@ -165,6 +166,8 @@ def _state_view(
             "logout_action": f"/embed/{pool.id}/logout",
             "logout_csrf": logout_csrf(ctx.services, done.session_id) if done else None,
         }
+    if flow.state == "mfa":
+        return mfa_view(ctx.services, pool, flow, values, errors)
     return {"state": flow.state}
 
 
