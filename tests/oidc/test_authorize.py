@@ -319,6 +319,7 @@ async def test_a_revoked_app_cannot_start_a_sign_in(
         ({"max_age": "-1"}, "invalid_request"),
         ({"request": "eyJ..."}, "invalid_request"),
         ({"nonce": "n" * 300}, "invalid_request"),
+        ({"response_mode": "form_post"}, "invalid_request"),
     ],
 )
 async def test_bad_requests_go_back_to_the_client_with_state_and_iss(
@@ -452,3 +453,34 @@ async def test_consent_page_escapes_the_app_name_and_the_address(
     page = await browser.get((await browser.get(started["url"])).headers["location"])
     assert "<img src=x" not in page.text and "&lt;img src=x" in page.text
     assert "a+<b>@" not in page.text and "a+&lt;b&gt;@example.com" in page.text
+
+
+async def test_repeated_parameters_are_refused(harness: Harness, make_app: MakeApp) -> None:
+    await make_app()
+    base = urlencode(
+        {"client_id": "shop", "redirect_uri": PARTNER_CALLBACK, "response_type": "code"}
+    )
+    response = await harness.client.get(
+        f"/oauth/authorize?{base}&scope=openid&scope=openid+email&state=a&state=b"
+    )
+    answer = query(response.headers["location"])
+    assert answer["error"] == "invalid_request"
+    assert "state" not in answer  # which one would it be?
+
+
+async def test_the_request_may_be_posted(harness: Harness, make_app: MakeApp) -> None:
+    await make_app()
+    form = {
+        "client_id": "shop",
+        "redirect_uri": PARTNER_CALLBACK,
+        "response_type": "code",
+        "scope": "openid",
+    }
+    response = await harness.client.post("/oauth/authorize", data=form)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/embed/partner-1/login?flow=")
+    bad = await harness.client.post(
+        "/oauth/authorize", data=form | {"redirect_uri": "https://e.x/"}
+    )
+    assert bad.status_code == 400
+    assert "location" not in bad.headers

@@ -102,6 +102,8 @@ def read_request(
         raise UnsupportedResponseType("only response_type=code")
     if single(params, "request") is not None or single(params, "request_uri") is not None:
         raise InvalidRequest("request objects are not supported")
+    if single(params, "response_mode") not in (None, "query"):
+        raise InvalidRequest("only response_mode=query")
     scope = parse_scope(single(params, "scope"), client.scopes)
     challenge = single(params, "code_challenge")
     method = single(params, "code_challenge_method")

@@ -51,9 +51,25 @@ class ScopeItem:
 
 @get("/oauth/authorize")
 async def authorize(request: Request[Any, Any, Any]) -> Response[str]:
+    return await _authorize(request, _query(request))
+
+
+@post("/oauth/authorize", status_code=303)
+async def authorize_post(request: Request[Any, Any, Any]) -> Response[str]:
+    """OIDC Core §3.1.2.1: the same request, form-encoded in a POST body."""
+    form = await request.form()
+    params: dict[str, list[str]] = {}
+    for name, value in form.multi_items():
+        if isinstance(value, str):
+            params.setdefault(name, []).append(value)
+    return await _authorize(request, params)
+
+
+async def _authorize(
+    request: Request[Any, Any, Any], params: dict[str, list[str]]
+) -> Response[str]:
     ctx = web_context(request)
     services = ctx.services
-    params = _query(request)
     try:
         client, redirect_uri = await oauth.check_client(services, params)
     except RedirectRefused as exc:
@@ -274,4 +290,4 @@ def _consent_csp(auth: AuthorizationRequest) -> str:
     return csp.replace("form-action 'self'", f"form-action 'self' {target}") if target else csp
 
 
-HANDLERS = [authorize, authorize_continue, show_consent, submit_consent]
+HANDLERS = [authorize, authorize_post, authorize_continue, show_consent, submit_consent]
