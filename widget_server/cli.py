@@ -24,6 +24,7 @@ from widget_server.demo.oidc_app import DEMO_CLIENT_ID, ensure_demo_app
 from widget_server.demo.partner import create_partner_app
 from widget_server.demo.partner_signin import PartnerOidc
 from widget_server.mail.devsink import SmtpSink
+from widget_server.oidc import keys_cli
 from widget_server.passwords.hashing import Argon2Hasher
 from widget_server.seed import DemoAdmin, seed_demo, seed_demo_admins
 from widget_server.settings import Settings
@@ -54,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="do not start the dev SMTP server (use WIDGET_SMTP_* instead)",
     )
     admin_cli.add_commands(commands)
+    keys_cli.add_commands(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("mail.log", "alembic.runtime.migration"):
@@ -75,6 +77,9 @@ async def _run(args: argparse.Namespace) -> None:
     settings = settings.with_secret(Path(".data"))
     if args.command in admin_cli.COMMANDS:
         await admin_cli.run(args, settings)
+        return
+    if args.command in keys_cli.COMMANDS:
+        await keys_cli.run(args, settings)
         return
     db = Database(settings.database_url)
     try:

@@ -21,7 +21,7 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -30,15 +30,28 @@ from joserfc.jwk import ECKey, KeySet
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from widget_server.clock import Clock
+from widget_server.db import Database
 from widget_server.models import SigningKey
 from widget_server.secrets_ import keyed_hash
-from widget_server.services import Services
+from widget_server.settings import Settings
 
 ALG = "ES256"
 #: How long a process trusts its copy of the key table: a rotation made by another
 #: process is picked up within this time.
 CACHE_SECONDS = 60.0
 _FORMAT = "v1"
+
+
+class KeyServices(Protocol):
+    """What the key ring needs (``Services`` has it; so does the CLI's small bundle)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def db(self) -> Database: ...
+    @property
+    def clock(self) -> Clock: ...
 
 
 @dataclass(frozen=True)
@@ -75,7 +88,7 @@ def kid_for(secret_key: str, generation: int) -> str:
 class KeyRing:
     """The signing keys as one process sees them, cached for ``CACHE_SECONDS``."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: KeyServices) -> None:
         self._services = services
         self._active: tuple[float, ActiveKey] | None = None
         self._public: tuple[float, list[dict[str, Any]]] | None = None
@@ -135,6 +148,14 @@ class KeyRing:
             )
         self.forget()
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def listing(self) -> list[SigningKey]:
+        """Every key, newest first (for operators: which is active, which are retired)."""
+        async with self._services.db.read() as session:
+            rows = await session.execute(
+                select(SigningKey).order_by(SigningKey.created_at.desc(), SigningKey.kid.desc())
+            )
+            return list(rows.scalars())
 
     def forget(self) -> None:
         self._active = None

@@ -1,0 +1,33 @@
+"""Operators rotate and retire signing keys from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from widget_server.cli import main
+
+
+def keys(capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
+    main(["signing-keys"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    return {line.split()[0]: line.split()[-1] for line in lines}
+
+
+def test_rotate_then_retire(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WIDGET_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    monkeypatch.setenv("WIDGET_SECRET_KEY", "cli-test-key")
+    (first,) = keys(capsys)
+    main(["rotate-signing-key"])
+    capsys.readouterr()
+    listed = keys(capsys)
+    (second,) = [kid for kid, state in listed.items() if state == "active"]
+    assert listed == {second: "active", first: "published"}
+    with pytest.raises(SystemExit):
+        main(["retire-signing-key", second])  # the active key cannot be retired
+    main(["retire-signing-key", first])
+    capsys.readouterr()
+    assert keys(capsys) == {second: "active", first: "retired"}
