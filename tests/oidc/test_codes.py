@@ -198,3 +198,16 @@ async def test_public_clients_need_pkce_and_verifiers_need_challenges(
     with pytest.raises(InvalidGrant):  # a verifier for a code issued without a challenge
         await redeem(harness, code, code_verifier=verifier)
     assert (await redeem(harness, code)).user_id == user.id
+
+
+async def test_expired_codes_are_purged_after_a_day(
+    harness: Harness, parties: tuple[PartnerApp, EndUser]
+) -> None:
+    app, user = parties
+    await issue(harness, app, user)
+    harness.clock.advance(CODE_TTL_SECONDS + 86400 - 1)
+    await harness.outbox.purge()
+    assert len(await rows(harness, AuthorizationCode)) == 1
+    harness.clock.advance(2)
+    await harness.outbox.purge()
+    assert await rows(harness, AuthorizationCode) == []

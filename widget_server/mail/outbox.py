@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from widget_server.clock import Clock
 from widget_server.db import Database
 from widget_server.mail.senders import Envelope, Sender
-from widget_server.models import Flow, OutboxMessage
+from widget_server.models import AuthorizationCode, Flow, OutboxMessage
 from widget_server.sms.provider import SmsMessage, SmsProvider
 
 log = logging.getLogger(__name__)
@@ -176,8 +176,8 @@ class OutboxWorker:
             self._wake.clear()
 
     async def purge(self) -> int:
-        """Delete finished outbox rows past ``KEEP_FINISHED`` and flows past their expiry
-        by a day (their codes go with them); return how many rows went."""
+        """Delete finished outbox rows past ``KEEP_FINISHED``, flows past their expiry by a
+        day (their codes go with them) and OAuth codes likewise; return how many rows went."""
         now = self._clock.now()
         async with self._db.write() as session:
             outbox = await session.execute(
@@ -189,7 +189,13 @@ class OutboxWorker:
             flows = await session.execute(
                 delete(Flow).where(Flow.expires_at < now - timedelta(days=1))
             )
-        return int(outbox.rowcount + flows.rowcount)  # type: ignore[attr-defined]
+            # One-time OAuth codes live 60 s; a day later they are only clutter.
+            codes = await session.execute(
+                delete(AuthorizationCode).where(
+                    AuthorizationCode.expires_at < now - timedelta(days=1)
+                )
+            )
+        return int(outbox.rowcount + flows.rowcount + codes.rowcount)  # type: ignore[attr-defined]
 
     async def deliver_due(self) -> int:
         """Claim up to ``BATCH`` due messages, send them over one connection, record the
