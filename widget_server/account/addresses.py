@@ -23,6 +23,7 @@ added (the page says so); ``PHONE_AVAILABLE`` is where phone support would switc
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timedelta
 
 import msgspec
@@ -48,6 +49,7 @@ KIND = "address"
 PURPOSE = "verify_address"
 FIELD = "address"
 MAX_ADDRESSES = 5
+_PHONE_LIKE = re.compile(r"[+(]?[0-9][0-9 ().-]{4,}", re.ASCII)
 #: No SMS provider yet: phone numbers cannot be verified, so they cannot be added.
 PHONE_AVAILABLE = False
 
@@ -121,7 +123,7 @@ def read_address(pool: PoolView, raw: str) -> str:
     text = raw.strip()
     if not text:
         raise InvalidInput({FIELD: [msg("form.required")]})
-    if "@" not in text and not phone_allowed(pool):
+    if _PHONE_LIKE.fullmatch(text) and not phone_allowed(pool):
         # Looks like a phone number: say why it cannot be added rather than "not an email".
         raise InvalidInput({FIELD: [msg("account.phone_unavailable")]})
     if len(text) > 320:
@@ -218,7 +220,7 @@ async def verify_address(services: Services, pool: PoolView, user_id: str, code:
     async with services.db.write() as session:
         pending = await session.scalar(_pending_query(user_id, now))
         if pending is None:
-            raise InvalidInput({"code": [msg("account.no_pending_address")]})
+            raise InvalidInput({"": [msg("account.no_pending_address")]})
         checked = await codes.check(services, session, PURPOSE, pending.id, code)
         if isinstance(checked, Exception):
             outcome = checked

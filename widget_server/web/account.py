@@ -24,10 +24,14 @@ from widget_server.account.csrf import check_csrf
 from widget_server.auth import mfa, sessions
 from widget_server.auth.sessions import SessionView
 from widget_server.errors import (
+    CodeError,
     CsrfMismatch,
     InvalidInput,
+    MfaCodeInvalid,
+    MfaCodeReused,
     NotSignedIn,
     PoolNotFound,
+    ResendTooSoon,
     WidgetError,
 )
 from widget_server.flows.inputs import Password
@@ -58,6 +62,7 @@ Origin = Annotated[str, msgspec.Meta(max_length=255)]
 Short = Annotated[str, msgspec.Meta(max_length=1024)]
 Id = Annotated[str, msgspec.Meta(max_length=64)]
 
+_CODE_ERRORS = (CodeError, MfaCodeInvalid, MfaCodeReused)
 #: ``?done=`` after a 303: which section says what. Only these ids, never free text.
 DONE: dict[str, tuple[str, str]] = {
     "profile": ("profile", "account.saved"),
@@ -256,6 +261,8 @@ def _single(raw: Mapping[str, Sequence[str]], name: str) -> str | None:
 def _errors(exc: WidgetError) -> dict[str, tuple[Msg, ...]]:
     if isinstance(exc, InvalidInput):
         return dict(exc.messages)
+    if isinstance(exc, _CODE_ERRORS) and not isinstance(exc, ResendTooSoon):
+        return {"code": (exc.message,)}  # about the code typed: under its field
     return {"": (exc.message,)}
 
 

@@ -96,7 +96,7 @@ def render_signed_out(
         theme=theme,
         **ctx.renderer.texts(theme),
         parent_origin=origin,
-        state="signed_out",
+        state="signin",
         full_page=False,
         alerts=(alert or msg("account.signed_out", "info"),),
         login_url=with_query(f"/embed/{pool.id}/login", parent_origin=origin),
@@ -139,7 +139,16 @@ def _profile_view(pool: PoolView, payload: dict[str, Any], feedback: Feedback) -
     shown = [
         (props[name].get("title") or name, _shown_value(payload.get(name))) for name in fields.shown
     ]
-    return {"nodes": nodes, "shown": shown, "feedback": feedback, "editable": bool(nodes)}
+    named = {node.name for node in nodes}
+    # Errors for fields without an input (read-only, unknown) would vanish: list them above.
+    stray = tuple(m for name, ms in feedback.errors.items() if name not in named for m in ms)
+    return {
+        "nodes": nodes,
+        "shown": shown,
+        "feedback": feedback,
+        "editable": bool(nodes),
+        "stray": tuple(m for m in stray if m not in feedback.errors.get("", ())),
+    }
 
 
 def _shown_value(value: object) -> str:
