@@ -25,7 +25,7 @@ from tests.oidc.conftest import (
     PartnerApp,
 )
 from widget_server.demo.relying_party import RelyingParty
-from widget_server.models import AuthorizationCode, Consent, Flow, Session
+from widget_server.models import App, AuthorizationCode, Consent, Flow, Session
 
 
 class Browser:
@@ -484,3 +484,22 @@ async def test_the_request_may_be_posted(harness: Harness, make_app: MakeApp) ->
     )
     assert bad.status_code == 400
     assert "location" not in bad.headers
+
+
+async def test_a_pool_gone_from_the_apps_tenant_is_refused(
+    harness: Harness, make_app: MakeApp
+) -> None:
+    await make_app()
+    async with harness.web.services.db.write() as session:
+        app = await session.get(App, "shop")
+        assert app is not None
+        app.pool_ids = ["partner-1", "no-such-pool"]
+    params = {
+        "client_id": "shop",
+        "redirect_uri": PARTNER_CALLBACK,
+        "response_type": "code",
+        "scope": "openid",
+        "pool": "no-such-pool",
+    }
+    response = await harness.client.get("/oauth/authorize?" + urlencode(params))
+    assert query(response.headers["location"])["error"] == "invalid_request"

@@ -32,6 +32,7 @@ from widget_server.errors import (
     FlowExpired,
     FlowNotFound,
     InvalidRequest,
+    PoolNotFound,
     RedirectRefused,
     UnsupportedResponseType,
 )
@@ -137,6 +138,17 @@ def _pool(client: Client, asked: str | None) -> str:
     if asked not in client.pool_ids:
         raise InvalidRequest("this app does not accept that pool")
     return asked
+
+
+async def check_pool(services: Services, client: Client, pool_id: str) -> None:
+    """The pool still exists and belongs to the app's tenant (an app keeps its pool ids
+    if a pool is deleted)."""
+    try:
+        pool = await services.pools.get(pool_id)
+    except PoolNotFound:
+        raise InvalidRequest("this app's pool no longer exists") from None
+    if pool.tenant_id != client.tenant_id:
+        raise InvalidRequest("this app's pool no longer exists")
 
 
 def _prompt(value: str | None) -> tuple[str, ...]:

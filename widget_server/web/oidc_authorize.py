@@ -77,6 +77,7 @@ async def _authorize(
     state = _state(params)
     try:
         auth = oauth.read_request(client, redirect_uri, params)
+        await oauth.check_pool(services, client, auth.pool_id)
         session = await _session(request, services, auth.pool_id)
         if session is not None and (
             "login" in auth.prompt
