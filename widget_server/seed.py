@@ -24,6 +24,7 @@ BUILTIN_SCHEMAS = {
     "consumer-basic": "Consumer: email and password",
     "business-customer": "Business customer: several steps",
     "employee": "Employee: name and company email",
+    "consumer-phone": "Consumer: mobile number and password",
 }
 
 
@@ -33,6 +34,7 @@ class DemoPool(msgspec.Struct, frozen=True, kw_only=True):
     schema: str
     self_registration: bool = True
     theme: dict[str, Any] = msgspec.field(default_factory=dict)
+    activation_methods: tuple[str, ...] = ("email",)
 
 
 DEMO_POOLS = (
@@ -64,6 +66,15 @@ DEMO_POOLS = (
         schema="employee",
         self_registration=False,
         theme={"logo": {"text": "ACME Staff"}},
+    ),
+    # Registration by mobile number: the activation code comes by SMS (the demo files
+    # texts in the dev mailbox beside the emails).
+    DemoPool(
+        id="partner-phone",
+        name="Partner 3 (phone)",
+        schema="consumer-phone",
+        activation_methods=("phone",),
+        theme={"logo": {"text": "Partner Three"}, "colors": {"primary": "#7c3aed"}},
     ),
 )
 
@@ -109,7 +120,7 @@ async def seed_demo(db: Database, clock: Clock, allowed_origins: list[str]) -> N
                         payload_schema_id=demo.schema,
                         metadata_schema_id=None,
                         password_policy={},
-                        activation_methods=["email"],
+                        activation_methods=list(demo.activation_methods),
                         self_registration=demo.self_registration,
                         allowed_origins=list(allowed_origins),
                         theme=demo.theme,
