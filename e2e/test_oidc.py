@@ -116,7 +116,9 @@ def test_redirect_flow_with_consent(
     context.close()
 
 
-def test_consent_page_cannot_be_framed(page: Page, demo: Demo) -> None:
+def test_unregistered_redirect_uri_gets_a_frame_proof_error_page(
+    page: Page, demo: Demo, shot: Callable[..., None]
+) -> None:
     response = page.goto(
         f"{demo.widget_origin}/oauth/authorize?client_id=northwind"
         "&redirect_uri=https%3A%2F%2Fevil.example%2Fcb&response_type=code"
@@ -126,3 +128,4 @@ def test_consent_page_cannot_be_framed(page: Page, demo: Demo) -> None:
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     expect(page.locator('[data-message-id="oauth.invalid_redirect_uri"]')).to_be_visible()
     assert page.url.startswith(demo.widget_origin)
+    shot(page, "oidc-04-redirect-refused")
