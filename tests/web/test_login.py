@@ -31,6 +31,8 @@ from widget_server.models import (
 )
 from widget_server.oidc.codes import code_hash
 from widget_server.passwords.hashing import Argon2Hasher
+from widget_server.web import login_views
+from widget_server.web.login_views import logout_csrf
 
 
 class CountingHasher:
@@ -569,3 +571,40 @@ async def test_admin_deactivation_or_deletion_ends_sessions(
     async with harness.web.services.db.read() as db:
         status = await db.scalar(select(User.status).where(User.id == ada.user_id))
     assert status == ("inactive" if action == "deactivate" else "deleted")
+
+
+async def test_cached_pages_carry_each_visitors_own_values(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The form and done pages come from a per-pool cache: nothing of one visitor may
+    show up on another's page, and a cached page is the fresh render byte for byte."""
+    other = "http://127.0.0.1:8002"
+    async with harness.web.services.db.write() as db:
+        await db.execute(
+            update(Pool).where(Pool.id == "partner-1").values(allowed_origins=[PARTNER, other])
+        )
+    harness.web.services.pools.forget("partner-1")
+    ada = await make_user(harness)
+    seen: list[tuple[str, str]] = []
+    for origin in (PARTNER, other, PARTNER):
+        client = LoginClient(harness, htmx=False)
+        page = await client.open(parent_origin=origin)
+        assert "/embed/partner-1/recover?" + urlencode({"parent_origin": origin}) in page.text
+        assert parent_origin_of(page) == origin
+        done = await client.submit(ada.email, ada.password)
+        assert done.state == "done" and parent_origin_of(done) == origin
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', done.text)
+        sessions_now = await rows(harness, Session)
+        [live] = [s for s in sessions_now if s.id not in {sid for _, sid in seen}]
+        assert csrf is not None
+        assert csrf.group(1) == logout_csrf(harness.web.services, live.id)
+        seen.append((page.flow_id, live.id))
+        # The same page drawn without the cache is the same, byte for byte.
+        flow_url = f"{client.path}?flow={done.response.url.params['flow']}"
+        cached = await harness.client.get(flow_url, headers=client.headers())
+        monkeypatch.setattr(login_views._PAGES, "get", lambda _o, _k, values, draw: draw(values))
+        fresh = await harness.client.get(flow_url, headers=client.headers())
+        monkeypatch.undo()
+        strip = re.compile(r'"code": "[^"]+"')  # each view of an app's page has its own code
+        assert strip.sub("", cached.text) == strip.sub("", fresh.text)
+    assert len({flow for flow, _ in seen}) == 3
