@@ -120,6 +120,9 @@ async def _demo(args: argparse.Namespace) -> None:
             "smtp_port": smtp_port,
             "dev_mailbox_dir": str(data / "mailbox"),
         }
+        if "WIDGET_SMS_PROVIDER" not in os.environ:
+            # Texts (phone registration) land in the dev mailbox beside the emails.
+            overrides["sms_provider"] = "devmailbox"
     settings = dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
     db = Database(settings.database_url)
     await migrate.upgrade(db)

@@ -9,6 +9,15 @@ Our UI hints are ``x-`` keywords, which JSON Schema ignores:
   ``x-readonly`` (bool: users see the value in their account portal but never edit it;
   registration still asks for it).
 
+Phone fields (``"format": "tel"`` or ``"x-widget": "tel"``) are read by
+``widget_server.phones`` (E.164; the pool's ``phone_regions`` apply; a pool allowing
+one region reads national numbers in it when the field has no ``x-default-region``).
+The identifier (``x-identifier``) may be a tel field: the pool then registers by
+phone. Where the activation code goes is not a schema keyword but the pool's
+``activation_methods``, in order, over the email and tel fields the user filled
+(``flows/registration.py``): a schema with an email identifier and a phone field
+serves email-only, phone-first and either pools alike.
+
 Nested objects and arrays are stored and validated but never drawn as form fields: a
 step holds top-level scalar properties only.
 """

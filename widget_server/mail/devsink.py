@@ -1,6 +1,9 @@
 """The dev mailbox: a real SMTP server (aiosmtpd) that files every message in a Maildir,
 and a reader for the /dev/mailbox page. The demo starts it so that a newcomer can finish
 a registration without any mail setup; end-to-end tests start their own.
+
+Texts (SMS) from ``widget_server.sms.devmailbox`` land in the same Maildir, marked with
+an ``X-Widget-Channel: sms`` header; entries carry their ``channel``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ class MailboxEntry(msgspec.Struct, frozen=True, kw_only=True):
     received_at: datetime
     body: str
     code: str | None
+    #: "email", or "sms" for a text filed by the dev mailbox SMS provider.
+    channel: str = "email"
 
 
 class MaildirHandler:
@@ -87,4 +92,5 @@ def _entry(key: str, raw: bytes) -> MailboxEntry:
         received_at=received,
         body=body,
         code=found.group(1) if found else None,
+        channel="sms" if parsed["X-Widget-Channel"] == "sms" else "email",
     )
