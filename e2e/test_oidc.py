@@ -105,6 +105,14 @@ def test_redirect_flow_with_consent(
     page.wait_for_url(re.compile(re.escape(demo.partner_origin) + r"/callback\?"))
     assert claim(page, "email") == email
 
+    # A new login (session gone) for an app already granted: from the login form's POST
+    # straight to the partner (the login page's form-action must allow that redirect).
+    context.clear_cookies()
+    page.goto(f"{demo.partner_origin}/signin/redirect?pool=partner-1")
+    log_in(WidgetFrame(page), email)
+    page.wait_for_url(re.compile(re.escape(demo.partner_origin) + r"/callback\?"))
+    assert claim(page, "email") == email
+
     # Asked to review: the consent page again; Deny reaches the partner as access_denied.
     page.goto(f"{demo.partner_origin}/signin/redirect?pool=partner-1&prompt=consent")
     expect(page.locator("#ws-card")).to_have_attribute("data-state", "consent")
