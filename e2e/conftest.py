@@ -23,6 +23,7 @@ from harness import Demo, Mailbox, free_port
 from playwright.sync_api import Page, ViewportSize, expect
 
 from widget_server.mail.devsink import SmtpSink
+from widget_server.sms.receiver import ReceiverServer, SmsReceiver
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
@@ -57,6 +58,21 @@ def mailbox(smtp_sink: Sink) -> Mailbox:
     return smtp_sink.mailbox
 
 
+SMS_SECRET = "e2e-sms-webhook-secret"
+
+
+@pytest.fixture(scope="session")
+def sms_gateway() -> Iterator[ReceiverServer]:
+    """The "SMS gateway": a real HTTP receiver (uvicorn, widget_server/sms/receiver.py)
+    that checks the webhook signature and keeps the texts the demo sends."""
+    server = ReceiverServer(SmsReceiver(SMS_SECRET), free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 # --- The demo server ----------------------------------------------------------------------
 
 
@@ -76,8 +92,11 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, deadline: flo
 
 
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory: pytest.TempPathFactory, smtp_sink: Sink) -> Iterator[Demo]:
-    """``widget-server demo`` with fresh SQLite, mailing to our sink; stopped at the end."""
+def demo(
+    tmp_path_factory: pytest.TempPathFactory, smtp_sink: Sink, sms_gateway: ReceiverServer
+) -> Iterator[Demo]:
+    """``widget-server demo`` with fresh SQLite, mailing to our sink and texting our
+    webhook receiver; stopped at the end."""
     data = tmp_path_factory.mktemp("demo")
     widget_port, partner_port = free_port(), free_port()
     # Unknown WIDGET_* variables are a startup error, and a stray WIDGET_DATABASE_URL
@@ -89,6 +108,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory, smtp_sink: Sink) -> Iterator[
         "WIDGET_ARGON2_TIME_COST": "1",
         "WIDGET_ARGON2_MEMORY_KIB": "8",
         "WIDGET_OUTBOX_POLL_SECONDS": "0.2",
+        "WIDGET_SMS_PROVIDER": "webhook",
+        "WIDGET_SMS_WEBHOOK_URL": sms_gateway.url,
+        "WIDGET_SMS_WEBHOOK_SECRET": SMS_SECRET,
         "PYTHONUNBUFFERED": "1",
     }
     log = data / "server.log"
