@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 
 from tests.conftest import Harness, deliver_all
 from tests.sms.helpers import sms_harness
+from tests.web.login_client import LoginClient
 from widget_server.clock import ManualClock
 from widget_server.mail.senders import MemorySender
 from widget_server.models import Address, IdentitySchema, OutboxMessage, Pool, User
@@ -224,3 +225,16 @@ async def test_the_hourly_limit_holds_for_a_number(
     async with harness.web.services.db.read() as session:
         queued = await session.scalar(select(func.count()).select_from(OutboxMessage))
     assert queued == limit
+
+
+async def test_a_number_registered_by_sms_logs_in_in_any_format(
+    harness: Harness, widget: Any, sms: MemorySms
+) -> None:
+    w, _ = await register(widget, "+49 151 23456789")
+    await deliver_all(harness)
+    assert (await w.code(code_in(sms, NUMBER)[0])).state == "done"
+
+    client = LoginClient(harness, POOL)
+    assert (await client.log_in("0151 2345 6789", PASSWORD)).state == "done"
+    page = await client.log_in("+44 909 8790000", PASSWORD)  # refused by the policy
+    assert page.message_ids == ["login.failed"]

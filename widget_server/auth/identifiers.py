@@ -10,22 +10,15 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
-import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from widget_server.forms import identifier_field
 from widget_server.forms.schema import properties
+from widget_server.phones import PhoneRefused, default_region_for, normalise_phone
 from widget_server.pools import PoolView
 
 #: Longer than any email (320) or phone number: not an identifier, and not worth parsing.
 MAX_IDENTIFIER = 320
-_PERSONAL = frozenset(
-    {
-        phonenumbers.PhoneNumberType.MOBILE,
-        phonenumbers.PhoneNumberType.FIXED_LINE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    }
-)
 
 
 class Identifier(NamedTuple):
@@ -45,10 +38,7 @@ def _identifier_format(pool: PoolView) -> str | None:
 
 def default_region(pool: PoolView) -> str | None:
     prop = properties(pool.schema).get(identifier_field(pool.schema), {})
-    region = prop.get("x-default-region")
-    if isinstance(region, str):
-        return region
-    return pool.phone_regions[0] if len(pool.phone_regions) == 1 else None
+    return default_region_for(prop.get("x-default-region"), pool.phone_regions)
 
 
 def read_identifier(pool: PoolView, text: str) -> Identifier | None:
@@ -69,17 +59,12 @@ def _email(text: str) -> Identifier | None:
 
 
 def _phone(pool: PoolView, text: str) -> Identifier | None:
+    # The registration's policy (widget_server.phones): a number it would refuse can
+    # name no account.
     try:
-        number = phonenumbers.parse(text, default_region(pool))
-    except phonenumbers.NumberParseException:
+        number = normalise_phone(
+            text, default_region=default_region(pool), regions=pool.phone_regions
+        )
+    except PhoneRefused:
         return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    region = phonenumbers.region_code_for_number(number)
-    if pool.phone_regions and region not in pool.phone_regions:
-        return None
-    if phonenumbers.number_type(number) not in _PERSONAL:
-        return None
-    return Identifier(
-        "phone", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    )
+    return Identifier("phone", number)
