@@ -49,14 +49,14 @@ from widget_server.errors import (
 )
 from widget_server.flows import tickets
 from widget_server.flows.registration import csrf_token
-from widget_server.mail.outbox import HOUR, INSERT_OUTBOX, RECENT_TO, enqueue_email, outbox_row
-from widget_server.mail.senders import Envelope
+from widget_server.mail.outbox import enqueue_email
 from widget_server.messages import msg
 from widget_server.models import Address, Code, Credential, Flow, User
 from widget_server.passwords.history import recent_hashes, remember, reused
 from widget_server.passwords.policy import PasswordContext
 from widget_server.pools import PoolView
 from widget_server.services import Services
+from widget_server.sms import compose as sms_compose
 from widget_server.upsert import insert_ignoring_conflict
 
 log = logging.getLogger(__name__)
@@ -246,29 +246,15 @@ async def _issue(
 async def _send(
     services: Services, session: AsyncSession, pool: PoolView, to: Identifier, code: str
 ) -> bool:
+    """Queue the code by email or by SMS, as the address needs; False when the address is
+    over its hourly limit (then the code must not be usable)."""
     minutes = services.settings.code_ttl_seconds // 60
     per_hour = services.settings.mail_per_address_per_hour
     if to.kind == "email":
         envelope = services.composer.recovery_code(to.value, code, pool.name, minutes)
         return await enqueue_email(session, services.clock, envelope, per_hour)
-    return await _enqueue_sms(session, services, to.value, code, pool.name, minutes)
-
-
-async def _enqueue_sms(
-    session: AsyncSession, services: Services, number: str, code: str, pool: str, minutes: int
-) -> bool:
-    """An SMS through the outbox (channel ``sms``): the same hourly limit as email."""
-    envelope = Envelope(
-        recipient=number,
-        subject=f"{code} is your {pool} password reset code",
-        body_text=f"{code} is your {pool} password reset code. It expires in {minutes} minutes.",
-    )
-    now = services.clock.now()
-    recent = await session.execute(RECENT_TO, {"recipient": number, "since": now - HOUR})
-    if recent.scalar_one() >= services.settings.mail_per_address_per_hour:
-        return False
-    await session.execute(INSERT_OUTBOX, outbox_row(envelope, now) | {"channel": "sms"})
-    return True
+    text = sms_compose.recovery_code(to.value, code, pool.name, minutes)
+    return await enqueue_email(session, services.clock, text, per_hour, channel="sms")
 
 
 def _code_row(
