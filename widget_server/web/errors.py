@@ -23,6 +23,11 @@ LoginThrottled         429     the login form + ``Retry-After``, ``login.throttl
 UnknownApp             404     a plain not-found page (``login.unknown_app``)
 RegistrationClosed     403     a closed notice, no form
 PoolNotFound           404     a plain not-found page
+MfaCodeInvalid         422     the MFA step, ``mfa.code_invalid`` under the code
+MfaCodeReused          422     the MFA step, ``mfa.code_reused`` (a replayed step)
+MfaThrottled           429     the MFA step + ``Retry-After``, ``mfa.throttled``
+MfaUnavailable         409     the MFA step, ``mfa.unavailable`` (nowhere to send)
+NotSignedIn            401     the account portal's sign-in prompt
 =====================  ======  ==============================================
 
 Invitation and set-password pages (``invitation_error_response``) use the same statuses;
@@ -50,6 +55,11 @@ from widget_server.errors import (
     InvalidInput,
     LoginFailed,
     LoginThrottled,
+    MfaCodeInvalid,
+    MfaCodeReused,
+    MfaThrottled,
+    MfaUnavailable,
+    NotSignedIn,
     Overloaded,
     PoolNotFound,
     RegistrationClosed,
@@ -81,6 +91,11 @@ STATUS: dict[type[WidgetError], int] = {
     LoginFailed: 400,
     LoginThrottled: 429,
     UnknownApp: 404,
+    MfaCodeInvalid: 422,
+    MfaCodeReused: 422,
+    MfaThrottled: 429,
+    MfaUnavailable: 409,
+    NotSignedIn: 401,
 }
 
 
