@@ -18,6 +18,8 @@ from harness import Demo, Mailbox
 from pages import PartnerPage, WidgetFrame
 from playwright.sync_api import Browser, Page, expect
 
+from widget_server.seed import DEMO_ADMINS
+
 PASSWORD = "Lantern-tundra-Gq7-42"
 
 
@@ -137,3 +139,34 @@ def test_unregistered_redirect_uri_gets_a_frame_proof_error_page(
     expect(page.locator('[data-message-id="oauth.invalid_redirect_uri"]')).to_be_visible()
     assert page.url.startswith(demo.widget_origin)
     shot(page, "oidc-04-redirect-refused")
+
+
+def test_operator_registers_an_app_in_the_portal(
+    page: Page, demo: Demo, shot: Callable[..., None]
+) -> None:
+    operator = DEMO_ADMINS[0]
+    page.goto(f"{demo.widget_origin}/admin")
+    page.get_by_label("Email").fill(operator.email)
+    page.get_by_label("Password").fill(operator.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.locator('a.adm-nav-link[href="/admin/apps"]').click()
+    expect(page.locator('tr[data-app="northwind"]')).to_be_visible()
+
+    form = page.locator("#new-app")
+    form.locator('[name="name"]').fill("Field service app")
+    form.locator('[name="id"]').fill("field-service")
+    form.locator('input[name="pool_ids"][value="employees"]').check()
+    form.locator('[name="redirect_uris"]').fill("http://localhost:5173/callback")
+    form.locator('input[name="scopes"][value="roles"]').check()
+    form.get_by_role("button", name="Register app").click()
+    expect(page.locator('tr[data-app="field-service"]')).to_contain_text("Confidential")
+    secret = page.locator("[data-client-secret]")
+    expect(secret).to_have_text(re.compile(r"^[\w-]{43}$"))
+    first = secret.inner_text()
+    shot(page, "oidc-05-portal-apps")
+
+    # Only this app's secret is replaced (the demo partner keeps northwind's).
+    page.locator('tr[data-app="field-service"] summary', has_text="New secret").click()
+    page.locator('tr[data-app="field-service"] [data-action="rotate"]').click()
+    expect(secret).to_have_text(re.compile(r"^[\w-]{43}$"))
+    assert secret.inner_text() != first

@@ -6,7 +6,7 @@ from litestar import Router
 from litestar.types import ControllerRouterHandler
 
 from widget_server.errors import WidgetError
-from widget_server.web import portal_login, portal_pools, portal_tenant, portal_users
+from widget_server.web import portal_apps, portal_login, portal_pools, portal_tenant, portal_users
 from widget_server.web.portal import error_page
 
 HANDLERS: list[ControllerRouterHandler] = [
@@ -37,6 +37,7 @@ HANDLERS: list[ControllerRouterHandler] = [
     portal_tenant.schema_page,
     portal_tenant.update_schema_submit,
     portal_tenant.delete_schema_submit,
+    *portal_apps.HANDLERS,
 ]
 
 
