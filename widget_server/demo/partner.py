@@ -36,9 +36,12 @@ def create_partner_app(
     async def partner_page(
         pool: Annotated[str, QueryParameter(name="pool", max_length=64)] = "business-1",
         plain: Annotated[bool, QueryParameter(name="plain")] = False,
+        login: Annotated[bool, QueryParameter(name="login")] = False,
     ) -> Response[str]:
         pool_id = pool if pool in known else "business-1"
-        text = snippet(widget_origin, pool_id, "iframe.html" if plain else "script-tag.html")
+        # ?login=1 embeds the sign-in form instead (the same script tag, data-flow="login").
+        name = "iframe.html" if plain else ("login.html" if login else "script-tag.html")
+        text = snippet(widget_origin, pool_id, name)
         body = env.get_template("demo/partner.html").render(
             widget_origin=widget_origin, pool_id=pool_id, pools=pools, snippet=text
         )
