@@ -301,8 +301,8 @@ CATALOG: dict[str, str] = {
     "mfa.code_invalid": "That code isn't right. Check your authenticator app and try again.",
     "mfa.code_reused": "This code was already used. Wait for the next one in your app.",
     "mfa.throttled": "Too many attempts. Try again in {seconds} seconds.",
-    "mfa.unavailable": "We can't send you a code: your account has no email address. "
-    "Ask your administrator for help.",
+    "mfa.unavailable": "We can't send you a code: your account has no verified email address "
+    "or phone number. Ask your administrator for help.",
     "mfa.already_enrolled": "An authenticator app is already set up. Turn it off first to "
     "set up another one.",
     "mfa.no_pending": "This setup is no longer open. Start again.",
@@ -326,8 +326,7 @@ CATALOG: dict[str, str] = {
     "account.address_primary": "Your sign-in address cannot be removed.",
     "account.address_unknown": "This address is not on your account.",
     "account.too_many_addresses": "You can have at most {max} addresses.",
-    "account.phone_unavailable": "Phone numbers can't be added yet: we can't send text "
-    "messages here. You can add an email address.",
+    "account.phone_unavailable": "Only email addresses can be added here.",
     "account.no_pending_address": "No address is waiting for a code. Add it again.",
     "account.session_ended": "That session was signed out.",
     "account.sessions_ended": "Every other session was signed out.",
@@ -341,7 +340,9 @@ CATALOG: dict[str, str] = {
     "ui.current_password": "Current password",
     "ui.change_password": "Change password",
     "ui.addresses_title": "Email addresses",
-    "ui.addresses_email_only": "You can add email addresses; phone numbers are not available yet.",
+    "ui.addresses_title_phone": "Email addresses and phone numbers",
+    "ui.new_address_or_phone_label": "Add an email address or phone number",
+    "ui.address_phone_help": "We'll send a 6-digit code to it: by email, or by text message.",
     "ui.new_address_label": "Add an email address",
     "ui.add_address": "Send code",
     "ui.address_primary": "Sign-in address",
@@ -370,6 +371,7 @@ CATALOG: dict[str, str] = {
     "ui.mfa_code_label": "6-digit code",
     "ui.mfa_verify": "Verify",
     "ui.mfa_use_email": "Email me a code instead",
+    "ui.mfa_use_sms": "Text me a code instead",
     "ui.mfa_send_email": "Send me a code",
     "ui.mfa_resend_email": "Send a new code",
     "ui.mfa_use_app": "Use my authenticator app instead",

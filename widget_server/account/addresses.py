@@ -16,8 +16,8 @@ Enumeration safety: adding an address that belongs to another account of the poo
 the same (same answer, same page, one email): the owner gets a notice instead of a code
 and the pending flow's code has no user, so no code can succeed.
 
-Phone numbers: there is no SMS provider in this build, so only email addresses can be
-added (the page says so); ``PHONE_AVAILABLE`` is where phone support would switch on.
+Phone numbers (pools that take them): read like the login reads them (E.164, the pool's
+regions, no premium-rate numbers) and verified by a code by SMS through the outbox.
 """
 
 from __future__ import annotations
@@ -36,11 +36,15 @@ from widget_server.auth import codes
 from widget_server.auth.identifiers import accepts_phone
 from widget_server.errors import CodeExhausted, CodeExpired, InvalidInput, ResendTooSoon
 from widget_server.forms import identifier_field
+from widget_server.forms.schema import properties
 from widget_server.mail.outbox import enqueue_email
+from widget_server.mail.senders import Envelope
 from widget_server.messages import msg
 from widget_server.models import Address, Flow, User
+from widget_server.phones import PhoneRefused, default_region_for, normalise_phone
 from widget_server.pools import PoolView
 from widget_server.services import Services
+from widget_server.sms import compose as sms_compose
 from widget_server.upsert import insert_ignoring_conflict
 
 log = logging.getLogger(__name__)
@@ -50,8 +54,8 @@ PURPOSE = "verify_address"
 FIELD = "address"
 MAX_ADDRESSES = 5
 _PHONE_LIKE = re.compile(r"[+(]?[0-9][0-9 ().-]{4,}", re.ASCII)
-#: No SMS provider yet: phone numbers cannot be verified, so they cannot be added.
-PHONE_AVAILABLE = False
+#: Texts go through the outbox (``channel="sms"``) to the configured SMS provider.
+PHONE_AVAILABLE = True
 
 
 class AddressView(msgspec.Struct, frozen=True, kw_only=True):
@@ -118,14 +122,21 @@ def _pending_query(user_id: str, now: datetime) -> Select[Flow]:
     )
 
 
-def read_address(pool: PoolView, raw: str) -> str:
-    """The normalised email address typed, or ``InvalidInput`` on ``address``."""
+def read_address(pool: PoolView, raw: str) -> tuple[str, str]:
+    """``(kind, value)`` of what was typed: a normalised email address, or a phone number
+    in E.164 where the pool takes phone numbers; else ``InvalidInput`` on ``address``."""
     text = raw.strip()
     if not text:
         raise InvalidInput({FIELD: [msg("form.required")]})
-    if _PHONE_LIKE.fullmatch(text) and not phone_allowed(pool):
-        # Looks like a phone number: say why it cannot be added rather than "not an email".
-        raise InvalidInput({FIELD: [msg("account.phone_unavailable")]})
+    if _PHONE_LIKE.fullmatch(text):
+        if not phone_allowed(pool):
+            raise InvalidInput({FIELD: [msg("account.phone_unavailable")]})
+        identifier = properties(pool.schema).get(identifier_field(pool.schema), {})
+        region = default_region_for(identifier.get("x-default-region"), pool.phone_regions)
+        try:
+            return "phone", normalise_phone(text, default_region=region, regions=pool.phone_regions)
+        except PhoneRefused as refused:
+            raise InvalidInput({FIELD: [refused.message]}) from None
     if len(text) > 320:
         raise InvalidInput({FIELD: [msg("form.too_long", max=320)]})
     try:
@@ -136,12 +147,12 @@ def read_address(pool: PoolView, raw: str) -> str:
     if domains and value.rpartition("@")[2] not in domains:
         listed = ", ".join(f"@{d}" for d in domains)
         raise InvalidInput({FIELD: [msg("admin.email_domain", domains=listed)]})
-    return value
+    return "email", value
 
 
 async def add_address(services: Services, pool: PoolView, user_id: str, raw: str) -> Pending:
     """Start verifying ``raw``: a code to it, or (someone else's) a notice to its owner."""
-    value = read_address(pool, raw)
+    kind, value = read_address(pool, raw)
     now = services.clock.now()
     async with services.db.write() as session:
         mine = list(
@@ -153,29 +164,48 @@ async def add_address(services: Services, pool: PoolView, user_id: str, raw: str
             raise InvalidInput({FIELD: [msg("account.address_exists")]})
         if len(mine) >= MAX_ADDRESSES:
             raise InvalidInput({FIELD: [msg("account.too_many_addresses", max=MAX_ADDRESSES)]})
-        flow_id = await _replace_pending(services, session, user_id, value, now)
+        flow_id = await _replace_pending(services, session, user_id, kind, value, now)
         owner = await session.scalar(
             select(Address.user_id).where(
-                Address.pool_id == pool.id, Address.kind == "email", Address.value == value
+                Address.pool_id == pool.id, Address.kind == kind, Address.value == value
             )
         )
         taken = owner is not None
         code = await codes.issue(services, session, PURPOSE, flow_id, None if taken else user_id)
-        if taken:
-            envelope = services.composer.address_in_use(value, pool.name)
-        else:
-            minutes = services.settings.code_ttl_seconds // 60
-            envelope = services.composer.verify_address(value, code, pool.name, minutes)
+        envelope = _message(services, pool, kind, value, None if taken else code)
         await enqueue_email(
-            session, services.clock, envelope, services.settings.mail_per_address_per_hour
+            session,
+            services.clock,
+            envelope,
+            services.settings.mail_per_address_per_hour,
+            channel="sms" if kind == "phone" else "email",
         )
     services.notify_outbox()
     log.info("account: user %s asked to add an address%s", user_id, " (taken)" if taken else "")
     return Pending(flow_id=flow_id, address=value)
 
 
+def _message(
+    services: Services, pool: PoolView, kind: str, value: str, code: str | None
+) -> Envelope:
+    """The code (an email or a text), or without one the notice to the address's owner."""
+    minutes = services.settings.code_ttl_seconds // 60
+    if kind == "phone":
+        if code is None:
+            return sms_compose.address_in_use(value, pool.name)
+        return sms_compose.verify_address(value, code, pool.name, minutes)
+    if code is None:
+        return services.composer.address_in_use(value, pool.name)
+    return services.composer.verify_address(value, code, pool.name, minutes)
+
+
 async def _replace_pending(
-    services: Services, session: AsyncSession, user_id: str, value: str, now: datetime
+    services: Services,
+    session: AsyncSession,
+    user_id: str,
+    kind: str,
+    value: str,
+    now: datetime,
 ) -> str:
     """The user's one pending flow, for ``value``: the old one goes once its code's
     cooldown is over (``ResendTooSoon`` before that: one email a minute, whatever typed)."""
@@ -195,7 +225,7 @@ async def _replace_pending(
             pool_id=await session.scalar(select(User.pool_id).where(User.id == user_id)),
             state="code",
             step="",
-            data={"kind": "email"},
+            data={"kind": kind},
             password_hash=None,
             parent_origin=None,
             app_id=None,
@@ -241,7 +271,7 @@ async def _store(
         "id": secrets_.new_id(),
         "user_id": pending.user_id,
         "pool_id": pool.id,
-        "kind": "email",
+        "kind": (pending.data or {}).get("kind", "email"),
         "value": pending.address,
         "status": "verified",
         "verified_at": now,

@@ -54,3 +54,17 @@ def already_registered(phone: str, pool_name: str) -> Envelope:
 def recovery_code(phone: str, code: str, pool_name: str, minutes: int) -> Envelope:
     """For flows/recovery.py: a password-reset code by SMS."""
     return _text("recovery_code", phone, code=code, pool_name=_short(pool_name), minutes=minutes)
+
+
+# The account portal and the login's MFA step (account/addresses.py, flows/mfa_entry.py).
+def verify_address(phone: str, code: str, pool_name: str, minutes: int) -> Envelope:
+    return _text("verify_address", phone, code=code, pool_name=_short(pool_name), minutes=minutes)
+
+
+def address_in_use(phone: str, pool_name: str) -> Envelope:
+    # Sent instead of a code when the number belongs to another account of the pool.
+    return _text("address_in_use", phone, pool_name=_short(pool_name))
+
+
+def mfa_code(phone: str, code: str, pool_name: str, minutes: int) -> Envelope:
+    return _text("mfa_code", phone, code=code, pool_name=_short(pool_name), minutes=minutes)

@@ -205,7 +205,7 @@ def _addresses_view(
         "feedback": feedback,
         "rows": listed,
         "pending": pending,
-        "email_only": not addresses.phone_allowed(pool) and "phone" in pool.activation_methods,
+        "phone": addresses.phone_allowed(pool),
         "can_add": len(listed) < addresses.MAX_ADDRESSES,
         "address_errors": feedback.errors.get("address", ()),
         "code_errors": feedback.errors.get("code", ()),

@@ -42,6 +42,7 @@ def mfa_view(
         "mfa_totp": totp,
         "mfa_email": email,
         "mfa_sent_to": sent_to,
+        "mfa_channel": offered.get("channel") or "email",
         "mfa_method": method,
         "code_errors": tuple(errors.get("code", ())),
         "code_minutes": services.settings.code_ttl_seconds // 60,
