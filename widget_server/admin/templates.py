@@ -356,8 +356,8 @@ TEMPLATES: dict[str, SectorTemplate] = {
             metadata_schema=METADATA_SCHEMA,
             metadata_schema_id=BUILTIN_METADATA,
             password_policy=BANKING_POLICY,
-            # Phone first: the form already collects the number. Codes go by email until
-            # SMS delivery lands (a later issue).
+            # Phone first: the form already collects the number, so the activation code
+            # goes by SMS (flows/registration.py picks the first method with a filled field).
             activation_methods=("phone", "email"),
             self_registration=True,
             email_domains=(),
