@@ -239,3 +239,33 @@ async def test_a_number_registered_by_sms_logs_in_in_any_format(
     stranger = LoginClient(harness, POOL)
     page = await stranger.log_in("+44 909 8790000", PASSWORD)  # refused by the policy
     assert page.message_ids == ["login.failed"]
+
+
+async def test_a_banking_template_pool_texts_its_code(
+    harness: Harness, widget: Any, sms: MemorySms, operator: Any
+) -> None:
+    created = await operator.post(
+        "/pools", json={"id": "bank", "name": "Bank", "template": "banking"}
+    )
+    assert created.status_code == 201, created.text
+    w = widget("bank")
+    await w.open()
+    page = await w.post(email="anna@example.com", password="Blue-Harbour-Kettle-42!")
+    assert page.step == "person", page.message_ids
+    await w.post(
+        given_name="Anna",
+        family_name="Schmidt",
+        date_of_birth="1990-04-01",
+        nationality="DE",
+        phone="+49 151 23456789",
+    )
+    await w.post(street="Hauptstraße 1", postal_code="10115", city="Berlin", country="DE")
+    page = await w.post(terms="on", privacy="on")
+    assert "registration.check_phone" in page.message_ids
+    await deliver_all(harness)
+
+    assert harness.sender.sent == []
+    [code] = code_in(sms, NUMBER)
+    assert (await w.code(code)).state == "done"
+    [address] = await addresses(harness)
+    assert (address.kind, address.value, address.status) == ("phone", NUMBER, "verified")
