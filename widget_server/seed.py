@@ -35,6 +35,8 @@ class DemoPool(msgspec.Struct, frozen=True, kw_only=True):
     self_registration: bool = True
     theme: dict[str, Any] = msgspec.field(default_factory=dict)
     activation_methods: tuple[str, ...] = ("email",)
+    #: Second factor: "off", "optional" (users may enrol in the account portal), "required".
+    mfa: str = "off"
 
 
 DEMO_POOLS = (
@@ -59,6 +61,7 @@ DEMO_POOLS = (
         name="Business 1",
         schema="business-customer",
         theme={"logo": {"text": "Business One"}},
+        mfa="optional",
     ),
     DemoPool(
         id="employees",
@@ -125,6 +128,7 @@ async def seed_demo(db: Database, clock: Clock, allowed_origins: list[str]) -> N
                         allowed_origins=list(allowed_origins),
                         theme=demo.theme,
                         session_lifetime_seconds=86400,
+                        mfa=demo.mfa,
                         version=1,
                         created_at=now,
                         updated_at=now,
