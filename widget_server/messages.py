@@ -276,6 +276,7 @@ CATALOG: dict[str, str] = {
     "ui.logged_in_title": "You're signed in",
     "ui.logged_in_text": "You are signed in to {pool}.",
     "ui.log_out": "Sign out",
+    "ui.switch_account": "Sign in with another account",
     "ui.signed_out_title": "You're signed out",
     "ui.sign_in_again": "Sign in again",
     "ui.mfa_title": "Confirm it's you",

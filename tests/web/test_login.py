@@ -120,7 +120,9 @@ async def test_every_login_makes_a_new_session(harness: Harness, client: LoginCl
     await client.log_in(ada.email, ada.password)
     first = client.token
     # A planted (or old) cookie is never adopted: logging in again gives a new one.
-    await client.log_in(ada.email, ada.password)
+    page = await client.open()
+    assert page.state == "done" and 'data-link="switch"' in page.text
+    await client.log_in(ada.email, ada.password, prompt="login")
     assert client.token != first
     ids = {s.id for s in await rows(harness, Session)}
     assert len(ids) == 2
@@ -498,7 +500,8 @@ async def test_phone_numbers_in_national_format(harness: Harness, client: LoginC
     page = await client.open()
     assert "ui.identifier_email_or_phone" not in page.text and "Email or phone number" in page.text
     for typed in ("0151 23456789", "+49 151 23456789", "0049-151-234-56789"):
-        assert (await client.log_in(typed, ada.password)).state == "done", typed
+        page = await LoginClient(harness).log_in(typed, ada.password)
+        assert page.state == "done", typed
     # A number from a region the pool does not accept is just an unknown account.
     page = await client.log_in("+1 650 253 0000", ada.password)
     assert page.message_ids == ["login.failed"]
@@ -608,3 +611,37 @@ async def test_cached_pages_carry_each_visitors_own_values(
         strip = re.compile(r'"code": "[^"]+"')  # each view of an app's page has its own code
         assert strip.sub("", cached.text) == strip.sub("", fresh.text)
     assert len({flow for flow, _ in seen}) == 3
+
+
+async def test_a_signed_in_browser_sees_so_and_can_sign_out(harness: Harness) -> None:
+    ada = await make_user(harness)
+    client = LoginClient(harness)
+    await client.log_in(ada.email, ada.password)
+    flows_before = await count(harness, Flow)
+    page = await client.open()
+    assert page.state == "done" and event_of(page) == {"type": "logged-in", "pool_id": "partner-1"}
+    assert await count(harness, Flow) == flows_before  # nothing written to show it
+    assert (await client.log_out()).state == "ended"
+    assert (await client.open()).state == "form"
+    # Another pool's page does not count this pool's session.
+    other = LoginClient(harness, pool="partner-2")
+    other.cookies = dict(client.cookies)
+    assert (await other.open()).state == "form"
+
+
+async def test_an_apps_page_gets_a_code_for_the_live_session(harness: Harness) -> None:
+    await _app(harness)
+    ada = await make_user(harness)
+    client = LoginClient(harness)
+    await client.log_in(ada.email, ada.password, client_id="shop")
+    page = await client.open(client_id="shop")
+    event = event_of(page)
+    assert page.state == "done" and event is not None and "code" in event
+    [session] = await rows(harness, Session)
+    codes = await rows(harness, AuthorizationCode)
+    assert len(codes) == 2 and {c.session_id for c in codes} == {session.id}
+    assert code_hash(harness.web.services, event["code"]) in {c.code_hash for c in codes}
+    # Not for an origin the app does not list: no code, no event.
+    page = await client.open(client_id="shop", parent_origin="https://elsewhere.example")
+    assert page.state == "done" and event_of(page) is None
+    assert await count(harness, AuthorizationCode) == 2

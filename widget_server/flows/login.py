@@ -33,7 +33,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from widget_server import secrets_
 from widget_server.auth.identifiers import read_identifier
 from widget_server.auth.redirects import safe_local_path
-from widget_server.auth.sessions import start_session
+from widget_server.auth.sessions import SessionView, start_session
 from widget_server.auth.throttle import LoginThrottle
 from widget_server.errors import (
     CsrfMismatch,
@@ -431,6 +431,24 @@ async def code_for_session(
         return None
     async with services.db.write() as session:
         return await _issue(services, session, flow, flow.user_id, session_id, auth_time)
+
+
+def signed_in(flow: Flow, live: SessionView) -> Flow:
+    """The unsaved flow of a visitor who already has a live session: shown as done (the
+    page says so and offers to sign out), with nothing written."""
+    flow.state, flow.user_id = "done", live.user_id
+    flow.data = {"session_id": live.id, "amr": list(live.amr)}
+    return flow
+
+
+async def code_for_live_session(services: Services, flow: Flow, live: SessionView) -> str | None:
+    """An embedding app's page opened while the user is signed in (``signed_in``) gets a
+    code for that session (a silent sign-in): only to the app's own origin, as after a
+    login."""
+    if not embedded_for_app(flow):
+        return None
+    async with services.db.write() as session:
+        return await _issue(services, session, flow, live.user_id, live.id, live.created_at)
 
 
 def continue_path(flow: Flow) -> str | None:

@@ -54,6 +54,8 @@ PoolId = Annotated[str, PathParameter(max_length=64)]
 FlowParam = Annotated[str | None, QueryParameter(name="flow", max_length=64)]
 OriginParam = Annotated[str | None, QueryParameter(name="parent_origin", max_length=255)]
 ClientParam = Annotated[str | None, QueryParameter(name="client_id", max_length=64)]
+#: ``prompt=login``: the form even when this browser is signed in (another account).
+PromptParam = Annotated[str | None, QueryParameter(name="prompt", max_length=16)]
 Identifier = Annotated[str, msgspec.Meta(max_length=1024)]
 
 
@@ -99,6 +101,7 @@ async def show_login(
     flow_id: FlowParam = None,
     parent_origin: OriginParam = None,
     client_id: ClientParam = None,
+    prompt: PromptParam = None,
 ) -> Response[str]:
     ctx = web_context(request)
     try:
@@ -110,6 +113,18 @@ async def show_login(
     origin = normalise_origin(parent_origin) or origin_of_url(request.headers.get("referer"))
     if not flow_id:
         flow = login.start(ctx.services, pool, origin, app)
+        token = sessions.read_session_token(request, pool.id)
+        ask = prompt == "login" or not token
+        live = None if ask else await sessions.current_session(ctx.services, token, pool.id)
+        if live is not None:
+            # Signed in already (this browser, this partner site): say so, offer to sign
+            # out, and tell the embedding page (an app's page gets a code, as after a login).
+            flow = login.signed_in(flow, live)
+            code = await login.code_for_live_session(ctx.services, flow, live)
+            done = Done(session_id=live.id, code=code)
+            return render_login(
+                ctx, pool, flow, app=app, fragment=fragment, top_level=top_level, done=done
+            )
         return render_login(ctx, pool, flow, app=app, fragment=fragment, top_level=top_level)
     try:
         flow = await login.get(ctx.services, pool, flow_id)

@@ -138,6 +138,8 @@ def render_login(
             csrf_token=slots["csrf_token"],
             flow_ticket=slots["flow_ticket"],
             parent_origin=slots["parent_origin"],
+            # URL-encoded parent origin (or its placeholder) for links in the template.
+            origin_q=slots["origin_q"],
             alerts=tuple(alerts),
             full_page=top_level,
             **view,
@@ -227,9 +229,13 @@ def _state_view(
             built = msgspec.to_builtins(LoggedInEvent(pool_id=pool.id, code=done.code))
             # No "code" key at all without an app: nothing for a page to mistake for one.
             event = {k: v for k, v in built.items() if v is not None}
+        switch = f"?parent_origin={origin_q}&prompt=login" if origin_q else "?prompt=login"
+        if flow.app_id:
+            switch += "&client_id=" + quote_plus(flow.app_id)
         return {
             "state": "done",
             "event": event,
+            "switch_url": login_path(pool) + switch,
             "logout_action": f"/embed/{pool.id}/logout",
             "logout_csrf": logout_csrf(ctx.services, done.session_id) if done else None,
         }
