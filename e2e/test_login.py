@@ -64,6 +64,12 @@ def test_signs_in_and_out_inside_the_cross_site_iframe(
     assert cookie["partitionKey"] == "http://127.0.0.1"
     shot(page, "login-02-done", settle=partner.wait_until_widget_fits)
 
+    # Back on the partner site later: the partitioned cookie keeps the user signed in.
+    partner.open_login("partner-1")
+    login.expect_state("done")
+    expect(login.link("switch")).to_be_visible()
+    assert partner.event_detail("logged-in")["pool_id"] == "partner-1"
+
     login.log_out()
     login.expect_state("ended")
     expect(login.message("login.signed_out")).to_be_visible()
