@@ -22,7 +22,7 @@ SMS_TIMEOUT = 10.0
 
 def new_mobile() -> tuple[str, str]:
     """A German mobile number as a user types it, and its E.164 form."""
-    rest = f"{random.randrange(10**7, 10**8)}"  # noqa: S311 (test data)
+    rest = f"{random.randrange(10**7, 10**8)}"
     return f"0151 {rest[:4]} {rest[4:]}", f"+49151{rest}"
 
 
