@@ -645,3 +645,12 @@ async def test_an_apps_page_gets_a_code_for_the_live_session(harness: Harness) -
     page = await client.open(client_id="shop", parent_origin="https://elsewhere.example")
     assert page.state == "done" and event_of(page) is None
     assert await count(harness, AuthorizationCode) == 2
+
+
+async def test_the_typed_identifier_comes_back_escaped(harness: Harness) -> None:
+    client = LoginClient(harness)
+    hostile = '"><script>alert(1)</script>@example.com'
+    page = await client.log_in(hostile, "whatever password")
+    assert page.status == 400 and page.message_ids == ["login.failed"]
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;@example.com" in page.text
