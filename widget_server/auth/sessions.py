@@ -43,6 +43,10 @@ MAX_TOKEN = 128
 TOUCH_EVERY = timedelta(seconds=60)
 
 
+#: Built once: executed with a row of values, it is compiled once and cached by identity.
+_INSERT = insert(Session)
+
+
 class SessionView(msgspec.Struct, frozen=True, kw_only=True):
     """A live session as callers see it (never the token or its hash)."""
 
@@ -85,23 +89,22 @@ async def start_session(
     """
     token, session_id = new_session_token(), secrets_.new_id()
     now = services.clock.now()
-    await db_session.execute(
-        insert(Session).values(
-            id=session_id,
-            token_hash=token_hash(services, token),
-            user_id=user_id,
-            pool_id=pool.id,
-            app_id=app_id,
-            created_at=now,
-            last_seen_at=now,
-            expires_at=now + timedelta(seconds=pool.session_lifetime_seconds),
-            revoked_at=None,
-            # Columns are bounded; a client chooses its User-Agent, so cut rather than fail.
-            ip=(ip or None) and ip[:64],
-            user_agent=(user_agent or None) and user_agent[:255],
-            amr=list(amr),
-        )
-    )
+    row = {
+        "id": session_id,
+        "token_hash": token_hash(services, token),
+        "user_id": user_id,
+        "pool_id": pool.id,
+        "app_id": app_id,
+        "created_at": now,
+        "last_seen_at": now,
+        "expires_at": now + timedelta(seconds=pool.session_lifetime_seconds),
+        "revoked_at": None,
+        # Columns are bounded; a client chooses its User-Agent, so cut rather than fail.
+        "ip": (ip or None) and ip[:64],
+        "user_agent": (user_agent or None) and user_agent[:255],
+        "amr": list(amr),
+    }
+    await db_session.execute(_INSERT, row)
     return token, session_id
 
 

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import Table, inspect, select, update
+from sqlalchemy import Table, bindparam, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -268,22 +268,26 @@ def _require(identifier: str, password: str) -> None:
         raise InvalidInput(errors)
 
 
+# Built once with bound parameters: SQLAlchemy then finds the compiled form in its cache
+# by identity instead of building and hashing a new statement on every login.
+_ACCOUNT = (
+    select(User.id, User.status, Credential.secret_hash)
+    .join(Address, Address.user_id == User.id)
+    .outerjoin(Credential, Credential.user_id == User.id)
+    .where(
+        Address.pool_id == bindparam("pool"),
+        Address.kind == bindparam("kind"),
+        Address.value == bindparam("value"),
+        Address.status == "verified",
+    )
+)
+
+
 async def _account(services: Services, pool: PoolView, kind: str, value: str) -> _Account | None:
     """The user a verified address names, with their password hash (if any)."""
+    params = {"pool": pool.id, "kind": kind, "value": value}
     async with services.db.read() as session:
-        row = (
-            await session.execute(
-                select(User.id, User.status, Credential.secret_hash)
-                .join(Address, Address.user_id == User.id)
-                .outerjoin(Credential, Credential.user_id == User.id)
-                .where(
-                    Address.pool_id == pool.id,
-                    Address.kind == kind,
-                    Address.value == value,
-                    Address.status == "verified",
-                )
-            )
-        ).first()
+        row = (await session.execute(_ACCOUNT, params)).first()
     return _Account(row[0], row[1], row[2]) if row is not None else None
 
 
