@@ -26,6 +26,7 @@ from tests.oidc.conftest import (
 )
 from widget_server.demo.relying_party import RelyingParty
 from widget_server.models import App, AuthorizationCode, Consent, Flow, Session
+from widget_server.oidc.consents import list_grants, revoke_grant
 
 
 class Browser:
@@ -503,3 +504,22 @@ async def test_a_pool_gone_from_the_apps_tenant_is_refused(
     }
     response = await harness.client.get("/oauth/authorize?" + urlencode(params))
     assert query(response.headers["location"])["error"] == "invalid_request"
+
+
+async def test_a_taken_back_grant_asks_again(
+    harness: Harness, party: tuple[PartnerApp, EndUser], make_rp: MakeRp
+) -> None:
+    app, user = party
+    browser = Browser(harness)
+    rp = make_rp(app, scope="openid email")
+    started = await start(rp)
+    page = await browser.get((await browser.get(started["url"])).headers["location"])
+    await finish(rp, started, (await browser.consent(page)).headers["location"])
+    (grant,) = await list_grants(harness.web.services, user.id)
+    assert (grant.app_id, grant.app_name, grant.scopes) == ("shop", "Shop", ["email", "openid"])
+
+    assert await revoke_grant(harness.web.services, user.id, "shop") is True
+    assert await revoke_grant(harness.web.services, user.id, "shop") is False
+    assert await list_grants(harness.web.services, user.id) == []
+    again = await browser.get((await start(rp))["url"])
+    assert again.headers["location"].startswith("/oauth/consent?flow=")

@@ -231,7 +231,7 @@ async def record_consent(
                 "id": secrets_.new_id(),
                 "user_id": user_id,
                 "app_id": app_id,
-                "scopes": list(scopes),
+                "scopes": sorted(set(scopes)),
                 "granted_at": now,
             }
             if await insert_ignoring_conflict(session, Consent, values, ("user_id", "app_id")):
