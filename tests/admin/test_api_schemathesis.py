@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 import schemathesis
 import uvicorn
-from conftest import POSTGRES_URL, require_postgres, reset_postgres
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -27,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.conftest import POSTGRES_URL, require_postgres, reset_postgres
 from widget_server import migrate, secrets_
 from widget_server.admin.access import new_api_key
 from widget_server.clock import SystemClock
