@@ -347,14 +347,10 @@ async def _end_others(call: Call) -> Done:
 
 async def _begin_totp(call: Call) -> Done:
     decode_form(call.form, PlainPost)
-    payload = await profile.load_payload(call.ctx.services, call.live.user_id)
     listed, _ = await addresses.list_addresses(call.ctx.services, call.pool, call.live.user_id)
-    account = next((a.value for a in listed if a.primary), None) or str(
-        next(iter(payload.values()), "")
-    )
-    enrolment = await mfa.begin_totp(
-        call.ctx.services, call.live.user_id, account or call.live.user_id, call.pool.name
-    )
+    # How the authenticator app lists the account: the sign-in address, as users know it.
+    account = next((a.value for a in listed if a.primary), None) or call.live.user_id
+    enrolment = await mfa.begin_totp(call.ctx.services, call.live.user_id, account, call.pool.name)
     return Done(key="mfa_begin", enrolment=enrolment, notice=msg("mfa.scan", "info"))
 
 
