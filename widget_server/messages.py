@@ -307,6 +307,7 @@ CATALOG: dict[str, str] = {
     "mfa.already_enrolled": "An authenticator app is already set up. Turn it off first to "
     "set up another one.",
     "mfa.no_pending": "This setup is no longer open. Start again.",
+    "mfa.not_offered": "Two-step verification is not offered here.",
     "mfa.code_sent": "We sent a 6-digit code to {address}. Enter it below.",
     "mfa.enter_totp": "Enter the 6-digit code from your authenticator app.",
     "mfa.enter_email_code": "We'll send a 6-digit code to {address}.",

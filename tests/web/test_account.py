@@ -17,7 +17,16 @@ from tests.web.account_client import AccountClient
 from tests.web.login_client import LoginClient
 from widget_server import secrets_
 from widget_server.auth import sessions
-from widget_server.models import Address, Code, Flow, IdentitySchema, Pool, Session, User
+from widget_server.models import (
+    Address,
+    Code,
+    Flow,
+    IdentitySchema,
+    MfaFactor,
+    Pool,
+    Session,
+    User,
+)
 
 PROFILE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -484,3 +493,22 @@ async def test_logging_out_from_the_account_page(harness: Harness, account: Acco
     )
     assert response.status_code == 303
     assert (await account.open()).status == 401
+
+
+async def test_htmx_posts_get_the_card_back_not_a_redirect(harness: Harness, ada: Person) -> None:
+    client = AccountClient(harness, htmx=True)
+    await client.sign_in(ada.email, ada.password)
+    page = await client.post("addresses", address="second@example.org")
+    assert client.last is not None and client.last.status_code == 200
+    assert page.text.startswith('<main class="ws-card ws-card--account"')
+    assert client.last.headers["vary"] == "HX-Request"
+    assert "account.address_code_sent" in client.section_messages("addresses")
+
+
+async def test_no_two_step_section_where_the_pool_offers_none(
+    harness: Harness, account: AccountClient
+) -> None:
+    assert account.page is not None and 'data-section="mfa"' not in account.page.text
+    page = await account.post("mfa/totp")
+    assert page.status == 400 and "mfa.not_offered" in page.message_ids
+    assert not await rows(harness, MfaFactor)

@@ -347,6 +347,8 @@ async def _end_others(call: Call) -> Done:
 
 async def _begin_totp(call: Call) -> Done:
     decode_form(call.form, PlainPost)
+    if call.pool.mfa == "off":
+        raise InvalidInput({"": [msg("mfa.not_offered")]})
     listed, _ = await addresses.list_addresses(call.ctx.services, call.pool, call.live.user_id)
     # How the authenticator app lists the account: the sign-in address, as users know it.
     account = next((a.value for a in listed if a.primary), None) or call.live.user_id
