@@ -24,17 +24,25 @@ from test_embedded_registration import STRONG_PASSWORD, register_business
 POOL = "business-1"
 
 
-def tall_shot(page: Page, partner: PartnerPage, shot: Callable[..., None], name: str) -> None:
+def tall_shot(
+    page: Page, partner: PartnerPage, shot: Callable[..., None], name: str, width: int = 0
+) -> None:
     """A screenshot of a page taller than the window. Chromium paints a cross-site iframe
     only near the viewport, so a full-page capture of a tall widget shows it cut off: the
     window is made as tall as the page for the capture, then put back."""
     partner.wait_until_widget_fits()
     before = page.viewport_size
     assert before is not None
+    if width:
+        page.set_viewport_size({"width": width, "height": before["height"]})
+        partner.wait_until_widget_fits()
     height = int(page.evaluate("document.documentElement.scrollHeight"))
-    page.set_viewport_size({"width": before["width"], "height": max(height, before["height"])})
+    page.set_viewport_size(
+        {"width": width or before["width"], "height": max(height, before["height"])}
+    )
     shot(page, name, settle=partner.wait_until_widget_fits)
     page.set_viewport_size(before)
+    partner.wait_until_widget_fits()
 
 
 def next_step_code(secret: str) -> str:
@@ -75,6 +83,7 @@ def test_manages_the_account_and_signs_in_with_a_second_factor(
     expect(account.section("mfa")).to_have_attribute("data-mfa", "on")
     expect(account.card.locator("[data-session][data-current]")).to_have_count(1)
     tall_shot(page, partner, shot, "account-03-totp-on")
+    tall_shot(page, partner, shot, "account-03-totp-on-mobile", width=420)
 
     account.action("logout").click()
     account.expect_state("ended")
