@@ -62,7 +62,7 @@ def make_environment() -> Environment:
 def _asset_version() -> str:
     digest = hashlib.sha256()
     static = asset_dir("static")
-    for name in ("widget.css", "widget.js", "embed.js", "admin.css"):
+    for name in ("widget.css", "widget.js", "embed.js", "admin.css", "account.css"):
         path = static / name
         if path.exists():
             digest.update(path.read_bytes())
