@@ -311,6 +311,10 @@ async def test_password_change_ends_other_sessions_and_rotates_this_one(
     assert await sessions.current_session(services, elsewhere.token, "partner-1") is None
     new = await sessions.current_session(services, client.login.token, "partner-1")
     assert new is not None and new.id != old.id and new.amr == old.amr
+    await deliver_all(harness)
+    [notice] = [e for e in harness.sender.sent if e.recipient == ada.email]
+    assert notice.subject == "Your Partner 1 password was changed"
+    assert "another good passphrase" not in notice.body_text
     # The new password signs in; the old one does not.
     assert (await LoginClient(harness).log_in(ada.email, "another good passphrase")).state == "done"
     assert (await LoginClient(harness).log_in(ada.email, ada.password)).state == "form"

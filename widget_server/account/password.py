@@ -3,9 +3,10 @@
 The current password is required (verified in the hashing pool, counted by the login
 throttle under the user, so a borrowed session cannot be used to guess it), the new one
 must pass the pool's policy and must not be one of the last N (``passwords.history``).
-The change, its history entry and the end of every session happen in one transaction;
-the browser that made the change gets a new session (new id, new token, same ``amr``),
-so nothing that knew the old session id, CSRF tokens included, survives.
+The change, its history entry, the end of every session and a notice to the sign-in
+email happen in one transaction; the browser that made the change gets a new session
+(new id, new token, same ``amr``), so nothing that knew the old session id, CSRF tokens
+included, survives.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from sqlalchemy import select, update
 from widget_server.auth.sessions import SessionView, revoke_user_sessions, start_session
 from widget_server.auth.throttle import LoginThrottle
 from widget_server.errors import InvalidInput, LoginThrottled
+from widget_server.flows.mfa_entry import contact_of
 from widget_server.forms import identifier_field
+from widget_server.mail.outbox import enqueue_email
 from widget_server.messages import Msg, msg
 from widget_server.models import Credential, User
 from widget_server.passwords.history import recent_hashes, remember, reused
@@ -62,6 +65,7 @@ async def change_password(
             raise InvalidInput({NEW: [msg("password.history", count=keep)]})
     fresh = await services.hashing.hash(new)
     now = services.clock.now()
+    contact = await contact_of(services, user_id)
     async with services.db.write() as session:
         changed = await session.execute(
             update(Credential)
@@ -83,6 +87,12 @@ async def change_password(
             ip=ip,
             user_agent=user_agent,
         )
+        if contact is not None and contact[0] == "email":
+            notice = services.composer.password_changed(contact[1], pool.name)
+            await enqueue_email(
+                session, services.clock, notice, services.settings.mail_per_address_per_hour
+            )
+    services.notify_outbox()
     log.info("account: user %s changed their password; %d sessions ended", user_id, ended)
     return token, session_id
 

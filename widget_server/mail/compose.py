@@ -103,3 +103,13 @@ class Composer:
             pool_name=pool_name,
             minutes=minutes,
         )
+
+    def password_changed(self, recipient: str, pool_name: str) -> Envelope:
+        # A security notice to the sign-in address: a change the owner did not make is
+        # how they learn that someone else has their session or password.
+        return self._render(
+            "password_changed",
+            recipient,
+            f"Your {pool_name} password was changed",
+            pool_name=pool_name,
+        )
