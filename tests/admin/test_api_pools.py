@@ -240,3 +240,19 @@ async def test_huge_bodies_are_refused_before_parsing(operator: AdminClient) -> 
     assert response.status_code == 413
     assert response.json()["status"] == 413
     assert (await operator.get("/pools/partner-3")).status_code == 404
+
+
+async def test_login_settings_mfa_sessions_and_phone_regions(operator: AdminClient) -> None:
+    changed = await operator.patch(
+        "/pools/partner-1",
+        json={"mfa": "required", "session_idle_seconds": 900, "phone_regions": ["DE", "AT"]},
+    )
+    assert changed.status_code == 200, changed.text
+    pool = changed.json()["pool"]
+    assert (pool["mfa"], pool["session_idle_seconds"], pool["phone_regions"]) == (
+        "required",
+        900,
+        ["AT", "DE"],
+    )
+    for bad in ({"mfa": "sometimes"}, {"phone_regions": ["Germany"]}, {"session_idle_seconds": 5}):
+        assert (await operator.patch("/pools/partner-1", json=bad)).status_code == 400, bad

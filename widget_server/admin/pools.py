@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from sqlalchemy import delete, func, select, update
@@ -48,6 +48,9 @@ class PoolDetail(msgspec.Struct, frozen=True, kw_only=True):
     email_domains: list[str]
     theme: dict[str, Any]
     session_lifetime_seconds: int
+    session_idle_seconds: int
+    phone_regions: list[str]
+    mfa: str
     version: int
     created_at: datetime
     updated_at: datetime
@@ -69,6 +72,11 @@ class PoolSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     email_domains: list[str] | None = None
     theme: dict[str, Any] | None = None
     session_lifetime_seconds: _Lifetime | None = None
+    session_idle_seconds: _Lifetime | None = None
+    #: ISO 3166 regions phone numbers may come from (empty: any).
+    phone_regions: list[Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}$")]] | None = None
+    #: Second factor at login: off, optional (users may enrol), required.
+    mfa: Literal["off", "optional", "required"] | None = None
 
 
 class NewPool(PoolSettings, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -243,6 +251,9 @@ _DEFAULTS: dict[str, Any] = {
     "email_domains": [],
     "theme": {},
     "session_lifetime_seconds": 86400,
+    "session_idle_seconds": 3600,
+    "phone_regions": [],
+    "mfa": "off",
 }
 
 
@@ -281,19 +292,19 @@ async def _checked_settings(
     session: AsyncSession, actor: Actor, given: PoolSettings, problems: Problems
 ) -> dict[str, Any]:
     """The given settings as column values, each checked; problems are collected."""
+    values = _checked_values(given, problems)
+    for field, kind in (("payload_schema_id", "payload"), ("metadata_schema_id", "metadata")):
+        schema_id = getattr(given, field)
+        if schema_id is not None:
+            await _check_schema_ref(session, actor, field, schema_id, kind, problems)
+            values[field] = schema_id
+    return values
+
+
+def _checked_values(given: PoolSettings, problems: Problems) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if given.name is not None:
         values["name"] = given.name.strip() or problems.add("name", "form.required")
-    if given.payload_schema_id is not None:
-        await _check_schema_ref(
-            session, actor, "payload_schema_id", given.payload_schema_id, "payload", problems
-        )
-        values["payload_schema_id"] = given.payload_schema_id
-    if given.metadata_schema_id is not None:
-        await _check_schema_ref(
-            session, actor, "metadata_schema_id", given.metadata_schema_id, "metadata", problems
-        )
-        values["metadata_schema_id"] = given.metadata_schema_id
     if given.password_policy is not None:
         problems.check_policy("password_policy", given.password_policy)
         values["password_policy"] = given.password_policy
@@ -317,7 +328,9 @@ async def _checked_settings(
     if given.theme is not None:
         problems.check_theme("theme", given.theme)
         values["theme"] = given.theme
-    for name in ("self_registration", "session_lifetime_seconds"):
+    if given.phone_regions is not None:
+        values["phone_regions"] = sorted(set(given.phone_regions))
+    for name in ("self_registration", "session_lifetime_seconds", "session_idle_seconds", "mfa"):
         if getattr(given, name) is not None:
             values[name] = getattr(given, name)
     return values
@@ -384,6 +397,9 @@ def _detail(pool: Pool, counts: dict[str, int]) -> PoolDetail:
         email_domains=list(pool.email_domains),
         theme=pool.theme,
         session_lifetime_seconds=pool.session_lifetime_seconds,
+        session_idle_seconds=pool.session_idle_seconds,
+        phone_regions=list(pool.phone_regions),
+        mfa=pool.mfa,
         version=pool.version,
         created_at=pool.created_at,
         updated_at=pool.updated_at,
