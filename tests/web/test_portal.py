@@ -448,3 +448,29 @@ async def test_tenant_audit_log_shows_sign_ins_and_probes_for_the_operator_only(
     assert page.status_code == 200
     assert 'data-action="admin.login"' in page.text and "adm-badge--failed" in page.text
     assert "adm-badge--denied" in page.text and "<td>partner-1</td>" in page.text
+
+
+async def test_operator_sets_login_security_of_a_pool(h: Harness, login: Login) -> None:
+    portal = await login(OPERATOR)
+    page = await portal.get("/admin/pools/partner-1")
+    assert 'name="mfa"' in page.text and 'name="phone_regions"' in page.text
+    form = {
+        "name": "Partner 1",
+        "payload_schema_id": _selected(page.text, "payload_schema_id"),
+        "activation_methods": ["email"],
+        "session_lifetime_seconds": "86400",
+        "session_idle_seconds": "900",
+        "mfa": "required",
+        "phone_regions": "de\nAT",
+    }
+    response = await portal.post("/admin/pools/partner-1", form)
+    assert response.status_code == 303, response.text
+    pool = await h.web.services.pools.get("partner-1")
+    assert (pool.mfa, pool.session_idle_seconds, pool.phone_regions) == (
+        "required",
+        900,
+        ("AT", "DE"),
+    )
+    refused = await portal.post("/admin/pools/partner-1", form | {"mfa": "sometimes"})
+    assert refused.status_code == 422
+    assert (await h.web.services.pools.get("partner-1")).mfa == "required"

@@ -127,6 +127,9 @@ def _values_of(pool: PoolDetail) -> dict[str, Any]:
         "payload_schema_id": pool.payload_schema_id,
         "metadata_schema_id": pool.metadata_schema_id or "",
         "session_lifetime_seconds": str(pool.session_lifetime_seconds),
+        "session_idle_seconds": str(pool.session_idle_seconds),
+        "mfa": pool.mfa,
+        "phone_regions": "\n".join(pool.phone_regions),
         **{f"policy.{k}": v for k, v in policy.items()},
     }
 
@@ -181,6 +184,9 @@ def _patch_from(form: Mapping[str, Sequence[str]], errors: Errors) -> dict[str, 
         "metadata_schema_id": metadata or None,
         "clear_metadata_schema": not metadata,
         "session_lifetime_seconds": number(form, "session_lifetime_seconds", errors),
+        "session_idle_seconds": number(form, "session_idle_seconds", errors),
+        "mfa": text(form, "mfa") or None,
+        "phone_regions": [r.upper() for r in lines(form, "phone_regions")],
         "password_policy": policy,
     }
 
