@@ -59,6 +59,12 @@ async def ada(harness: Harness) -> Person:
 # --- TOTP, as a service ------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _no_background_delivery(manual_outbox: None) -> None:
+    """These tests deliver mail themselves (``deliver_all``): a running worker could hold a
+    message under its lease at that moment, and the code would seem never sent."""
+
+
 async def test_enrolment_shows_the_seed_once_and_stores_it_sealed(
     harness: Harness, ada: Person
 ) -> None:
