@@ -20,8 +20,14 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server import secrets_
-from widget_server.errors import CodeExhausted, CodeExpired, CodeInvalid, ResendTooSoon
-from widget_server.models import Code
+from widget_server.errors import (
+    CodeExhausted,
+    CodeExpired,
+    CodeInvalid,
+    FlowStateError,
+    ResendTooSoon,
+)
+from widget_server.models import Code, Flow
 from widget_server.services import Services
 
 
@@ -118,3 +124,23 @@ async def check(
     if attempts is None or attempts >= found.max_attempts:
         return CodeExhausted()
     return CodeInvalid(found.max_attempts - attempts)
+
+
+async def check_in_flow(
+    services: Services,
+    session: AsyncSession,
+    purpose: str,
+    flow_id: str,
+    code: str,
+    *,
+    done_message: str,
+) -> Code | Exception:
+    """``check`` for a flow that waits in state ``code`` (registration, invitation,
+    recovery): a code that is gone because the flow has moved on (a parallel request got
+    there first) answers ``FlowStateError(done_message)``, not "too many attempts"."""
+    outcome = await check(services, session, purpose, flow_id, code)
+    if isinstance(outcome, CodeExhausted):
+        state = await session.scalar(select(Flow.state).where(Flow.id == flow_id))
+        if state != "code":
+            return FlowStateError(done_message)
+    return outcome

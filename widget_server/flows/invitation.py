@@ -25,10 +25,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server import secrets_
+from widget_server.auth import codes
 from widget_server.errors import (
-    CodeExhausted,
     CodeExpired,
-    CodeInvalid,
     CsrfMismatch,
     FlowExpired,
     FlowNotFound,
@@ -127,39 +126,18 @@ async def verify_code(services: Services, pool: PoolView, flow: Flow, code: str)
 async def _check_code(
     services: Services, session: AsyncSession, flow: Flow, code: str
 ) -> Exception | State:
-    now = services.clock.now()
-    current = await _live_code(session, flow.id, ACTIVATION)
-    if current is None:
-        state = await session.scalar(select(Flow.state).where(Flow.id == flow.id))
-        return FlowStateError("flow.completed") if state != "code" else CodeExhausted()
-    if current.attempts >= current.max_attempts:
-        return CodeExhausted()
-    if current.expires_at <= now:
-        return CodeExpired()
-    key = services.settings.secret_key
-    if secrets_.matches(current.code_hash, key, ACTIVATION, flow.id, code):
-        return await _accept(session, flow, current, now)
-    # Atomic increment: parallel guesses cannot share one attempt.
-    counted = await session.execute(
-        update(Code)
-        .where(Code.id == current.id, Code.attempts < Code.max_attempts)
-        .values(attempts=Code.attempts + 1)
-        .returning(Code.attempts)
+    found = await codes.check_in_flow(
+        services, session, ACTIVATION, flow.id, code, done_message="flow.completed"
     )
-    attempts = counted.scalar_one_or_none()
-    if attempts is None or attempts >= current.max_attempts:
-        return CodeExhausted()
-    return CodeInvalid(current.max_attempts - attempts)
+    if isinstance(found, Exception):
+        return found
+    return await _accept(session, flow, found, services.clock.now())
 
 
 async def _accept(
     session: AsyncSession, flow: Flow, code: Code, now: datetime
 ) -> Exception | State:
-    used = await session.execute(
-        update(Code).where(Code.id == code.id, Code.used_at.is_(None)).values(used_at=now)
-    )
-    if used.rowcount != 1:  # type: ignore[attr-defined]
-        return FlowStateError("flow.completed")
+    # The code is used already (``codes.check``, conditional: one request wins).
     has_password = await session.scalar(
         select(Credential.id).where(Credential.user_id == flow.user_id)
     )

@@ -34,12 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
 from widget_server import secrets_
+from widget_server.auth import codes
 from widget_server.auth.identifiers import Identifier, accepts_phone, read_identifier
 from widget_server.auth.sessions import revoke_user_sessions
 from widget_server.errors import (
-    CodeExhausted,
-    CodeExpired,
-    CodeInvalid,
     CsrfMismatch,
     FlowExpired,
     FlowNotFound,
@@ -336,42 +334,22 @@ async def verify_code(services: Services, pool: PoolView, flow: Flow, code: str)
 async def _check_code(
     services: Services, session: AsyncSession, flow: Flow, code: str
 ) -> Exception | str:
-    now = services.clock.now()
-    current = await _current_code(session, flow.id)
-    if current is None:
-        state = await session.scalar(select(Flow.state).where(Flow.id == flow.id))
-        return FlowStateError("recovery.complete") if state != "code" else CodeExhausted()
-    if current.attempts >= current.max_attempts:
-        return CodeExhausted()
-    if current.expires_at <= now:
-        return CodeExpired()
-    key = services.settings.secret_key
-    right = secrets_.matches(current.code_hash, key, PURPOSE, flow.id, code)
-    if right and current.user_id is not None:
-        return await _accept(session, flow, current, now)
-    # Atomic increment: parallel guesses cannot share one attempt.
-    counted = await session.execute(
-        update(Code)
-        .where(Code.id == current.id, Code.attempts < Code.max_attempts)
-        .values(attempts=Code.attempts + 1)
-        .returning(Code.attempts)
+    found = await codes.check_in_flow(
+        services, session, PURPOSE, flow.id, code, done_message="recovery.complete"
     )
-    attempts = counted.scalar_one_or_none()
-    if attempts is None or attempts >= current.max_attempts:
-        return CodeExhausted()
-    return CodeInvalid(current.max_attempts - attempts)
+    if isinstance(found, Exception):
+        return found
+    return await _accept(session, flow, found, services.clock.now())
 
 
 async def _accept(session: AsyncSession, flow: Flow, code: Code, now: datetime) -> Exception | str:
-    used = await session.execute(
-        update(Code).where(Code.id == code.id, Code.used_at.is_(None)).values(used_at=now)
-    )
+    # The code is used already (``codes.check``, conditional: one request wins).
     moved = await session.execute(
         update(Flow)
         .where(Flow.id == flow.id, Flow.state == "code")
         .values(state="password", user_id=code.user_id, updated_at=now)
     )
-    if used.rowcount != 1 or moved.rowcount != 1:  # type: ignore[attr-defined]
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
         return FlowStateError("recovery.complete")
     assert code.user_id is not None
     return code.user_id

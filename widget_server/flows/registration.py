@@ -38,10 +38,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
 from widget_server import secrets_
+from widget_server.auth import codes
 from widget_server.errors import (
-    CodeExhausted,
     CodeExpired,
-    CodeInvalid,
     CsrfMismatch,
     FlowExpired,
     FlowNotFound,
@@ -526,41 +525,18 @@ async def _retire(session: AsyncSession, code: Code, sent_before: datetime, now:
 async def _check_code(
     services: Services, session: AsyncSession, flow: Flow, code: str
 ) -> Exception | None:
-    now = services.clock.now()
-    current = await _current_code(session, flow.id)
-    if current is None:
-        # No live code: either another request just used it, or it was retired.
-        state = await session.scalar(select(Flow.state).where(Flow.id == flow.id))
-        return FlowStateError("flow.completed") if state == "done" else CodeExhausted()
-    if current.attempts >= current.max_attempts:
-        return CodeExhausted()
-    if current.expires_at <= now:
-        return CodeExpired()
-    key = services.settings.secret_key
-    right = secrets_.matches(current.code_hash, key, PURPOSE, flow.id, code)
-    if right and current.user_id is not None:
-        return await _activate(session, flow, current, now)
-    # Atomic increment: parallel guesses cannot share one attempt.
-    counted = await session.execute(
-        update(Code)
-        .where(Code.id == current.id, Code.attempts < Code.max_attempts)
-        .values(attempts=Code.attempts + 1)
-        .returning(Code.attempts)
+    found = await codes.check_in_flow(
+        services, session, PURPOSE, flow.id, code, done_message="flow.completed"
     )
-    attempts = counted.scalar_one_or_none()
-    if attempts is None or attempts >= current.max_attempts:
-        return CodeExhausted()
-    return CodeInvalid(current.max_attempts - attempts)
+    if isinstance(found, Exception):
+        return found
+    return await _activate(session, flow, found, services.clock.now())
 
 
 async def _activate(
     session: AsyncSession, flow: Flow, code: Code, now: datetime
 ) -> Exception | None:
-    used = await session.execute(
-        update(Code).where(Code.id == code.id, Code.used_at.is_(None)).values(used_at=now)
-    )
-    if used.rowcount != 1:  # type: ignore[attr-defined]
-        return FlowStateError("flow.completed")
+    # The code is used already (``codes.check``, conditional: one request wins).
     activated = await session.execute(
         update(User)
         .where(User.id == code.user_id, User.status == "new")
