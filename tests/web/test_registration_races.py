@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import FlowPage, Harness, count, deliver_all, rows
+from widget_server.auth import codes
 from widget_server.errors import FlowStateError, WidgetError
 from widget_server.flows import registration
 from widget_server.models import Address, Code, Credential, Flow, User
@@ -160,14 +161,14 @@ async def test_parallel_resends_issue_one_new_code(harness, clock, request, monk
     clock.advance(harness.settings.code_resend_cooldown_seconds + 1)
     # Widen the window between reading the current code and writing the new one, so the
     # requests overlap on every run (without it they overlap on most runs only).
-    real_current_code = registration._current_code
+    real_current = codes.current
 
-    async def slow_current_code(session: Any, flow_id: str) -> Any:
-        found = await real_current_code(session, flow_id)
+    async def slow_current(session: Any, purpose: str, flow_id: str) -> Any:
+        found = await real_current(session, purpose, flow_id)
         await asyncio.sleep(0.05)
         return found
 
-    monkeypatch.setattr(registration, "_current_code", slow_current_code)
+    monkeypatch.setattr(codes, "current", slow_current)
     pages = await asyncio.gather(*(post(harness, hidden, "/resend") for _ in range(5)))
     monkeypatch.undo()
     assert sorted(p.status for p in pages) == [200] + [429] * 4

@@ -78,7 +78,7 @@ async def issue(
     now = services.clock.now()
     cooldown = timedelta(seconds=services.settings.code_resend_cooldown_seconds)
     previous = await current(session, purpose, flow_id)
-    if previous is not None and not await _retire(session, previous, now - cooldown, now):
+    if previous is not None and not await retire(session, previous, now - cooldown, now):
         wait = int((previous.sent_at + cooldown - now).total_seconds()) + 1
         raise ResendTooSoon(max(wait, 1))
     code = secrets_.new_code()
@@ -86,7 +86,7 @@ async def issue(
     return code
 
 
-async def _retire(session: AsyncSession, code: Code, sent_before: datetime, now: datetime) -> bool:
+async def retire(session: AsyncSession, code: Code, sent_before: datetime, now: datetime) -> bool:
     """Conditional, so of parallel resends exactly one wins."""
     retired = await session.execute(
         update(Code)

@@ -94,7 +94,7 @@ async def check_link(services: Services, flow: Flow, token: str | None) -> None:
     if flow.kind != SET_PASSWORD or flow.state == "done":
         return
     async with services.db.read() as session:
-        code = await _live_code(session, flow.id, SET_PASSWORD)
+        code = await codes.current(session, SET_PASSWORD, flow.id)
     key = services.settings.secret_key
     if (
         code is None
@@ -161,13 +161,13 @@ async def resend_code(services: Services, pool: PoolView, flow: Flow) -> Flow:
     cooldown = timedelta(seconds=services.settings.code_resend_cooldown_seconds)
     outcome: Exception | None = None
     async with services.db.write() as session:
-        current = await _live_code(session, flow.id, ACTIVATION)
+        current = await codes.current(session, ACTIVATION, flow.id)
         issued = await session.scalar(
             select(func.count()).select_from(Code).where(Code.flow_id == flow.id)
         )
         if (issued or 0) >= MAX_CODES:
             outcome = FlowStateError("invitation.too_many_codes")
-        elif current is not None and not await _retire(session, current, now - cooldown, now):
+        elif current is not None and not await codes.retire(session, current, now - cooldown, now):
             wait = int((current.sent_at + cooldown - now).total_seconds()) + 1
             outcome = ResendTooSoon(max(wait, 1))
         elif flow.user_id is not None:
@@ -178,16 +178,6 @@ async def resend_code(services: Services, pool: PoolView, flow: Flow) -> Flow:
         raise outcome
     services.notify_outbox()
     return flow
-
-
-async def _retire(session: AsyncSession, code: Code, sent_before: datetime, now: datetime) -> bool:
-    """Conditional, so of parallel resends exactly one wins."""
-    retired = await session.execute(
-        update(Code)
-        .where(Code.id == code.id, Code.used_at.is_(None), Code.sent_at <= sent_before)
-        .values(used_at=now)
-    )
-    return retired.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
 
 # --- the password step -------------------------------------------------------------------
@@ -281,16 +271,6 @@ async def _store_password(
 
 
 # --- shared -------------------------------------------------------------------------------
-
-
-async def _live_code(session: AsyncSession, flow_id: str, purpose: str) -> Code | None:
-    result = await session.execute(
-        select(Code)
-        .where(Code.flow_id == flow_id, Code.purpose == purpose, Code.used_at.is_(None))
-        .order_by(Code.sent_at.desc())
-        .limit(1)
-    )
-    return result.scalar_one_or_none()
 
 
 async def _activate(session: AsyncSession, flow: Flow, now: datetime) -> bool:

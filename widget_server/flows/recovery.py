@@ -280,8 +280,8 @@ async def resend_code(services: Services, pool: PoolView, flow: Flow) -> Flow:
     identifier = read_identifier(pool, flow.address or "")
     outcome: ResendTooSoon | None = None
     async with services.db.write() as session:
-        current = await _current_code(session, flow.id)
-        if current is not None and not await _retire(session, current, now - cooldown, now):
+        current = await codes.current(session, PURPOSE, flow.id)
+        if current is not None and not await codes.retire(session, current, now - cooldown, now):
             wait = int((current.sent_at + cooldown - now).total_seconds()) + 1
             outcome = ResendTooSoon(max(wait, 1))
         elif identifier is not None:
@@ -292,26 +292,6 @@ async def resend_code(services: Services, pool: PoolView, flow: Flow) -> Flow:
         raise outcome
     services.notify_outbox()
     return flow
-
-
-async def _current_code(session: AsyncSession, flow_id: str) -> Code | None:
-    result = await session.execute(
-        select(Code)
-        .where(Code.flow_id == flow_id, Code.purpose == PURPOSE, Code.used_at.is_(None))
-        .order_by(Code.sent_at.desc())
-        .limit(1)
-    )
-    return result.scalar_one_or_none()
-
-
-async def _retire(session: AsyncSession, code: Code, sent_before: datetime, now: datetime) -> bool:
-    """Conditional, so of parallel resends exactly one wins."""
-    retired = await session.execute(
-        update(Code)
-        .where(Code.id == code.id, Code.used_at.is_(None), Code.sent_at <= sent_before)
-        .values(used_at=now)
-    )
-    return retired.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
 
 # --- the code -----------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, inspect, select, update
+from sqlalchemy import Table, insert, inspect, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -218,9 +218,9 @@ async def resend_code(services: Services, pool: PoolView, flow: Flow) -> Flow:
     now = services.clock.now()
     cooldown = timedelta(seconds=services.settings.code_resend_cooldown_seconds)
     async with services.db.write() as session:
-        current = await _current_code(session, flow.id)
+        current = await codes.current(session, PURPOSE, flow.id)
         outcome: ResendTooSoon | None = None
-        if current is not None and not await _retire(session, current, now - cooldown, now):
+        if current is not None and not await codes.retire(session, current, now - cooldown, now):
             wait = int((current.sent_at + cooldown - now).total_seconds()) + 1
             outcome = ResendTooSoon(max(wait, 1))
         else:
@@ -499,27 +499,6 @@ async def _issue_code(
         services.settings.mail_per_address_per_hour,
         channel=channel_of(address),
     )
-
-
-async def _current_code(session: AsyncSession, flow_id: str) -> Code | None:
-    result = await session.execute(
-        select(Code)
-        .where(Code.flow_id == flow_id, Code.purpose == PURPOSE, Code.used_at.is_(None))
-        .order_by(Code.sent_at.desc())
-        .limit(1)
-    )
-    return result.scalar_one_or_none()
-
-
-async def _retire(session: AsyncSession, code: Code, sent_before: datetime, now: datetime) -> bool:
-    """Retire ``code`` for a resend if its cooldown is over. Conditional, so of parallel
-    resends exactly one wins (PostgreSQL re-checks the WHERE after the first commits)."""
-    retired = await session.execute(
-        update(_CODES)
-        .where(_CODES.c.id == code.id, _CODES.c.used_at.is_(None), _CODES.c.sent_at <= sent_before)
-        .values(used_at=now)
-    )
-    return retired.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
 
 async def _check_code(
