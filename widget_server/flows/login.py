@@ -22,7 +22,7 @@ verify and end in the same ``LoginFailed``.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import msgspec
@@ -145,22 +145,15 @@ def _unsaved(
     app_id: str | None,
     created: datetime,
 ) -> Flow:
-    return Flow(
-        id=flow_id,
+    return tickets.unsaved_flow(
+        services,
         kind=KIND,
         pool_id=pool.id,
         state="form",
-        step="",
-        data={},
-        password_hash=None,
-        parent_origin=origin,
+        flow_id=flow_id,
+        origin=origin,
+        created=created,
         app_id=app_id,
-        oauth={},
-        user_id=None,
-        address=None,
-        expires_at=created + timedelta(seconds=services.settings.flow_ttl_seconds),
-        created_at=created,
-        updated_at=created,
     )
 
 

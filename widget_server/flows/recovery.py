@@ -92,22 +92,14 @@ def start(services: Services, pool: PoolView, origin: str | None) -> Flow:
 def _unsaved(
     services: Services, pool: PoolView, flow_id: str, origin: str | None, created: datetime
 ) -> Flow:
-    return Flow(
-        id=flow_id,
+    return tickets.unsaved_flow(
+        services,
         kind=KIND,
         pool_id=pool.id,
         state="identify",
-        step="",
-        data={},
-        password_hash=None,
-        parent_origin=origin,
-        app_id=None,
-        oauth={},
-        user_id=None,
-        address=None,
-        expires_at=created + timedelta(seconds=services.settings.flow_ttl_seconds),
-        created_at=created,
-        updated_at=created,
+        flow_id=flow_id,
+        origin=origin,
+        created=created,
     )
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from widget_server import secrets_
+from widget_server.models import Flow
 from widget_server.services import Services
 
 
@@ -33,3 +35,35 @@ def unsign(services: Services, purpose: str, flow_id: str, ticket: str) -> list[
     except ValueError:
         return None
     return fields if isinstance(fields, list) else None
+
+
+def unsaved_flow(
+    services: Services,
+    *,
+    kind: str,
+    pool_id: str,
+    state: str,
+    flow_id: str,
+    origin: str | None,
+    created: datetime,
+    app_id: str | None = None,
+) -> Flow:
+    """A flow that is not stored yet: it travels as a signed ticket until its first valid
+    POST, so opening a form writes nothing."""
+    return Flow(
+        id=flow_id,
+        kind=kind,
+        pool_id=pool_id,
+        state=state,
+        step="",
+        data={},
+        password_hash=None,
+        parent_origin=origin,
+        app_id=app_id,
+        oauth={},
+        user_id=None,
+        address=None,
+        expires_at=created + timedelta(seconds=services.settings.flow_ttl_seconds),
+        created_at=created,
+        updated_at=created,
+    )
