@@ -175,6 +175,9 @@ def _banner(
         "Widget Server demo is running.",
         f"  Partner site (embeds the widget):  {partner_origin}/",
         f"  Same, plain <iframe> snippet:      {partner_origin}/?plain=1&pool=partner-1",
+        f"  Same, the sign-in widget:          {partner_origin}/?login=1",
+        f"  Sign in with verified ID token:    {partner_origin}/signin",
+        f"  Sign in by redirect (OIDC + PKCE): {partner_origin}/signin/redirect",
         f"  Pools on the widget server:        {widget_origin}/",
     ]
     if settings.dev_mailbox_dir:
