@@ -38,7 +38,6 @@ from widget_server.auth.throttle import LoginThrottle
 from widget_server.errors import (
     CsrfMismatch,
     FlowExpired,
-    FlowNotFound,
     FlowStateError,
     InvalidInput,
     LoginFailed,
@@ -183,12 +182,7 @@ def is_saved(flow: Flow) -> bool:
 
 
 async def get(services: Services, pool: PoolView, flow_id: str) -> Flow:
-    if len(flow_id) > 64:
-        raise FlowNotFound()
-    async with services.db.read() as session:
-        flow = await session.get(Flow, flow_id)
-    if flow is None or flow.pool_id != pool.id or flow.kind != KIND:
-        raise FlowNotFound()
+    flow = await tickets.stored_flow(services, pool.id, flow_id, KIND)
     if flow.expires_at <= services.clock.now() and flow.state == "form":
         raise FlowExpired()
     return flow

@@ -124,12 +124,7 @@ def _from_ticket(services: Services, pool: PoolView, flow_id: str, ticket: str) 
 
 
 async def get(services: Services, pool: PoolView, flow_id: str) -> Flow:
-    if len(flow_id) > 64:
-        raise FlowNotFound()
-    async with services.db.read() as session:
-        flow = await session.get(Flow, flow_id)
-    if flow is None or flow.pool_id != pool.id or flow.kind != KIND:
-        raise FlowNotFound()
+    flow = await tickets.stored_flow(services, pool.id, flow_id, KIND)
     if flow.expires_at <= services.clock.now() and flow.state != "done":
         raise FlowExpired()
     return flow

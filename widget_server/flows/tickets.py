@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from widget_server import secrets_
+from widget_server.errors import FlowNotFound
 from widget_server.models import Flow
 from widget_server.services import Services
 
@@ -67,3 +68,15 @@ def unsaved_flow(
         created_at=created,
         updated_at=created,
     )
+
+
+async def stored_flow(services: Services, pool_id: str, flow_id: str, kind: str) -> Flow:
+    """A saved flow of ``kind`` in the pool; anything else (too long an id, another pool's
+    or another kind's flow, none at all) is the same ``FlowNotFound``."""
+    if len(flow_id) > 64:
+        raise FlowNotFound()
+    async with services.db.read() as session:
+        flow = await session.get(Flow, flow_id)
+    if flow is None or flow.pool_id != pool_id or flow.kind != kind:
+        raise FlowNotFound()
+    return flow
