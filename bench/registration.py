@@ -47,6 +47,8 @@ try:
 except ImportError:  # not on Windows
     uvloop = None  # type: ignore[assignment]
 
+import smtp_sink  # bench/smtp_sink.py, beside this script
+
 from widget_server.passwords.hashing import Argon2Hasher
 from widget_server.settings import Settings
 
@@ -569,10 +571,7 @@ async def reset_postgres(url: str) -> None:
 
 
 def mail_count(maildir: Path) -> int:
-    try:
-        return len(os.listdir(maildir / "new")) + len(os.listdir(maildir / "cur"))
-    except FileNotFoundError:
-        return 0
+    return smtp_sink.count(maildir)
 
 
 def print_thread_cpu(

@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import anyio.to_thread
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -39,6 +39,8 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._sync_engine = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._writer_connection: Connection | None = None
         if self.is_sqlite:
             # Same file through the synchronous driver, for ``run_write``. One connection
             # suffices: the write lock lets one transaction in at a time.
@@ -50,6 +52,10 @@ class Database:
                 connect_args={"timeout": 30, "check_same_thread": False},
             )
             event.listen(self._sync_engine, "connect", _sqlite_pragmas)
+            # ...used from one thread of its own, on one connection kept open: no pool
+            # checkout per write, and a write never waits behind file or mail work in
+            # the shared thread pool.
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-write")
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -77,22 +83,54 @@ class Database:
         (aiosqlite costs a thread hop per statement). PostgreSQL: on the async
         connection through ``run_sync``.
         """
-        if self._sync_engine is None:
-            async with self.engine.begin() as connection:
+        writer = self._writer
+        if writer is None:  # PostgreSQL (or SQLite after dispose)
+            async with self._locked(), self.engine.begin() as connection:
                 return await connection.run_sync(work)
-        sync_engine = self._sync_engine
         async with self._locked():
+            job = asyncio.get_running_loop().run_in_executor(writer, self._transaction, work)
+            return await _uncancellable(job)
 
-            def transaction() -> T:
-                with sync_engine.begin() as connection:
-                    return work(connection)
+    def _transaction(self, work: Callable[[Connection], T]) -> T:
+        """In the writer thread: ``work`` in one transaction on the thread's connection."""
+        connection = self._writer_connection
+        if connection is None or connection.invalidated or connection.closed:
+            if connection is not None:
+                connection.close()
+            assert self._sync_engine is not None
+            connection = self._writer_connection = self._sync_engine.connect()
+        with connection.begin():
+            return work(connection)
 
-            return await anyio.to_thread.run_sync(transaction)
+    def _close_writer_connection(self) -> None:
+        if self._writer_connection is not None:
+            self._writer_connection.close()
+            self._writer_connection = None
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            await asyncio.get_running_loop().run_in_executor(writer, self._close_writer_connection)
+            writer.shutdown(wait=True)
         if self._sync_engine is not None:
             self._sync_engine.dispose()
+
+
+async def _uncancellable(job: asyncio.Future[T]) -> T:
+    """``job``'s result; a cancel waits for the thread to end, then propagates.
+
+    The write lock must stay held while the transaction still runs in its thread.
+    """
+    cancelled = False
+    while not job.done():
+        try:
+            await asyncio.shield(job)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return job.result()
 
 
 def _engine_options(is_sqlite: bool) -> dict[str, Any]:

@@ -5,10 +5,11 @@ against a plain ``Connection``, ``Database.run_write`` runs it on SQLite in one
 worker-thread hop instead of one hop per statement (measured: ~0.4 ms per statement
 through aiosqlite), and on PostgreSQL through ``run_sync`` on the async connection.
 
-Every statement is built once, at import, with bound parameters, and executed with a
-dict of values: SQLAlchemy then compiles it once and finds it in its cache by identity.
-Building ``insert(t).values(**row)`` per call cost ~0.1 ms per statement in cache-key
-generation alone, most of the transaction's CPU (measured 1.36 → ~0.3 ms on SQLite).
+Every statement is built once, at import, with bound parameters, compiled once per
+dialect and run on the driver's cursor (``widget_server.fastsql``). Building
+``insert(t).values(**row)`` per call cost ~0.1 ms per statement in cache-key generation
+alone (measured 1.36 → ~0.3 ms on SQLite); SQLAlchemy's execution bookkeeping was then
+most of what was left (~25 µs a statement, against SQLite's ~14).
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from typing import Any, cast
 import msgspec
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import ReturningInsert
 
 from widget_server.errors import FlowStateError
+from widget_server.fastsql import Prepared
 from widget_server.mail.outbox import HOUR, INSERT_OUTBOX, RECENT_TO, lock_recipient, outbox_row
 from widget_server.mail.senders import Envelope
 from widget_server.models import Address, Code, Credential, Flow, OutboxMessage, User
@@ -61,32 +62,38 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True):
     channel: str = "email"
 
 
-def _insert_ignoring(table: Table, *conflict: str) -> dict[str, ReturningInsert[Any]]:
+def _insert_ignoring(table: Table, *conflict: str) -> dict[str, Prepared]:
     """``INSERT … ON CONFLICT DO NOTHING RETURNING id`` per dialect: a row comes back
     only if the insert happened."""
     return {
-        name: dialect.insert(table)
-        .on_conflict_do_nothing(index_elements=list(conflict))
-        .returning(table.c.id)
+        name: Prepared(
+            dialect.insert(table)
+            .on_conflict_do_nothing(index_elements=list(conflict))
+            .returning(table.c.id)
+        )
         for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
     }
 
 
 # Parameters named b_* are the WHERE clause's; the others are column values.
 _INSERT_FLOW = _insert_ignoring(_FLOWS, "id")
-_CLAIM_FLOW = update(_FLOWS).where(
-    _FLOWS.c.id == bindparam("b_id"),
-    _FLOWS.c.state == "form",
-    _FLOWS.c.step == bindparam("b_step"),
+_CLAIM_FLOW = Prepared(
+    update(_FLOWS).where(
+        _FLOWS.c.id == bindparam("b_id"),
+        _FLOWS.c.state == "form",
+        _FLOWS.c.step == bindparam("b_step"),
+    )
 )
-_UNLINK_FLOW = update(_FLOWS).where(_FLOWS.c.id == bindparam("b_id"))
-_INSERT_USER = insert(_USERS)
-_DELETE_USER = delete(_USERS).where(_USERS.c.id == bindparam("b_id"))
+_UNLINK_FLOW = Prepared(update(_FLOWS).where(_FLOWS.c.id == bindparam("b_id")))
+_INSERT_USER = Prepared(insert(_USERS))
+_DELETE_USER = Prepared(delete(_USERS).where(_USERS.c.id == bindparam("b_id")))
 _INSERT_ADDRESS = _insert_ignoring(_ADDRESSES, "pool_id", "kind", "value")
-_INSERT_CREDENTIAL = insert(_CREDENTIALS)
-_INSERT_CODE = insert(_CODES)
+_INSERT_CREDENTIAL = Prepared(insert(_CREDENTIALS))
+_INSERT_CODE = Prepared(insert(_CODES))
+_RECENT_TO = Prepared(RECENT_TO)
+_INSERT_OUTBOX = Prepared(INSERT_OUTBOX)
 _a, _u = _ADDRESSES.c, _USERS.c
-_ABANDONED_OWNER = (
+_ABANDONED_OWNER = Prepared(
     select(_u.id)
     .join_from(_ADDRESSES, _USERS, _u.id == _a.user_id)
     .where(
@@ -99,7 +106,7 @@ _ABANDONED_OWNER = (
         _u.created_at < bindparam("b_before"),
     )
 )
-_DELETE_NEW_USER = delete(_USERS).where(_u.id == bindparam("b_id"), _u.status == "new")
+_DELETE_NEW_USER = Prepared(delete(_USERS).where(_u.id == bindparam("b_id"), _u.status == "new"))
 
 
 def complete_registration(connection: Connection, plan: Completion) -> bool:
@@ -107,29 +114,28 @@ def complete_registration(connection: Connection, plan: Completion) -> bool:
     has no user and the owner gets the notice). Raises ``FlowStateError`` if the flow was
     completed by another request first."""
     _claim(connection, plan)
-    connection.execute(_INSERT_USER, plan.user)
+    _INSERT_USER.run(connection, plan.user)
     taken = not _insert_address(connection, plan)
     if taken and _release_abandoned(connection, plan):
         taken = not _insert_address(connection, plan)
     if taken:
-        connection.execute(_DELETE_USER, {"b_id": plan.user["id"]})
-        connection.execute(_UNLINK_FLOW, {"b_id": plan.flow_id, "user_id": None})
+        _DELETE_USER.run(connection, {"b_id": plan.user["id"]})
+        _UNLINK_FLOW.run(connection, {"b_id": plan.flow_id, "user_id": None})
     else:
-        connection.execute(_INSERT_CREDENTIAL, plan.credential)
-    connection.execute(_INSERT_CODE, plan.code | {"user_id": None} if taken else plan.code)
+        _INSERT_CREDENTIAL.run(connection, plan.credential)
+    _INSERT_CODE.run(connection, plan.code | {"user_id": None} if taken else plan.code)
     envelope = plan.compose(taken)
     lock = lock_recipient(connection.dialect.name)
     if lock is not None:
         connection.execute(lock, {"recipient": envelope.recipient})
     since = {"recipient": envelope.recipient, "since": plan.now - HOUR}
-    if connection.execute(RECENT_TO, since).scalar_one() < plan.mail_per_hour:
-        connection.execute(INSERT_OUTBOX, outbox_row(envelope, plan.now, plan.channel))
+    if _RECENT_TO.scalar(connection, since) < plan.mail_per_hour:
+        _INSERT_OUTBOX.run(connection, outbox_row(envelope, plan.now, plan.channel))
     return not taken
 
 
 def _insert_address(connection: Connection, plan: Completion) -> bool:
-    statement = _INSERT_ADDRESS[connection.dialect.name]
-    return connection.execute(statement, plan.address).first() is not None
+    return _INSERT_ADDRESS[connection.dialect.name].first(connection, plan.address) is not None
 
 
 def _release_abandoned(connection: Connection, plan: Completion) -> bool:
@@ -137,29 +143,29 @@ def _release_abandoned(connection: Connection, plan: Completion) -> bool:
     whose code has expired: otherwise whoever closed the tab before entering the code
     could never sign up with that address again. Deleting the user cascades to its
     address and credential. Active, inactive, fresh pending and admin-created accounts are kept."""
-    owner = connection.execute(
-        _ABANDONED_OWNER,
+    owner = _ABANDONED_OWNER.scalar(
+        connection,
         {
             "b_pool": plan.address["pool_id"],
             "b_kind": plan.address["kind"],
             "b_value": plan.address["value"],
             "b_before": plan.abandoned_before,
         },
-    ).scalar_one_or_none()
+    )
     if owner is None:
         return False
-    connection.execute(_DELETE_NEW_USER, {"b_id": owner})
+    _DELETE_NEW_USER.run(connection, {"b_id": owner})
     return True
 
 
 def _claim(connection: Connection, plan: Completion) -> None:
     if plan.new_flow is not None:
         values = plan.new_flow | plan.flow_changes
-        if connection.execute(_INSERT_FLOW[connection.dialect.name], values).first() is None:
+        if _INSERT_FLOW[connection.dialect.name].first(connection, values) is None:
             raise FlowStateError()
         return
-    claimed = connection.execute(
-        _CLAIM_FLOW, plan.flow_changes | {"b_id": plan.flow_id, "b_step": plan.flow_step}
+    claimed = _CLAIM_FLOW.rowcount(
+        connection, plan.flow_changes | {"b_id": plan.flow_id, "b_step": plan.flow_step}
     )
-    if claimed.rowcount != 1:
+    if claimed != 1:
         raise FlowStateError()

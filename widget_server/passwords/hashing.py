@@ -1,20 +1,22 @@
 """Password hashing: argon2id behind a bounded pool of worker threads.
 
 Hashing is CPU-bound (~17 ms at OWASP parameters) and releases the GIL, so it runs in
-threads, never on the event loop, and through a limiter sized to the cores. When too
-many callers queue, the pool refuses at once (``Overloaded``) rather than letting
-every request wait longer.
+threads, never on the event loop: in the pool's own threads, one per slot (cores by
+default). When too many callers queue, the pool refuses at once (``Overloaded``)
+rather than letting every request wait longer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import Protocol, TypeVar, TypeVarTuple
 
-import anyio
-import anyio.to_thread
 import argon2
 from argon2.exceptions import VerificationError
 
@@ -113,21 +115,29 @@ class HashingPool:
         self.max_waiting = max_waiting if max_waiting is not None else 32 * self.slots
         if self.slots < 1 or self.max_waiting < 0:
             raise ValueError("slots must be >= 1 and max_waiting >= 0")
-        # Our own limiter, not anyio's shared 40-thread default: that one lets hashes
-        # starve other thread work (file and DB calls) and oversubscribes the cores.
-        self._limiter = anyio.CapacityLimiter(self.slots)
-        self._admitted = 0
+        # Our own threads, not anyio's shared 40-thread pool: that one lets hashes starve
+        # other thread work (file and DB calls) and oversubscribes the cores. A thread
+        # that finishes a hash takes the next queued one at once, without waiting for
+        # the event loop to hand it over, so the cores never idle while work is queued.
+        self._executor = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="argon2")
+        self._counts = threading.Lock()
+        self._outstanding = 0  # submitted and neither finished nor cancelled
+        self._running = 0  # inside a thread right now
         # A hash with this pool's parameters, made on first use, for verify_dummy.
         self._dummy_hash: str | None = None
 
     @property
     def running(self) -> int:
-        return int(self._limiter.borrowed_tokens)
+        return self._running
 
     @property
     def waiting(self) -> int:
-        """Callers admitted but not yet running in a thread."""
-        return max(0, self._admitted - self.running)
+        """Calls queued for a thread: admitted but not yet running."""
+        return max(0, self._outstanding - self._running)
+
+    def close(self) -> None:
+        """Drop queued work and let the threads end after their current hash."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def hash(self, password: str) -> str:
         if len(password) > HARD_CAP:
@@ -161,15 +171,32 @@ class HashingPool:
         return ok, ok and self.hasher.needs_rehash(hash)
 
     async def _run(self, func: Callable[[*Ts], T], *args: *Ts) -> T:
-        # Admission is checked and counted with no await in between, so it is exact on
-        # one event loop. "Admitted" spans waiting and running; the finally keeps the
-        # count right when a caller is cancelled while queued.
-        if self._admitted >= self.slots + self.max_waiting:
+        # Admission is checked and counted with no await in between. "Outstanding" spans
+        # queued and running and only ends when the thread is done or the queued call
+        # was dropped, so a cancelled caller whose hash still runs keeps its slot: the
+        # count always matches the threads actually using a core.
+        if self._outstanding >= self.slots + self.max_waiting:
             raise Overloaded(retry_after=1)
-        self._admitted += 1
+        with self._counts:
+            self._outstanding += 1
         try:
-            # Not abandoned on cancel: a cancelled caller keeps its slot until its thread
-            # ends, so the slot count always matches the threads actually using a core.
-            return await anyio.to_thread.run_sync(func, *args, limiter=self._limiter)
+            job: Future[T] = self._executor.submit(self._call, partial(func, *args))
+        except BaseException:
+            self._settle(None)
+            raise
+        job.add_done_callback(self._settle)
+        # A caller cancelled while queued cancels the job, which then never runs.
+        return await asyncio.wrap_future(job)
+
+    def _call(self, work: Callable[[], T]) -> T:
+        with self._counts:
+            self._running += 1
+        try:
+            return work()
         finally:
-            self._admitted -= 1
+            with self._counts:
+                self._running -= 1
+
+    def _settle(self, _job: object) -> None:
+        with self._counts:
+            self._outstanding -= 1

@@ -97,6 +97,7 @@ def create_app(
 
     async def shutdown() -> None:
         await worker.stop()
+        services.hashing.close()
         await db.dispose()
 
     return Litestar(
