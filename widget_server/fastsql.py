@@ -79,7 +79,10 @@ def _plan(
         raise NotImplementedError(f"{dialect.name}: only positional paramstyles are supported")
     if getattr(compiled, "postfetch", None):
         raise NotImplementedError("server-side defaults need SQLAlchemy's execution context")
-    prefetch = [*getattr(compiled, "insert_prefetch", ()), *getattr(compiled, "update_prefetch", ())]
+    prefetch = (
+        *getattr(compiled, "insert_prefetch", ()),
+        *getattr(compiled, "update_prefetch", ()),
+    )
     defaults = {column.key: column for column in prefetch}
     processors = compiled._bind_processors
     args: list[_Arg] = []

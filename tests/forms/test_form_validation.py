@@ -1,6 +1,7 @@
 from typing import Any
 
-from widget_server.forms import read_step, validate_payload
+from widget_server.errors import InvalidInput
+from widget_server.forms import merge_step, read_step, validate_payload
 
 VALID: dict[str, Any] = {
     "email": "jane@example.com",
@@ -81,3 +82,44 @@ def test_read_step_ignores_whole_object_rules(business: dict[str, Any]) -> None:
     assert read_step(business, "account", {"email": ["a@example.com"]}) == {
         "email": "a@example.com"
     }
+
+
+def test_last_step_checks_the_whole_payload_in_one_pass(business: dict[str, Any]) -> None:
+    business["dependentRequired"] = {"newsletter": ["phone"]}
+    earlier = {k: v for k, v in VALID.items() if k not in ("terms", "newsletter", "phone")}
+
+    # Alone, the step passes; with what the earlier steps stored, the whole-object rule
+    # and the earlier steps' required fields are checked too, before anything is saved.
+    assert read_step(business, "legal", {"terms": ["on"], "newsletter": ["on"]}) == {
+        "terms": True,
+        "newsletter": True,
+    }
+    try:
+        read_step(business, "legal", {"terms": ["on"], "newsletter": ["on"]}, earlier=earlier)
+    except InvalidInput as exc:
+        assert ids(exc.messages) == {"": "form.invalid"}
+    else:
+        raise AssertionError("the dependentRequired rule was not checked")
+
+    values = read_step(
+        business, "legal", {"terms": ["on"]}, earlier={**earlier, "phone": "+4930123456"}
+    )
+    assert values == {"terms": True, "newsletter": False}
+    assert validate_payload(business, merge_step({**earlier, "phone": "+4930123456"}, values)) == {}
+
+
+def test_last_step_reports_errors_of_its_own_fields_as_before(business: dict[str, Any]) -> None:
+    earlier = {k: v for k, v in VALID.items() if k not in ("terms", "newsletter")}
+    found = []
+    for whole in (None, earlier):
+        try:
+            read_step(business, "legal", {"newsletter": ["on"]}, earlier=whole)
+        except InvalidInput as exc:
+            found.append(ids(exc.messages))
+        else:
+            raise AssertionError("terms unchecked, yet accepted")
+    assert found == [{"terms": "form.must_accept"}] * 2
+
+
+def test_merge_step_puts_the_steps_values_over_the_stored_ones() -> None:
+    assert merge_step({"a": 1, "b": 2}, {"b": 3, "c": 4}) == {"a": 1, "b": 3, "c": 4}

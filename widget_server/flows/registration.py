@@ -52,7 +52,7 @@ from widget_server.errors import (
 from widget_server.flows.completion import Completion, complete_registration
 from widget_server.flows.inputs import StepSubmit
 from widget_server.flows.states import transition
-from widget_server.forms import identifier_field, read_step, steps_of, validate_payload
+from widget_server.forms import identifier_field, merge_step, read_step, steps_of
 from widget_server.forms.schema import is_phone, properties, schema_key
 from widget_server.mail.outbox import enqueue_email
 from widget_server.mail.senders import Envelope
@@ -175,11 +175,13 @@ async def submit_step(
         transition(flow.state, "next")
     if submission.step is not None and submission.step != flow.step:
         raise FlowStateError()  # a replayed POST of a step the flow has left
-    values, password_hash = await _read_and_check(services, pool, flow, submission)
-    data = {k: v for k, v in flow.data.items() if k not in values} | values
     steps = [s.id for s in steps_of(pool.schema)]
     position = steps.index(flow.step)
-    if position + 1 < len(steps):
+    last = position + 1 == len(steps)
+    # On the last step the whole payload is checked (one pass), before anything is hashed.
+    values, password_hash = await _read_and_check(services, pool, flow, submission, last)
+    data = merge_step(flow.data, values)
+    if not last:
         return await _advance(services, flow, data, password_hash, steps[position + 1])
     return await _complete(services, pool, flow, data, password_hash)
 
@@ -235,13 +237,17 @@ async def resend_code(services: Services, pool: PoolView, flow: Flow) -> Flow:
 
 
 async def _read_and_check(
-    services: Services, pool: PoolView, flow: Flow, submission: StepSubmit
+    services: Services, pool: PoolView, flow: Flow, submission: StepSubmit, last: bool
 ) -> tuple[dict[str, Any], str | None]:
     errors: dict[str, list[Msg]] = {}
     values: dict[str, Any] = {}
     try:
         values = read_step(
-            pool.schema, flow.step, submission.fields, phone_regions=pool.phone_regions
+            pool.schema,
+            flow.step,
+            submission.fields,
+            phone_regions=pool.phone_regions,
+            earlier=flow.data if last else None,
         )
     except InvalidInput as exc:
         errors.update({k: list(v) for k, v in exc.messages.items()})
@@ -337,9 +343,7 @@ async def _insert_flow(
 async def _complete(
     services: Services, pool: PoolView, flow: Flow, data: dict[str, Any], password_hash: str | None
 ) -> Flow:
-    problems = validate_payload(pool.schema, data)
-    if problems:
-        raise InvalidInput(problems)
+    """``data`` was checked against the whole schema by ``read_step`` on the last step."""
     if password_hash is None:
         raise FlowStateError()
     target = transition(flow.state, "complete")

@@ -7,7 +7,7 @@ environment's globals. See ``schema`` for the ``x-`` keywords we read.
 
 from widget_server.forms.build import nodes_for_step
 from widget_server.forms.nodes import TEMPLATE_GLOBALS, FormNode, NodeType, Option
-from widget_server.forms.reading import HARD_CAP, read_step
+from widget_server.forms.reading import HARD_CAP, merge_step, read_step
 from widget_server.forms.schema import (
     KeyedSchema,
     Step,
@@ -27,6 +27,7 @@ __all__ = [
     "Step",
     "check_schema",
     "identifier_field",
+    "merge_step",
     "nodes_for_step",
     "read_step",
     "steps_of",

@@ -21,7 +21,7 @@ from widget_server.forms.schema import (
     schema_key,
     steps_by_key,
 )
-from widget_server.forms.validation import errors_of, step_validator
+from widget_server.forms.validation import errors_of, payload_validator, step_validator
 from widget_server.messages import Msg, msg
 from widget_server.phones import PhoneRefused, default_region_for, normalise_phone
 
@@ -46,11 +46,16 @@ def read_step(
     form: Mapping[str, Sequence[str]],
     *,
     phone_regions: Sequence[str] = (),
+    earlier: Mapping[str, object] | None = None,
 ) -> dict[str, object]:
     """Typed, normalised values of ``step_id``'s fields from ``form`` (control fields removed).
 
     Empty optional fields are left out; an unchecked checkbox is ``False``. Phone fields
     follow ``widget_server.phones`` and, given the pool's ``phone_regions``, its regions.
+
+    The values are checked against the step's part of the schema; given ``earlier`` (the
+    values of the steps before, on the last step), the whole payload ``merge_step``
+    makes of them is checked against the whole schema instead, in one pass.
     """
     key = schema_key(schema)
     step = find_step(steps_by_key(key), step_id)
@@ -67,11 +72,20 @@ def read_step(
             continue
         if value is not None:
             values[name] = value
-    for name, messages in errors_of(step_validator(key, step_id), values).items():
+    if earlier is None:
+        problems = errors_of(step_validator(key, step_id), values)
+    else:
+        problems = errors_of(payload_validator(key), merge_step(earlier, values))
+    for name, messages in problems.items():
         errors.setdefault(name, messages)
     if errors:
         raise InvalidInput(errors)
     return values
+
+
+def merge_step(earlier: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload after a step: its values over the ones stored before it."""
+    return {k: v for k, v in earlier.items() if k not in values} | dict(values)
 
 
 def _shape_errors(step: Step, form: Mapping[str, Sequence[str]]) -> dict[str, list[Msg]]:
