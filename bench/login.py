@@ -48,15 +48,19 @@ from registration import (
     Connection,
     CpuMeter,
     LoadResult,
+    _descendants,
     _ms,
+    _proc_cpu,
     _seed_demo,
     _server_cmd,
     _server_env,
     free_port,
     print_ratio,
+    print_thread_cpu,
     run_load,
     start,
     stop,
+    thread_cpu,
     wait_ready,
 )
 
@@ -244,6 +248,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "login is the overhead beyond argon2 (the ratio to (a) is then meaningless)",
     )
     p.add_argument("--keep", action="store_true", help="keep the temp dir (logs, db)")
+    p.add_argument(
+        "--thread-cpu", action="store_true", help="print the server's CPU per thread over (b)"
+    )
     args = p.parse_args(argv)
     if min(args.logins, args.concurrency, args.users, args.verifies, args.warmup) < 1:
         p.error("counts must be >= 1")
@@ -276,11 +283,16 @@ async def bench(args: argparse.Namespace) -> None:
                 f"warm-up: no login succeeded: {warm.failures}; "
                 f"log: {(tmp / 'server.log').read_text()[-3000:]}"
             )
+        app_pid = max(_descendants(server.pid), key=_proc_cpu)  # the Python app process
+        threads0 = thread_cpu(app_pid)
         with CpuMeter(server_pid=server.pid) as cpu:
             b = await run_load(
                 port, args.logins, args.concurrency, args.max_seconds, args.timeout, one
             )
+        threads1 = thread_cpu(app_pid)
         _report(a, b, cpu)
+        if args.thread_cpu:
+            print_thread_cpu(app_pid, threads0, threads1, cpu.wall, b.ok, "login")
         # (a) again, right after (b): the machine's speed drifts by several per cent over
         # a run, so (b) is compared with the bound on both sides of it.
         print_ratio("logins", b.rate, a, _verify_phase(args, "(a') after (b)"))

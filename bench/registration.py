@@ -576,7 +576,12 @@ def mail_count(maildir: Path) -> int:
 
 
 def print_thread_cpu(
-    pid: int, before: dict[int, float], after: dict[int, float], wall: float, count: int
+    pid: int,
+    before: dict[int, float],
+    after: dict[int, float],
+    wall: float,
+    count: int,
+    unit: str = "registration",
 ) -> None:
     names = thread_names(pid)
     groups: dict[str, list[float]] = {}
@@ -589,7 +594,7 @@ def print_thread_cpu(
         if sum(cpus) >= 0.005 * wall:
             print(
                 f"        {name:40s} x{len(cpus):<2d} {sum(cpus) / wall:.2f} cores, "
-                f"{sum(cpus) / max(1, count) * 1000:.2f} ms per registration"
+                f"{sum(cpus) / max(1, count) * 1000:.2f} ms per {unit}"
             )
 
 

@@ -41,13 +41,15 @@ class Database:
         self._sync_engine = None
         self._writer: ThreadPoolExecutor | None = None
         self._writer_connection: Connection | None = None
+        self._reader: ThreadPoolExecutor | None = None
+        self._reader_connection: Connection | None = None
         if self.is_sqlite:
-            # Same file through the synchronous driver, for ``run_write``. One connection
-            # suffices: the write lock lets one transaction in at a time.
+            # Same file through the synchronous driver, for ``run_write`` and ``run_read``:
+            # one connection each (the write lock lets one transaction in at a time).
             sync_url = parsed.set(drivername="sqlite+pysqlite")
             self._sync_engine = create_engine(
                 sync_url,
-                pool_size=1,
+                pool_size=2,
                 max_overflow=0,
                 connect_args={"timeout": 30, "check_same_thread": False},
             )
@@ -56,6 +58,9 @@ class Database:
             # checkout per write, and a write never waits behind file or mail work in
             # the shared thread pool.
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-write")
+            # Reads of the hot paths (a login's account lookup) likewise: WAL lets them run
+            # beside the writer, and a kept-open connection skips the session machinery.
+            self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-read")
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -91,28 +96,61 @@ class Database:
             job = asyncio.get_running_loop().run_in_executor(writer, self._transaction, work)
             return await _uncancellable(job)
 
+    async def run_read(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work``, which only reads, on a plain ``Connection``.
+
+        SQLite: in the reader thread on its kept-open connection (one thread hop, no
+        session). PostgreSQL: on an async connection through ``run_sync``.
+        """
+        reader = self._reader
+        if reader is None:
+            async with self.engine.connect() as connection:
+                return await connection.run_sync(work)
+        job = asyncio.get_running_loop().run_in_executor(reader, self._read, work)
+        return await _uncancellable(job)
+
     def _transaction(self, work: Callable[[Connection], T]) -> T:
         """In the writer thread: ``work`` in one transaction on the thread's connection."""
-        connection = self._writer_connection
+        self._writer_connection = connection = self._fresh(self._writer_connection)
+        with connection.begin():
+            return work(connection)
+
+    def _read(self, work: Callable[[Connection], T]) -> T:
+        """In the reader thread: ``work`` on the thread's connection, ended at once (a
+        read transaction left open would hold back WAL checkpoints)."""
+        self._reader_connection = connection = self._fresh(self._reader_connection)
+        with connection.begin():
+            return work(connection)
+
+    def _fresh(self, connection: Connection | None) -> Connection:
         if connection is None or connection.invalidated or connection.closed:
             if connection is not None:
                 connection.close()
             assert self._sync_engine is not None
-            connection = self._writer_connection = self._sync_engine.connect()
-        with connection.begin():
-            return work(connection)
+            connection = self._sync_engine.connect()
+        return connection
 
     def _close_writer_connection(self) -> None:
         if self._writer_connection is not None:
             self._writer_connection.close()
             self._writer_connection = None
 
+    def _close_reader_connection(self) -> None:
+        if self._reader_connection is not None:
+            self._reader_connection.close()
+            self._reader_connection = None
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        loop = asyncio.get_running_loop()
         writer, self._writer = self._writer, None
         if writer is not None:
-            await asyncio.get_running_loop().run_in_executor(writer, self._close_writer_connection)
+            await loop.run_in_executor(writer, self._close_writer_connection)
             writer.shutdown(wait=True)
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            await loop.run_in_executor(reader, self._close_reader_connection)
+            reader.shutdown(wait=True)
         if self._sync_engine is not None:
             self._sync_engine.dispose()
 

@@ -10,6 +10,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
+from widget_server.fastsql import Prepared
+
 
 def insert_ignore(
     dialect: str, table: Table, values: Mapping[str, Any], conflict_columns: Sequence[str]
@@ -40,3 +42,22 @@ def insert_ignoring_conflict_sync(
 ) -> bool:
     statement = insert_ignore(connection.dialect.name, table, values, conflict_columns)
     return connection.execute(statement).first() is not None
+
+
+class PreparedInsertIgnoring:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING id`` built once per dialect and run
+    with a row of values (``widget_server.fastsql``); ``first`` is None when a unique
+    index already held the key."""
+
+    def __init__(self, table: Table, *conflict_columns: str) -> None:
+        self._by_dialect = {
+            name: Prepared(
+                dialect.insert(table)
+                .on_conflict_do_nothing(index_elements=list(conflict_columns))
+                .returning(table.c.id)
+            )
+            for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+        }
+
+    def inserted(self, connection: Connection, values: Mapping[str, Any]) -> bool:
+        return self._by_dialect[connection.dialect.name].first(connection, values) is not None

@@ -23,15 +23,17 @@ pool (``ws_session_<pool_id>``).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 from litestar import Request
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server import secrets_
+from widget_server.fastsql import Prepared
 from widget_server.models import Pool, Session, User
 from widget_server.pools import PoolView
 from widget_server.services import Services
@@ -45,6 +47,7 @@ TOUCH_EVERY = timedelta(seconds=60)
 
 #: Built once: executed with a row of values, it is compiled once and cached by identity.
 _INSERT = insert(Session)
+_INSERT_PREPARED = Prepared(_INSERT)
 
 
 class SessionView(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,6 +90,24 @@ async def start_session(
     The token goes into the cookie and is never stored; the id is what other rows
     (authorization codes, the portal's session list) refer to.
     """
+    token, row = new_session(
+        services, user_id=user_id, pool=pool, app_id=app_id, amr=amr, ip=ip, user_agent=user_agent
+    )
+    await db_session.execute(_INSERT, row)
+    return token, row["id"]
+
+
+def new_session(
+    services: Services,
+    *,
+    user_id: str,
+    pool: PoolView,
+    app_id: str | None,
+    amr: list[str],
+    ip: str | None,
+    user_agent: str | None,
+) -> tuple[str, dict[str, Any]]:
+    """``(token, row)`` of a new session, for ``start_session`` or ``insert_session``."""
     token, session_id = new_session_token(), secrets_.new_id()
     now = services.clock.now()
     row = {
@@ -104,8 +125,12 @@ async def start_session(
         "user_agent": (user_agent or None) and user_agent[:255],
         "amr": list(amr),
     }
-    await db_session.execute(_INSERT, row)
-    return token, session_id
+    return token, row
+
+
+def insert_session(connection: Connection, row: Mapping[str, Any]) -> None:
+    """Store a ``new_session`` row in the caller's transaction on a plain connection."""
+    _INSERT_PREPARED.run(connection, row)
 
 
 async def current_session(

@@ -20,13 +20,13 @@ from typing import Any, cast
 
 import msgspec
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from widget_server.errors import FlowStateError
 from widget_server.fastsql import Prepared
 from widget_server.mail.outbox import HOUR, INSERT_OUTBOX, RECENT_TO, lock_recipient, outbox_row
 from widget_server.mail.senders import Envelope
 from widget_server.models import Address, Code, Credential, Flow, OutboxMessage, User
+from widget_server.upsert import PreparedInsertIgnoring
 
 # Mapped classes type ``__table__`` as a FromClause; these are Tables.
 _FLOWS: Table = cast(Table, Flow.__table__)
@@ -62,21 +62,8 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True):
     channel: str = "email"
 
 
-def _insert_ignoring(table: Table, *conflict: str) -> dict[str, Prepared]:
-    """``INSERT … ON CONFLICT DO NOTHING RETURNING id`` per dialect: a row comes back
-    only if the insert happened."""
-    return {
-        name: Prepared(
-            dialect.insert(table)
-            .on_conflict_do_nothing(index_elements=list(conflict))
-            .returning(table.c.id)
-        )
-        for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-    }
-
-
 # Parameters named b_* are the WHERE clause's; the others are column values.
-_INSERT_FLOW = _insert_ignoring(_FLOWS, "id")
+_INSERT_FLOW = PreparedInsertIgnoring(_FLOWS, "id")
 _CLAIM_FLOW = Prepared(
     update(_FLOWS).where(
         _FLOWS.c.id == bindparam("b_id"),
@@ -87,7 +74,7 @@ _CLAIM_FLOW = Prepared(
 _UNLINK_FLOW = Prepared(update(_FLOWS).where(_FLOWS.c.id == bindparam("b_id")))
 _INSERT_USER = Prepared(insert(_USERS))
 _DELETE_USER = Prepared(delete(_USERS).where(_USERS.c.id == bindparam("b_id")))
-_INSERT_ADDRESS = _insert_ignoring(_ADDRESSES, "pool_id", "kind", "value")
+_INSERT_ADDRESS = PreparedInsertIgnoring(_ADDRESSES, "pool_id", "kind", "value")
 _INSERT_CREDENTIAL = Prepared(insert(_CREDENTIALS))
 _INSERT_CODE = Prepared(insert(_CODES))
 _RECENT_TO = Prepared(RECENT_TO)
@@ -135,7 +122,7 @@ def complete_registration(connection: Connection, plan: Completion) -> bool:
 
 
 def _insert_address(connection: Connection, plan: Completion) -> bool:
-    return _INSERT_ADDRESS[connection.dialect.name].first(connection, plan.address) is not None
+    return _INSERT_ADDRESS.inserted(connection, plan.address)
 
 
 def _release_abandoned(connection: Connection, plan: Completion) -> bool:
@@ -161,7 +148,7 @@ def _release_abandoned(connection: Connection, plan: Completion) -> bool:
 def _claim(connection: Connection, plan: Completion) -> None:
     if plan.new_flow is not None:
         values = plan.new_flow | plan.flow_changes
-        if _INSERT_FLOW[connection.dialect.name].first(connection, values) is None:
+        if not _INSERT_FLOW.inserted(connection, values):
             raise FlowStateError()
         return
     claimed = _CLAIM_FLOW.rowcount(

@@ -23,17 +23,18 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import Table, bindparam, inspect, select, update
+from sqlalchemy import Connection, Table, bindparam, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
 from widget_server import secrets_
 from widget_server.auth.identifiers import read_identifier
 from widget_server.auth.redirects import safe_local_path
-from widget_server.auth.sessions import SessionView, start_session
+from widget_server.auth.sessions import SessionView, insert_session, new_session, start_session
 from widget_server.auth.throttle import LoginThrottle
 from widget_server.errors import (
     CsrfMismatch,
@@ -44,6 +45,7 @@ from widget_server.errors import (
     LoginThrottled,
     UnknownApp,
 )
+from widget_server.fastsql import Prepared
 from widget_server.flows import mfa_entry, tickets
 from widget_server.flows.registration import csrf_token
 from widget_server.messages import Msg, msg
@@ -51,7 +53,7 @@ from widget_server.models import Address, App, Credential, Flow, MfaFactor, User
 from widget_server.oidc.codes import issue_code
 from widget_server.pools import PoolView
 from widget_server.services import Services
-from widget_server.upsert import insert_ignoring_conflict
+from widget_server.upsert import PreparedInsertIgnoring, insert_ignoring_conflict
 from widget_server.users.lifecycle import can_log_in
 
 log = logging.getLogger(__name__)
@@ -257,7 +259,7 @@ def _require(identifier: str, password: str) -> None:
 
 # Built once with bound parameters: SQLAlchemy then finds the compiled form in its cache
 # by identity instead of building and hashing a new statement on every login.
-_ACCOUNT = (
+_ACCOUNT = Prepared(
     select(User.id, User.status, Credential.secret_hash)
     .join(Address, Address.user_id == User.id)
     .outerjoin(Credential, Credential.user_id == User.id)
@@ -273,8 +275,7 @@ _ACCOUNT = (
 async def _account(services: Services, pool: PoolView, kind: str, value: str) -> _Account | None:
     """The user a verified address names, with their password hash (if any)."""
     params = {"pool": pool.id, "kind": kind, "value": value}
-    async with services.db.read() as session:
-        row = (await session.execute(_ACCOUNT, params)).first()
+    row = await services.db.run_read(partial(_ACCOUNT.first, params=params))
     return _Account(row[0], row[1], row[2]) if row is not None else None
 
 
@@ -323,6 +324,37 @@ async def _finish(
     if mfa:
         # What the MFA step offers (flows/mfa_entry.py); flows/mfa.py completes it.
         data["mfa"] = await mfa_entry.options(services, user_id)
+    if not mfa and not embedded_for_app(flow):
+        # The common login, no MFA and no code to issue: the session and the flow in one
+        # transaction on a plain connection (one thread hop on SQLite, no ORM session).
+        token, row = new_session(
+            services,
+            user_id=user_id,
+            pool=pool,
+            app_id=flow.app_id,
+            amr=PASSWORD_AMR,
+            ip=ip,
+            user_agent=user_agent,
+        )
+        session_id = data["session_id"] = row["id"]
+        changes = {"state": target, "user_id": user_id, "data": data, "updated_at": now}
+        saved = is_saved(flow)
+        new_flow = None if saved else _flow_values(flow) | changes
+        await services.db.run_write(
+            partial(
+                _session_and_flow, session=row, flow_id=flow.id, changes=changes, new_flow=new_flow
+            )
+        )
+        if not saved:
+            make_transient_to_detached(flow)
+        flow.state, flow.user_id, flow.data = target, user_id, data
+        return LoginResult(
+            flow=flow,
+            token=token,
+            session_id=session_id,
+            code=None,
+            continue_path=continue_path(flow),
+        )
     async with services.db.write() as session:
         if not mfa:
             token, session_id = await start_session(
@@ -363,8 +395,7 @@ async def _save(
     now = services.clock.now()
     changes = {"state": target, "user_id": user_id, "data": data, "updated_at": now}
     if not is_saved(flow):
-        row = {c.name: getattr(flow, c.key) for c in _FLOWS.columns} | changes
-        row["data"] = data
+        row = _flow_values(flow) | changes
         if not await insert_ignoring_conflict(session, Flow, row, conflict_columns=("id",)):
             raise FlowStateError("login.done")
         make_transient_to_detached(flow)
@@ -377,6 +408,32 @@ async def _save(
 
 
 _FLOWS: Table = Flow.__table__  # type: ignore[assignment]
+_INSERT_FLOW = PreparedInsertIgnoring(_FLOWS, "id")
+# Only a flow still showing its form can finish a login (a replayed POST finds none).
+_CLAIM_FLOW = Prepared(
+    update(_FLOWS).where(_FLOWS.c.id == bindparam("b_id"), _FLOWS.c.state == "form")
+)
+
+
+def _flow_values(flow: Flow) -> dict[str, Any]:
+    """The row of an unsaved flow, by column name."""
+    return {c.name: getattr(flow, c.key) for c in _FLOWS.columns}
+
+
+def _session_and_flow(
+    connection: Connection,
+    *,
+    session: dict[str, Any],
+    flow_id: str,
+    changes: dict[str, Any],
+    new_flow: dict[str, Any] | None,
+) -> None:
+    insert_session(connection, session)
+    if new_flow is not None:
+        if not _INSERT_FLOW.inserted(connection, new_flow):
+            raise FlowStateError("login.done")
+    elif _CLAIM_FLOW.rowcount(connection, changes | {"b_id": flow_id}) != 1:
+        raise FlowStateError("login.done")
 
 
 def embedded_for_app(flow: Flow) -> bool:
