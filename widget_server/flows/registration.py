@@ -57,7 +57,7 @@ from widget_server.forms.schema import is_phone, properties, schema_key
 from widget_server.mail.outbox import enqueue_email
 from widget_server.mail.senders import Envelope
 from widget_server.messages import Msg, msg
-from widget_server.models import Address, Code, Flow, User
+from widget_server.models import Address, Code, Flow, User, transient
 from widget_server.passwords.policy import PasswordContext
 from widget_server.pools import PoolView
 from widget_server.services import Services
@@ -97,7 +97,8 @@ async def start(services: Services, pool: PoolView, parent_origin: str | None) -
 def _unsaved_flow(
     services: Services, pool: PoolView, flow_id: str, origin: str | None, created: datetime
 ) -> Flow:
-    return Flow(
+    return transient(
+        Flow,
         id=flow_id,
         kind="registration",
         pool_id=pool.id,

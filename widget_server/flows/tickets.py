@@ -15,7 +15,7 @@ from typing import Any
 
 from widget_server import secrets_
 from widget_server.errors import FlowNotFound
-from widget_server.models import Flow
+from widget_server.models import Flow, transient
 from widget_server.services import Services
 
 
@@ -51,7 +51,8 @@ def unsaved_flow(
 ) -> Flow:
     """A flow that is not stored yet: it travels as a signed ticket until its first valid
     POST, so opening a form writes nothing."""
-    return Flow(
+    return transient(
+        Flow,
         id=flow_id,
         kind=kind,
         pool_id=pool_id,
