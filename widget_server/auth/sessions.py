@@ -93,8 +93,13 @@ async def start_session(
     token, row = new_session(
         services, user_id=user_id, pool=pool, app_id=app_id, amr=amr, ip=ip, user_agent=user_agent
     )
-    await db_session.execute(_INSERT, row)
+    await add_session(db_session, row)
     return token, row["id"]
+
+
+async def add_session(db_session: AsyncSession, row: Mapping[str, Any]) -> None:
+    """Store a ``new_session`` row in the caller's transaction."""
+    await db_session.execute(_INSERT, row)
 
 
 def new_session(
@@ -107,7 +112,7 @@ def new_session(
     ip: str | None,
     user_agent: str | None,
 ) -> tuple[str, dict[str, Any]]:
-    """``(token, row)`` of a new session, for ``start_session`` or ``insert_session``."""
+    """``(token, row)`` of a new session, for ``add_session`` or ``insert_session``."""
     token, session_id = new_session_token(), secrets_.new_id()
     now = services.clock.now()
     row = {

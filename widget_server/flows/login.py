@@ -34,7 +34,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from widget_server import secrets_
 from widget_server.auth.identifiers import read_identifier
 from widget_server.auth.redirects import safe_local_path
-from widget_server.auth.sessions import SessionView, insert_session, new_session, start_session
+from widget_server.auth.sessions import SessionView, add_session, insert_session, new_session
 from widget_server.auth.throttle import LoginThrottle
 from widget_server.errors import (
     CsrfMismatch,
@@ -324,9 +324,8 @@ async def _finish(
     if mfa:
         # What the MFA step offers (flows/mfa_entry.py); flows/mfa.py completes it.
         data["mfa"] = await mfa_entry.options(services, user_id)
-    if not mfa and not embedded_for_app(flow):
-        # The common login, no MFA and no code to issue: the session and the flow in one
-        # transaction on a plain connection (one thread hop on SQLite, no ORM session).
+    row: dict[str, Any] | None = None
+    if not mfa:
         token, row = new_session(
             services,
             user_id=user_id,
@@ -337,6 +336,9 @@ async def _finish(
             user_agent=user_agent,
         )
         session_id = data["session_id"] = row["id"]
+    if row is not None and not embedded_for_app(flow):
+        # The common login, no MFA and no code to issue: the session and the flow in one
+        # transaction on a plain connection (one thread hop on SQLite, no ORM session).
         changes = {"state": target, "user_id": user_id, "data": data, "updated_at": now}
         saved = is_saved(flow)
         new_flow = None if saved else _flow_values(flow) | changes
@@ -347,33 +349,16 @@ async def _finish(
         )
         if not saved:
             make_transient_to_detached(flow)
-        flow.state, flow.user_id, flow.data = target, user_id, data
-        return LoginResult(
-            flow=flow,
-            token=token,
-            session_id=session_id,
-            code=None,
-            continue_path=continue_path(flow),
-        )
-    async with services.db.write() as session:
-        if not mfa:
-            token, session_id = await start_session(
-                services,
-                session,
-                user_id=user_id,
-                pool=pool,
-                app_id=flow.app_id,
-                amr=PASSWORD_AMR,
-                ip=ip,
-                user_agent=user_agent,
-            )
-            data["session_id"] = session_id
-        await _save(services, session, flow, target, user_id, data)
-        if mfa:
-            # Without an authenticator app, a code by email goes out with the flow.
-            await mfa_entry.on_enter(services, session, pool, flow.id, user_id, data["mfa"])
-        if session_id is not None and embedded_for_app(flow):
-            code = await _issue(services, session, flow, user_id, session_id, now)
+    else:
+        async with services.db.write() as session:
+            if row is not None:
+                await add_session(session, row)
+            await _save(services, session, flow, target, user_id, data)
+            if mfa:
+                # Without an authenticator app, a code by email goes out with the flow.
+                await mfa_entry.on_enter(services, session, pool, flow.id, user_id, data["mfa"])
+            if session_id is not None and embedded_for_app(flow):
+                code = await _issue(services, session, flow, user_id, session_id, now)
     flow.state, flow.user_id, flow.data = target, user_id, data
     return LoginResult(
         flow=flow,
