@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +16,7 @@ from widget_server.mail.senders import MemorySender
 from widget_server.passwords.hashing import Argon2Hasher
 from widget_server.seed import seed_demo
 from widget_server.settings import Settings
-from widget_server.sms import SmsProvider
+from widget_server.sms import MemorySms, SmsProvider
 from widget_server.web.app import create_app
 
 SECRET = "webhook-test-secret"
@@ -44,3 +45,8 @@ async def sms_harness(
     finally:
         for hook in app.on_shutdown:
             await hook()  # type: ignore[misc]
+
+
+def codes_in(sms: MemorySms, number: str) -> list[str]:
+    """The 6-digit codes texted to ``number``, oldest first."""
+    return [m.group(1) for t in sms.to(number) if (m := re.match(r"(\d{6}) ", t.body))]

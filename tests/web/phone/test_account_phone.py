@@ -5,44 +5,21 @@ the outbox, and a phone-only user's second factor by text (SQLite, PostgreSQL)."
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
-import pytest
 from sqlalchemy import update
 
 from tests.auth.people import Person, make_user
 from tests.conftest import Harness, deliver_all, rows
-from tests.sms.helpers import sms_harness
+from tests.sms.helpers import codes_in
 from tests.web.account_client import AccountClient
 from tests.web.login_client import LoginClient
 from widget_server.auth import sessions
-from widget_server.clock import ManualClock
-from widget_server.mail.senders import MemorySender
 from widget_server.models import Address, Pool, User
-from widget_server.settings import Settings
 from widget_server.sms import MemorySms
 
 POOL = "partner-phone"
 NUMBER = "+4915123456789"
 SECOND = "+4915198765432"
-
-
-@pytest.fixture
-def sms() -> MemorySms:
-    return MemorySms()
-
-
-@pytest.fixture
-async def harness(
-    settings: Settings, clock: ManualClock, sender: MemorySender, sms: MemorySms
-) -> AsyncIterator[Harness]:
-    async with sms_harness(settings, clock, sender, sms) as h:
-        await h.outbox.stop()  # the tests deliver themselves
-        yield h
-
-
-def codes_in(sms: MemorySms, number: str) -> list[str]:
-    return [m.group(1) for t in sms.to(number) if (m := re.match(r"(\d{6}) ", t.body))]
 
 
 async def phone_only(h: Harness) -> Person:

@@ -4,42 +4,20 @@ numbers refused by the pool's policy, and a pool that takes either (SQLite, Post
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
 
 from tests.conftest import Harness, deliver_all
-from tests.sms.helpers import sms_harness
+from tests.sms.helpers import codes_in
 from tests.web.login_client import LoginClient
-from widget_server.clock import ManualClock
-from widget_server.mail.senders import MemorySender
 from widget_server.models import Address, IdentitySchema, OutboxMessage, Pool, User
-from widget_server.settings import Settings
 from widget_server.sms import MemorySms
 
 PASSWORD = "Blue-Harbour-Kettle-42"
 POOL = "partner-phone"
 NUMBER = "+4915123456789"
-
-
-@pytest.fixture
-def sms() -> MemorySms:
-    return MemorySms()
-
-
-@pytest.fixture
-async def harness(
-    settings: Settings, clock: ManualClock, sender: MemorySender, sms: MemorySms
-) -> AsyncIterator[Harness]:
-    async with sms_harness(settings, clock, sender, sms) as h:
-        await h.outbox.stop()  # the tests deliver themselves
-        yield h
-
-
-def code_in(sms: MemorySms, number: str) -> list[str]:
-    return [m.group(1) for t in sms.to(number) if (m := re.match(r"(\d{6}) ", t.body))]
 
 
 async def register(widget: Any, typed: str, pool: str = POOL, **fields: str) -> Any:
@@ -70,7 +48,7 @@ async def test_register_by_phone_and_activate_with_the_texted_code(
     [text] = sms.to(NUMBER)
     assert len(text.body) <= 160 and "http" not in text.body and "Partner 3" in text.body
     assert harness.sender.sent == []  # nothing went by email
-    [code] = code_in(sms, NUMBER)
+    [code] = codes_in(sms, NUMBER)
     page = await w.code(code)
 
     assert page.state == "done"
@@ -88,7 +66,7 @@ async def test_a_known_number_gets_a_notice_and_the_page_looks_the_same(
 ) -> None:
     first, _ = await register(widget, "+49 151 23456789")
     await deliver_all(harness)
-    await first.code(code_in(sms, NUMBER)[0])
+    await first.code(codes_in(sms, NUMBER)[0])
 
     w, page = await register(widget, "0049 151 2345 6789")
     _, new_page = await register(widget, "+49 152 23456789")
@@ -149,7 +127,7 @@ async def test_resend_texts_a_new_code(harness: Harness, widget: Any, sms: Memor
     page = await w.resend()
     assert page.state == "code"
     await deliver_all(harness)
-    first, second = code_in(sms, NUMBER)
+    first, second = codes_in(sms, NUMBER)
     assert (await w.code(first)).state == "code"  # retired by the resend
     assert (await w.code(second)).state == "done"
 
@@ -232,7 +210,7 @@ async def test_a_number_registered_by_sms_logs_in_in_any_format(
 ) -> None:
     w, _ = await register(widget, "+49 151 23456789")
     await deliver_all(harness)
-    assert (await w.code(code_in(sms, NUMBER)[0])).state == "done"
+    assert (await w.code(codes_in(sms, NUMBER)[0])).state == "done"
 
     client = LoginClient(harness, POOL)
     assert (await client.log_in("0151 2345 6789", PASSWORD)).state == "done"
@@ -265,7 +243,7 @@ async def test_a_banking_template_pool_texts_its_code(
     await deliver_all(harness)
 
     assert harness.sender.sent == []
-    [code] = code_in(sms, NUMBER)
+    [code] = codes_in(sms, NUMBER)
     assert (await w.code(code)).state == "done"
     [address] = await addresses(harness)
     assert (address.kind, address.value, address.status) == ("phone", NUMBER, "verified")

@@ -4,36 +4,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from tests.auth.people import make_user
 from tests.conftest import FlowPage, Harness, deliver_all
-from tests.sms.helpers import sms_harness
 from tests.web.login_client import LoginClient
-from widget_server.clock import ManualClock
-from widget_server.mail.senders import MemorySender
-from widget_server.settings import Settings
 from widget_server.sms import MemorySms
 
 POOL = "partner-phone"
 NUMBER = "+4915123456789"
-
-
-@pytest.fixture
-def sms() -> MemorySms:
-    return MemorySms()
-
-
-@pytest.fixture
-async def harness(
-    settings: Settings, clock: ManualClock, sender: MemorySender, sms: MemorySms
-) -> AsyncIterator[Harness]:
-    async with sms_harness(settings, clock, sender, sms) as h:
-        await h.outbox.stop()  # the tests deliver themselves
-        yield h
 
 
 async def phone_user(h: Harness) -> Any:
