@@ -22,7 +22,6 @@ pool (``ws_session_<pool_id>``).
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -71,7 +70,7 @@ def token_hash(services: Services, token: str) -> str:
 
 def new_session_token() -> str:
     # 32 bytes = 256 bits: comfortably above the 128 the design asks for.
-    return secrets.token_urlsafe(32)
+    return secrets_.new_token(32)
 
 
 async def start_session(

@@ -53,7 +53,13 @@ from widget_server.flows.completion import Completion, complete_registration
 from widget_server.flows.inputs import StepSubmit
 from widget_server.flows.states import transition
 from widget_server.forms import identifier_field, merge_step, read_step, steps_of
-from widget_server.forms.schema import is_phone, properties, schema_key
+from widget_server.forms.schema import (
+    KeyedSchema,
+    is_phone,
+    properties,
+    schema_key,
+    steps_by_key,
+)
 from widget_server.mail.outbox import enqueue_email
 from widget_server.mail.senders import Envelope
 from widget_server.messages import Msg, msg
@@ -77,8 +83,13 @@ def csrf_token(services: Services, flow_id: str) -> str:
 
 
 def credential_step(pool: PoolView) -> str:
-    identifier = identifier_field(pool.schema)
-    return next(s.id for s in steps_of(pool.schema) if identifier in s.fields)
+    return _credential_step(schema_key(pool.schema))
+
+
+@lru_cache(maxsize=256)
+def _credential_step(key: str) -> str:
+    identifier = identifier_field(KeyedSchema(json.loads(key)))
+    return next(s.id for s in steps_by_key(key) if identifier in s.fields)
 
 
 def is_saved(flow: Flow) -> bool:

@@ -1,4 +1,10 @@
-"""Emails from templates in ``widgets/emails/``; text first, HTML beside it."""
+"""Emails from templates in ``widgets/emails/``; text first, HTML beside it.
+
+The activation email is the same for every sign-up to a pool but for its code, so it is
+rendered once per (pool name, lifetime) with a placeholder where the code goes and the
+code is joined in: two template renders cost ~0.1 ms of the registration's transaction
+(it is composed there, beside the outbox row), a join about a microsecond.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,44 @@ from jinja2 import Environment
 
 from widget_server.mail.senders import Envelope
 
+#: Where a cached body holds the code; no template text or pool name contains it.
+_CODE_SLOT = "\x00code\x00"
+_CACHE_LIMIT = 1024
+
 
 class Composer:
     def __init__(self, env: Environment) -> None:
         self._env = env
+        self._bodies: dict[tuple[str, str, int], tuple[list[str], list[str]]] = {}
+
+    def _with_code(
+        self, name: str, recipient: str, subject: str, code: str, pool_name: str, minutes: int
+    ) -> Envelope:
+        """``_render`` of a template whose only per-message value is ``code``."""
+        if not code.isdigit() or _CODE_SLOT in pool_name:
+            # Digits need no escaping in either body; anything else takes the plain path.
+            return self._render(
+                name, recipient, subject, code=code, pool_name=pool_name, minutes=minutes
+            )
+        key = (name, pool_name, minutes)
+        bodies = self._bodies.get(key)
+        if bodies is None:
+            blank = self._render(
+                name, "", "", code=_CODE_SLOT, pool_name=pool_name, minutes=minutes
+            )
+            if len(self._bodies) >= _CACHE_LIMIT:
+                self._bodies.clear()
+            bodies = self._bodies[key] = (
+                blank.body_text.split(_CODE_SLOT),
+                (blank.body_html or "").split(_CODE_SLOT),
+            )
+        text, html = bodies
+        return Envelope(
+            recipient=recipient,
+            subject=subject,
+            body_text=code.join(text),
+            body_html=code.join(html),
+        )
 
     def _render(self, name: str, recipient: str, subject: str, **context: object) -> Envelope:
         text = self._env.get_template(f"emails/{name}.txt").render(**context)
@@ -17,13 +57,13 @@ class Composer:
         return Envelope(recipient=recipient, subject=subject, body_text=text, body_html=html)
 
     def activation_code(self, recipient: str, code: str, pool_name: str, minutes: int) -> Envelope:
-        return self._render(
+        return self._with_code(
             "activation_code",
             recipient,
             f"{code} is your {pool_name} verification code",
-            code=code,
-            pool_name=pool_name,
-            minutes=minutes,
+            code,
+            pool_name,
+            minutes,
         )
 
     def already_registered(self, recipient: str, pool_name: str) -> Envelope:
