@@ -31,7 +31,6 @@ import secrets
 import shutil
 import signal
 import socket
-import string
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 from urllib.parse import quote_plus, urlsplit
 
 try:
@@ -256,36 +255,112 @@ class HttpError(Exception):
     pass
 
 
+class _Response(asyncio.Protocol):
+    """The client side of one keep-alive connection: bytes in, one parsed response out.
+
+    A protocol, not asyncio streams: no StreamReader buffering or ``readuntil`` calls per
+    request. The client shares the server's two cores, so its CPU is part of what (b)
+    measures. In (c) this cut it from 35 to 23 us per request; under (b)'s load the
+    client's cost is mostly its wake-ups (~0.18 ms per request either way)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[tuple[int, dict[bytes, bytes], bytes]] | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if self.waiter is not None and not self.waiter.done():
+            response = self._parse(final=False)
+            if response is not None:
+                self.waiter.set_result(response)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.waiter is not None and not self.waiter.done():
+            response = self._parse(final=True)
+            if response is not None:
+                self.waiter.set_result(response)
+            else:
+                self.waiter.set_exception(ConnectionError("connection closed by the server"))
+
+    def _parse(self, final: bool) -> tuple[int, dict[bytes, bytes], bytes] | None:
+        """A complete response from the front of the buffer (removed from it), or None."""
+        buffer = self.buffer
+        end = buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        lines = bytes(buffer[:end]).split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        hdrs: dict[bytes, bytes] = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            hdrs[name.strip().lower()] = value.strip()
+        start = end + 4
+        if b"content-length" in hdrs:
+            stop = start + int(hdrs[b"content-length"])
+            if len(buffer) < stop:
+                return None
+            payload = bytes(buffer[start:stop])
+        elif hdrs.get(b"transfer-encoding", b"").lower() == b"chunked":
+            parts, at = [], start
+            while True:
+                line_end = buffer.find(b"\r\n", at)
+                if line_end < 0:
+                    return None
+                size = int(bytes(buffer[at:line_end]).split(b";")[0], 16)
+                if size == 0:
+                    if buffer.find(b"\r\n", line_end + 2) < 0:
+                        return None
+                    stop = buffer.find(b"\r\n", line_end + 2) + 2
+                    break
+                if len(buffer) < line_end + 2 + size + 2:
+                    return None
+                parts.append(bytes(buffer[line_end + 2 : line_end + 2 + size]))
+                at = line_end + 2 + size + 2
+            payload = b"".join(parts)
+        elif final:  # the body runs to the end of the connection
+            stop = len(buffer)
+            payload = bytes(buffer[start:])
+        else:
+            return None
+        del buffer[:stop]
+        return status, hdrs, payload
+
+
 class Connection:
     """One keep-alive connection; requests are sequential on it."""
 
     def __init__(self, port: int, timeout: float) -> None:
         self.port, self.timeout = port, timeout
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
+        self._protocol: _Response | None = None
         self._host = f"{HOST}:{port}".encode()
 
     async def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            with contextlib.suppress(OSError):
-                await self._writer.wait_closed()
-        self._reader = self._writer = None
+        protocol, self._protocol = self._protocol, None
+        if protocol is not None and protocol.transport is not None:
+            protocol.transport.close()
 
     async def request(
         self, method: bytes, path: bytes, headers: bytes = b"", body: bytes = b""
     ) -> tuple[int, dict[bytes, bytes], bytes]:
         for attempt in (0, 1):
-            fresh = self._writer is None
+            fresh = self._protocol is None or self._protocol.closed
             if fresh:
-                self._reader, self._writer = await asyncio.wait_for(
-                    asyncio.open_connection(HOST, self.port, limit=1 << 20), self.timeout
+                await self.close()
+                loop = asyncio.get_running_loop()
+                _, self._protocol = await asyncio.wait_for(
+                    loop.create_connection(_Response, HOST, self.port), self.timeout
                 )
             try:
                 # asyncio.timeout, not wait_for: no extra task per request (client CPU).
                 async with asyncio.timeout(self.timeout):
                     return await self._exchange(method, path, headers, body)
-            except (ConnectionError, asyncio.IncompleteReadError) as exc:
+            except ConnectionError as exc:
                 await self.close()
                 # A reused connection may have been closed by the server's keep-alive
                 # timeout between phases: retry once on a new one, never a fresh failure.
@@ -299,34 +374,17 @@ class Connection:
     async def _exchange(
         self, method: bytes, path: bytes, headers: bytes, body: bytes
     ) -> tuple[int, dict[bytes, bytes], bytes]:
-        assert self._reader is not None and self._writer is not None
+        protocol = self._protocol
+        assert protocol is not None and protocol.transport is not None
+        if protocol.closed:
+            raise ConnectionError("connection closed by the server")
         head = b"%s %s HTTP/1.1\r\nHost: %s\r\n%s" % (method, path, self._host, headers)
         if body or method == b"POST":
             head += b"Content-Length: %d\r\n" % len(body)
-        self._writer.write(head + b"\r\n" + body)
-        raw = await self._reader.readuntil(b"\r\n\r\n")
-        lines = raw[:-4].split(b"\r\n")
-        status = int(lines[0].split(b" ", 2)[1])
-        hdrs: dict[bytes, bytes] = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            hdrs[name.strip().lower()] = value.strip()
-        if b"content-length" in hdrs:
-            payload = await self._reader.readexactly(int(hdrs[b"content-length"]))
-        elif hdrs.get(b"transfer-encoding", b"").lower() == b"chunked":
-            parts = []
-            while True:
-                size = int((await self._reader.readuntil(b"\r\n")).split(b";")[0], 16)
-                if size == 0:
-                    await self._reader.readuntil(b"\r\n")
-                    break
-                parts.append(await self._reader.readexactly(size))
-                await self._reader.readexactly(2)
-            payload = b"".join(parts)
-        else:
-            payload = await self._reader.read()
-            await self.close()
-        if hdrs.get(b"connection", b"").lower() == b"close":
+        protocol.waiter = asyncio.get_running_loop().create_future()
+        protocol.transport.write(head + b"\r\n" + body)
+        status, hdrs, payload = await protocol.waiter
+        if protocol.closed or hdrs.get(b"connection", b"").lower() == b"close":
             await self.close()
         return status, hdrs, payload
 
@@ -401,8 +459,8 @@ FORM = b"Content-Type: application/x-www-form-urlencoded\r\n"
 
 
 def _password() -> str:
-    alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(16))
+    # 16 characters, one call into the CSPRNG (secrets.choice per character made 16).
+    return secrets.token_urlsafe(12)
 
 
 def registration_worker(
