@@ -4,7 +4,7 @@ read back with ``read_mailbox``. No database needed except for the end-to-end ca
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,21 @@ def sink(tmp_path: Path) -> Iterator[SmtpSink]:
         server.stop()
 
 
+_OPEN: list[SmtpSender] = []
+
+
 def sender_for(port: int) -> SmtpSender:
-    return SmtpSender(host="127.0.0.1", port=port, mail_from=FROM, timeout=5)
+    sender = SmtpSender(host="127.0.0.1", port=port, mail_from=FROM, timeout=5)
+    _OPEN.append(sender)
+    return sender
+
+
+@pytest.fixture(autouse=True)
+async def _close_senders() -> AsyncIterator[None]:
+    """Senders keep their connection between batches; each test lets go of its own."""
+    yield
+    while _OPEN:
+        await _OPEN.pop().aclose()
 
 
 async def test_a_message_arrives_and_reads_back(sink):

@@ -85,11 +85,15 @@ class Script:
     busy: str = "busy@example.com"
     delivered: list[tuple[str, bytes]] = field(default_factory=list)
     commands: list[bytes] = field(default_factory=list)
+    connections: int = 0
+    #: Close each connection after this many messages (a server dropping idle clients).
+    drop_after: int | None = None
 
 
 async def _session(script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    script.connections += 1
     writer.write(b"220 fake ESMTP\r\n")
-    recipient = ""
+    recipient, messages = "", 0
     extensions = b"250-PIPELINING\r\n" if script.pipelining else b""
     while line := await reader.readline():
         verb = line[:4].upper()
@@ -111,6 +115,10 @@ async def _session(script: Script, reader: asyncio.StreamReader, writer: asyncio
             if not busy:
                 script.delivered.append((recipient, content))
             writer.write(b"451 try later\r\n" if busy else b"250 accepted\r\n")
+            messages += 1
+            if script.drop_after is not None and messages >= script.drop_after:
+                await writer.drain()
+                break
         elif verb == b"QUIT":
             writer.write(b"221 bye\r\n")
             break
@@ -130,9 +138,15 @@ async def server(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Script, 
         yield script, port
 
 
-async def test_refusals_fail_only_their_own_message(server):
-    script, port = server
-    sender = SmtpSender(host="127.0.0.1", port=port, mail_from=FROM, timeout=5)
+@pytest.fixture
+async def sender(server: tuple[Script, int]) -> AsyncIterator[SmtpSender]:
+    sender = SmtpSender(host="127.0.0.1", port=server[1], mail_from=FROM, timeout=5)
+    yield sender
+    await sender.aclose()
+
+
+async def test_refusals_fail_only_their_own_message(server, sender):
+    script, _ = server
     recipients = ["a@example.com", "nobody@example.com", "busy@example.com", "z@example.com"]
     errors = await sender.send_many(
         [Envelope(recipient=r, subject="s", body_text=".leading dot\nbody") for r in recipients]
@@ -150,9 +164,8 @@ async def test_refusals_fail_only_their_own_message(server):
     assert script.commands.count(b"MAIL") == 4
 
 
-async def test_a_recipient_with_a_line_break_is_not_sent(server):
-    script, port = server
-    sender = SmtpSender(host="127.0.0.1", port=port, mail_from=FROM, timeout=5)
+async def test_a_recipient_with_a_line_break_is_not_sent(server, sender):
+    script, _ = server
     errors = await sender.send_many(
         [
             Envelope(
@@ -164,3 +177,54 @@ async def test_a_recipient_with_a_line_break_is_not_sent(server):
     assert errors[0] is not None and errors[1] is None
     assert [r for r, _ in script.delivered] == ["ok@example.com"]
     assert script.commands.count(b"RCPT") == 1
+
+
+def _batch(*recipients: str) -> list[Envelope]:
+    return [Envelope(recipient=r, subject="s", body_text=f"to {r}") for r in recipients]
+
+
+async def test_the_next_batch_reuses_the_connection_after_rset(server, sender):
+    script, _ = server
+    assert await sender.send_many(_batch("a@example.com", "b@example.com")) == [None, None]
+    assert await sender.send_many(_batch("c@example.com")) == [None]
+    assert script.connections == 1
+    assert script.commands.count(b"EHLO") == 1
+    # The kept connection was checked before its second use.
+    assert script.commands.count(b"RSET") == 1
+    assert [r for r, _ in script.delivered] == ["a@example.com", "b@example.com", "c@example.com"]
+    await sender.aclose()
+    await asyncio.sleep(0.05)
+    assert script.commands[-1] == b"QUIT"
+
+
+async def test_a_connection_the_server_dropped_is_replaced(server, sender):
+    script, _ = server
+    script.drop_after = 2
+    assert await sender.send_many(_batch("a@example.com", "b@example.com")) == [None, None]
+    await asyncio.sleep(0.05)  # the server has hung up meanwhile
+    assert await sender.send_many(_batch("c@example.com", "d@example.com")) == [None, None]
+    assert script.connections == 2
+    assert [r for r, _ in script.delivered] == [f"{x}@example.com" for x in "abcd"]
+
+
+async def test_a_connection_kept_too_long_is_not_reused(server):
+    script, port = server
+    sender = SmtpSender(host="127.0.0.1", port=port, mail_from=FROM, timeout=5, keep_seconds=0)
+    try:
+        assert await sender.send_many(_batch("a@example.com")) == [None]
+        assert await sender.send_many(_batch("b@example.com")) == [None]
+    finally:
+        await sender.aclose()
+    assert script.connections == 2
+    assert script.commands.count(b"RSET") == 0
+
+
+async def test_a_refused_last_message_after_a_good_one(server, sender):
+    """The end of a pipelined batch: the last content is answered on its own."""
+    script, _ = server
+    errors = await sender.send_many(_batch("a@example.com", "busy@example.com"))
+    assert errors[0] is None and errors[1] is not None and "451" in errors[1]
+    errors = await sender.send_many(_batch("busy@example.com", "nobody@example.com"))
+    assert errors[0] is not None and "451" in errors[0]
+    assert errors[1] is not None and "550" in errors[1]
+    assert [r for r, _ in script.delivered] == ["a@example.com"]

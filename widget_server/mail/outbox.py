@@ -156,6 +156,7 @@ class OutboxWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._task = None
+        await self._sender.aclose()
 
     async def _run(self) -> None:
         next_purge = self._clock.now()
