@@ -1,17 +1,21 @@
-"""``Database.run_write`` on SQLite: one writer thread, and the write lock outlives a
-cancelled caller until its transaction has really ended. ``Database.run_read``: on the
-event loop, or in the reader thread when the file is locked."""
+"""``Database.run_write`` on SQLite: one writer thread, and a cancelled caller waits
+until its transaction has really ended. ``Database.run_read``: on the event loop, or in
+the reader thread when the file is locked. ``WriteLock``: one writer at a time among
+coroutines and threads; ``write_here`` from a hashing thread."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Connection, text
 
-from widget_server.db import Database
+from widget_server.db import Database, WriteLock
+from widget_server.passwords.hashing import Argon2Hasher, HashingPool
 
 
 async def test_cancelled_write_keeps_the_lock_until_its_thread_ends(tmp_path: Path) -> None:
@@ -121,3 +125,121 @@ async def test_a_locked_file_moves_the_read_to_its_thread_and_the_loop_keeps_run
         assert (await db.run_read(read))[0] == threading.get_ident()
     finally:
         await db.dispose()
+
+
+# --- the write lock, shared by coroutines and threads ------------------------------------
+
+
+async def test_a_thread_waits_for_a_session_write_and_the_loop_keeps_running(
+    tmp_path: Path,
+) -> None:
+    """``write_here`` (a hashing thread storing what it hashed) and ``write()`` (an
+    aiosqlite session) never overlap: the thread blocks until the session commits."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    try:
+        await db.run_write(lambda c: c.execute(text("create table t (v text)")))
+        loop = asyncio.get_running_loop()
+
+        def from_thread(connection: Connection) -> list[str]:
+            connection.execute(text("insert into t values ('thread')"))
+            return list(connection.execute(text("select v from t order by rowid")).scalars())
+
+        async with db.write() as session:
+            await session.execute(text("insert into t values ('session')"))
+            job = loop.run_in_executor(None, db.write_here, from_thread)
+            await asyncio.sleep(0.1)  # the loop runs while the thread waits
+            assert not job.done()
+        # The thread saw the session's row: it started after the commit.
+        assert await asyncio.wait_for(job, 10) == ["session", "thread"]
+    finally:
+        await db.dispose()
+
+
+async def test_the_lock_passes_in_order_between_threads_and_coroutines() -> None:
+    lock = WriteLock()
+    order: list[str] = []
+    lock.acquire_blocking()
+    loop = asyncio.get_running_loop()
+    first = asyncio.create_task(_take(lock, "coroutine 1", order))
+    await asyncio.sleep(0.01)
+    thread = loop.run_in_executor(None, _take_blocking, lock, "thread", order)
+    await asyncio.sleep(0.05)
+    second = asyncio.create_task(_take(lock, "coroutine 2", order))
+    await asyncio.sleep(0.01)
+    assert order == [] and lock.locked
+    lock.release()
+    await asyncio.wait_for(asyncio.gather(first, thread, second), 5)
+    assert order == ["coroutine 1", "thread", "coroutine 2"]
+    assert not lock.locked
+
+
+async def test_a_cancelled_waiter_does_not_keep_the_lock() -> None:
+    lock = WriteLock()
+    await lock.acquire()
+    order: list[str] = []
+    waiting = asyncio.create_task(_take(lock, "cancelled", order))
+    after = asyncio.create_task(_take(lock, "after", order))
+    await asyncio.sleep(0.01)
+    waiting.cancel()
+    await asyncio.sleep(0)
+    lock.release()
+    await asyncio.wait_for(after, 5)
+    assert waiting.cancelled()
+    assert order == ["after"] and not lock.locked
+
+
+async def test_a_waiter_cancelled_as_the_lock_reaches_it_passes_it_on() -> None:
+    lock = WriteLock()
+    await lock.acquire()
+    order: list[str] = []
+    waiting = asyncio.create_task(_take(lock, "cancelled", order))
+    after = asyncio.create_task(_take(lock, "after", order))
+    await asyncio.sleep(0.01)
+    lock.release()  # granted to the first waiter, which is cancelled before it runs
+    waiting.cancel()
+    await asyncio.wait_for(after, 5)
+    assert order == ["after"] and not lock.locked
+
+
+async def _take(lock: WriteLock, name: str, order: list[str]) -> None:
+    async with lock:
+        order.append(name)
+        await asyncio.sleep(0.01)
+
+
+def _take_blocking(lock: WriteLock, name: str, order: list[str]) -> None:
+    with lock.held():
+        order.append(name)
+        time.sleep(0.01)
+
+
+async def test_hash_then_stores_from_the_hashing_thread(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    pool = HashingPool(Argon2Hasher.fast_for_tests(), slots=1)
+    try:
+        await db.run_write(lambda c: c.execute(text("create table t (h text, thread text)")))
+
+        def store(hashed: str) -> str:
+            def insert(connection: Connection) -> None:
+                name = threading.current_thread().name
+                connection.execute(text("insert into t values (:h, :t)"), {"h": hashed, "t": name})
+
+            db.write_here(insert)
+            return hashed
+
+        hashed = await pool.hash_then("correct horse", store)
+        assert pool.hasher.verify(hashed, "correct horse")
+        rows = await db.run_read(lambda c: c.execute(text("select h, thread from t")).all())
+        assert [tuple(r) for r in rows] == [(hashed, rows[0][1])]
+        assert rows[0][1].startswith("argon2")
+    finally:
+        pool.close()
+        await db.dispose()
+
+
+async def test_write_here_is_refused_after_dispose(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    await db.run_write(lambda c: c.execute(text("create table t (v text)")))
+    await db.dispose()
+    with pytest.raises(RuntimeError):
+        db.write_here(lambda c: c.execute(text("insert into t values ('late')")))

@@ -4,6 +4,11 @@ SQLite allows one writer at a time; if several transactions race for the write l
 its busy handler sleeps and p99 explodes. So on SQLite every write transaction takes
 an in-process lock first and the busy handler never has to wait (DESIGN.md, measured
 3.4 s → 0.74 s register p99). PostgreSQL needs no such lock.
+
+The lock (``WriteLock``) is taken by coroutines (``write()``'s sessions, on the loop)
+and by threads (the writer thread; a hashing thread that goes straight on to store what
+it hashed, ``write_here``) alike. Whoever holds it may use the one writer connection,
+so a thread that holds it writes without handing the work to another thread.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -30,6 +37,96 @@ from sqlalchemy.ext.asyncio import (
 T = TypeVar("T")
 
 
+class WriteLock:
+    """A lock for coroutines of one event loop and for threads at once.
+
+    A coroutine waits without blocking its loop (``async with lock``); a thread blocks
+    (``with lock.held()``). On release the lock passes straight to the longest waiter,
+    whichever kind it is. Not reentrant.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiters: deque[_Waiter] = deque()
+
+    @property
+    def locked(self) -> bool:
+        return self._held
+
+    async def acquire(self) -> None:
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return
+            loop = asyncio.get_running_loop()
+            waiter = _Waiter(loop.create_future(), loop)
+            self._waiters.append(waiter)
+        try:
+            await waiter.future
+        except asyncio.CancelledError:
+            with self._mutex:
+                granted = waiter.granted
+                if not granted:
+                    self._waiters.remove(waiter)
+            if granted:  # it was passed to us as we were cancelled: pass it on
+                self.release()
+            raise
+
+    def acquire_blocking(self) -> None:
+        """From a thread that is not running the event loop."""
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return
+            waiter = _Waiter(threading.Event(), None)
+            self._waiters.append(waiter)
+        waiter.future.wait()
+
+    def release(self) -> None:
+        with self._mutex:
+            if not self._waiters:
+                self._held = False
+                return
+            waiter = self._waiters.popleft()
+            waiter.granted = True
+        waiter.wake()
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self.release()
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        self.acquire_blocking()
+        try:
+            yield
+        finally:
+            self.release()
+
+
+class _Waiter:
+    __slots__ = ("future", "loop", "granted")
+
+    def __init__(self, future: Any, loop: asyncio.AbstractEventLoop | None) -> None:
+        self.future = future  # an asyncio.Future for a coroutine, an Event for a thread
+        self.loop = loop
+        self.granted = False
+
+    def wake(self) -> None:
+        if self.loop is None:
+            self.future.set()
+        else:
+            self.loop.call_soon_threadsafe(_grant, self.future)
+
+
+def _grant(future: asyncio.Future[None]) -> None:
+    if not future.done():  # a cancelled waiter passes the lock on itself
+        future.set_result(None)
+
+
 class Database:
     def __init__(self, url: str) -> None:
         parsed = make_url(url)
@@ -40,7 +137,8 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._write_lock = WriteLock() if self.is_sqlite else None
+        self._closed = False
         self._sync_engine = None
         self._loop_engine = None
         self._writer: ThreadPoolExecutor | None = None
@@ -67,9 +165,9 @@ class Database:
                 connect_args={"timeout": 0, "check_same_thread": False},
             )
             event.listen(self._loop_engine, "connect", partial(_sqlite_pragmas, busy_ms=0))
-            # ...used from one thread of its own, on one connection kept open: no pool
-            # checkout per write, and a write never waits behind file or mail work in
-            # the shared thread pool.
+            # ...used by whoever holds the write lock, mostly from one thread of its own,
+            # on one connection kept open: no pool checkout per write, and a write never
+            # waits behind file or mail work in the shared thread pool.
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-write")
             # Reads of the hot paths (a login's account lookup) likewise: WAL lets them run
             # beside the writer, and a kept-open connection skips the session machinery.
@@ -94,20 +192,37 @@ class Database:
         async with self._write_lock:
             yield
 
+    @property
+    def writes_in_threads(self) -> bool:
+        """True where ``write_here`` may be called (SQLite)."""
+        return self._writer is not None
+
     async def run_write(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` as one transaction that commits on success.
 
         SQLite: the whole function runs in one worker thread on the synchronous driver
-        (aiosqlite costs a thread hop per statement). PostgreSQL: on the async
-        connection through ``run_sync``.
+        (aiosqlite costs a thread hop per statement), which takes the write lock itself.
+        PostgreSQL: on the async connection through ``run_sync``.
         """
         writer = self._writer
         if writer is None:  # PostgreSQL (or SQLite after dispose)
             async with self._locked(), self.engine.begin() as connection:
                 return await connection.run_sync(work)
-        async with self._locked():
-            job = asyncio.get_running_loop().run_in_executor(writer, self._transaction, work)
-            return await _uncancellable(job)
+        job = asyncio.get_running_loop().run_in_executor(writer, self.write_here, work)
+        return await _uncancellable(job)
+
+    def write_here(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` as one transaction in the calling thread, which must not be the
+        event loop's: it blocks until the write lock is free. SQLite only
+        (``writes_in_threads``). A thread that has just hashed a password stores the
+        registration this way, without a hop back to the loop and on to the writer."""
+        lock = self._write_lock
+        if lock is None or self._writer is None:
+            raise RuntimeError("write_here is for SQLite databases that are open")
+        with lock.held():
+            if self._closed:
+                raise RuntimeError("the database was disposed")
+            return self._transaction(work)
 
     async def run_read(self, work: Callable[[Connection], T]) -> T:
         """Run ``work``, which only reads (a few rows by key), on a plain ``Connection``.
@@ -141,7 +256,7 @@ class Database:
             return work(connection)
 
     def _transaction(self, work: Callable[[Connection], T]) -> T:
-        """In the writer thread: ``work`` in one transaction on the thread's connection."""
+        """With the write lock held: ``work`` in one transaction on the writer connection."""
         self._writer_connection = connection = self._fresh(self._writer_connection)
         with connection.begin():
             return work(connection)
@@ -181,7 +296,10 @@ class Database:
         self._close_loop_connection()
         loop = asyncio.get_running_loop()
         writer, self._writer = self._writer, None
-        if writer is not None:
+        if writer is not None and self._write_lock is not None:
+            # A thread may be writing on the writer connection: wait for it.
+            async with self._write_lock:
+                self._closed = True
             await loop.run_in_executor(writer, self._close_writer_connection)
             writer.shutdown(wait=True)
         reader, self._reader = self._reader, None
@@ -195,10 +313,8 @@ class Database:
 
 
 async def _uncancellable(job: asyncio.Future[T]) -> T:
-    """``job``'s result; a cancel waits for the thread to end, then propagates.
-
-    The write lock must stay held while the transaction still runs in its thread.
-    """
+    """``job``'s result; a cancel waits for the thread to end, then propagates: the
+    caller must not go on as if nothing were written while its transaction still runs."""
     cancelled = False
     while not job.done():
         try:

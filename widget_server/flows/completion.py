@@ -61,6 +61,12 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True):
     #: address (the envelope then holds the number and the text).
     channel: str = "email"
 
+    def with_secret(self, secret_hash: str) -> Completion:
+        """The plan with the credential's hash, made after the plan (see ``_store``)."""
+        return msgspec.structs.replace(
+            self, credential=self.credential | {"secret_hash": secret_hash}
+        )
+
 
 # Parameters named b_* are the WHERE clause's; the others are column values.
 _INSERT_FLOW = PreparedInsertIgnoring(_FLOWS, "id")

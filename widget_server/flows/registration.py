@@ -39,6 +39,7 @@ from sqlalchemy.orm import make_transient_to_detached
 
 from widget_server import secrets_
 from widget_server.auth import codes
+from widget_server.db import Database
 from widget_server.errors import (
     CodeExpired,
     CsrfMismatch,
@@ -191,11 +192,14 @@ async def submit_step(
     position = steps.index(flow.step)
     last = position + 1 == len(steps)
     # On the last step the whole payload is checked (one pass), before anything is hashed.
-    values, password_hash = await _read_and_check(services, pool, flow, submission, last)
+    values, password = _read_and_check(pool, flow, submission, last)
     data = merge_step(flow.data, values)
-    if not last:
-        return await _advance(services, flow, data, password_hash, steps[position + 1])
-    return await _complete(services, pool, flow, data, password_hash)
+    if last:
+        return await _complete(services, pool, flow, data, password)
+    password_hash = flow.password_hash
+    if password is not None:
+        password_hash = await services.hashing.hash(password)
+    return await _advance(services, flow, data, password_hash, steps[position + 1])
 
 
 async def back(services: Services, pool: PoolView, flow: Flow, step: str | None = None) -> Flow:
@@ -248,9 +252,10 @@ async def resend_code(services: Services, pool: PoolView, flow: Flow) -> Flow:
 # --- the steps -------------------------------------------------------------------------
 
 
-async def _read_and_check(
-    services: Services, pool: PoolView, flow: Flow, submission: StepSubmit, last: bool
+def _read_and_check(
+    pool: PoolView, flow: Flow, submission: StepSubmit, last: bool
 ) -> tuple[dict[str, Any], str | None]:
+    """The step's values, and the password to hash if one was chosen on this step."""
     errors: dict[str, list[Msg]] = {}
     values: dict[str, Any] = {}
     try:
@@ -263,16 +268,14 @@ async def _read_and_check(
         )
     except InvalidInput as exc:
         errors.update({k: list(v) for k, v in exc.messages.items()})
-    password_hash = flow.password_hash
-    if flow.step == credential_step(pool):
+    credential = flow.step == credential_step(pool)
+    if credential:
         problems = _password_problems(pool, flow, submission, values)
         if problems:
             errors["password"] = problems
     if errors:
         raise InvalidInput(errors)
-    if flow.step == credential_step(pool) and submission.password:
-        password_hash = await services.hashing.hash(submission.password)
-    return values, password_hash
+    return values, submission.password if credential and submission.password else None
 
 
 def _password_problems(
@@ -353,14 +356,15 @@ async def _insert_flow(
 
 
 async def _complete(
-    services: Services, pool: PoolView, flow: Flow, data: dict[str, Any], password_hash: str | None
+    services: Services, pool: PoolView, flow: Flow, data: dict[str, Any], password: str | None
 ) -> Flow:
-    """``data`` was checked against the whole schema by ``read_step`` on the last step."""
-    if password_hash is None:
+    """``data`` was checked against the whole schema by ``read_step`` on the last step.
+    ``password``: chosen on this step (to hash), or None for the one hashed earlier."""
+    if password is None and flow.password_hash is None:
         raise FlowStateError()
     target = transition(flow.state, "complete")
-    plan = _completion_plan(services, pool, flow, target, data, password_hash)
-    created = await services.db.run_write(partial(complete_registration, plan=plan))
+    plan = _completion_plan(services, pool, flow, target, data, flow.password_hash)
+    created = await _store(services, plan, password)
     services.notify_outbox()
     if not is_saved(flow):
         make_transient_to_detached(flow)
@@ -370,13 +374,31 @@ async def _complete(
     return flow
 
 
+async def _store(services: Services, plan: Completion, password: str | None) -> bool:
+    """Run the completion, hashing ``password`` into it first if given. On SQLite the
+    hashing thread goes on to write (``HashingPool.hash_then``, ``Database.write_here``):
+    the loop wakes once for the whole POST instead of once after the hash and once
+    after the transaction."""
+    db = services.db
+    if password is None:
+        return await db.run_write(partial(complete_registration, plan=plan))
+    if db.writes_in_threads:
+        return await services.hashing.hash_then(password, partial(_write_hashed, db, plan))
+    hashed = await services.hashing.hash(password)
+    return await db.run_write(partial(complete_registration, plan=plan.with_secret(hashed)))
+
+
+def _write_hashed(db: Database, plan: Completion, hashed: str) -> bool:
+    return db.write_here(partial(complete_registration, plan=plan.with_secret(hashed)))
+
+
 def _completion_plan(
     services: Services,
     pool: PoolView,
     flow: Flow,
     target: str,
     data: dict[str, Any],
-    password_hash: str,
+    password_hash: str | None,
 ) -> Completion:
     now = services.clock.now()
     kind, identifier = activation_address(pool, data)

@@ -145,6 +145,14 @@ class HashingPool:
             raise ValueError("password longer than HARD_CAP; validate with the policy first")
         return await self._run(self.hasher.hash, password)
 
+    async def hash_then(self, password: str, then: Callable[[str], T]) -> T:
+        """Hash ``password`` and, in the same thread, pass the hash to ``then`` (which
+        stores it): one hand-over from the event loop and one back, where awaiting
+        ``hash`` and then a write costs a wake-up of the loop and a hand-over more."""
+        if len(password) > HARD_CAP:
+            raise ValueError("password longer than HARD_CAP; validate with the policy first")
+        return await self._run(_hash_then, self.hasher, password, then)
+
     async def verify(self, hash: str, password: str) -> tuple[bool, bool]:
         """``(ok, needs_rehash)``; ``needs_rehash`` is only ever True when ``ok`` is."""
         if len(password) > HARD_CAP:
@@ -200,3 +208,7 @@ class HashingPool:
     def _settle(self, _job: object) -> None:
         with self._counts:
             self._outstanding -= 1
+
+
+def _hash_then(hasher: PasswordHasher, password: str, then: Callable[[str], T]) -> T:
+    return then(hasher.hash(password))
