@@ -108,7 +108,7 @@ class WriteLock:
 
 
 class _Waiter:
-    __slots__ = ("future", "loop", "granted")
+    __slots__ = ("future", "granted", "loop")
 
     def __init__(self, future: Any, loop: asyncio.AbstractEventLoop | None) -> None:
         self.future = future  # an asyncio.Future for a coroutine, an Event for a thread

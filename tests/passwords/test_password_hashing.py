@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -251,3 +252,34 @@ async def test_cancelled_running_hash_keeps_its_slot_until_the_thread_ends(
     await until(lambda: (pool.running, pool.waiting) == (0, 0))
     assert stub.active == 0
     assert await pool.hash("again") == "stub$again"
+
+
+async def test_close_drops_queued_work_and_lets_the_running_hash_finish(
+    stub: BlockingHasher,
+) -> None:
+    pool = HashingPool(stub, slots=1, max_waiting=2)
+    running = asyncio.create_task(pool.hash("running"))
+    await until(lambda: stub.active == 1)
+    queued = asyncio.create_task(pool.hash("queued"))
+    await until(lambda: pool.waiting == 1)
+    pool.close()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(queued, 5)
+    stub.release.set()
+    assert await asyncio.wait_for(running, 5) == "stub$running"
+    assert stub.hashes == 1
+    assert (pool.running, pool.waiting) == (0, 0)
+    with pytest.raises(RuntimeError):
+        await pool.hash("after close")
+
+
+async def test_an_error_in_the_thread_reaches_the_caller() -> None:
+    pool = HashingPool(FAST, slots=1)
+
+    def fail(_hashed: str) -> None:
+        raise LookupError("from the thread")
+
+    with pytest.raises(LookupError, match="from the thread"):
+        await pool.hash_then("pw", fail)
+    assert await pool.hash_then("pw", lambda hashed: FAST.verify(hashed, "pw")) is True
+    pool.close()
