@@ -14,9 +14,11 @@ One run prints, side by side:
 (c) requests/s of GET /embed/partner-1/register, GET /embed/business-1/register (each
     creates a flow: a DB write) and GET /healthz on the same server, and their ratio.
 
-The load generator is raw asyncio streams, HTTP/1.1 keep-alive, one connection per
-virtual client; its CPU is measured and printed next to the server's. Every loop is
-bounded in count and in time; all traffic goes to 127.0.0.1.
+The load generator speaks HTTP/1.1 keep-alive, one connection per virtual client: for
+(b) ``bench/loadgen.c`` (built with the machine's gcc; ``--python-client`` or no gcc: the
+asyncio client below, which costs ~10x its CPU), for (c) the asyncio client. Its CPU is
+measured and printed next to the server's. Every loop is bounded in count and in time;
+all traffic goes to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -530,6 +532,63 @@ def get_worker(
     return one
 
 
+# --- the C load generator for (b) -------------------------------------------------------
+
+
+def build_loadgen(tmp: Path) -> Path | None:
+    """``bench/loadgen.c`` compiled into ``tmp``; None (with a note) if that fails."""
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    if gcc is None:
+        print("    note: no C compiler; (b) uses the asyncio client (~10x its CPU)")
+        return None
+    binary = tmp / "loadgen"
+    built = subprocess.run(
+        [gcc, "-O2", "-o", str(binary), str(BENCH_DIR / "loadgen.c")],
+        capture_output=True,
+        text=True,
+    )
+    if built.returncode != 0:
+        print(f"    note: loadgen.c did not build ({built.stderr.strip()[:200]}); asyncio client")
+        return None
+    return binary
+
+
+def run_loadgen(
+    binary: Path,
+    port: int,
+    total: int,
+    concurrency: int,
+    timeout: float,
+    max_seconds: float,
+    run_id: str,
+) -> tuple[LoadResult, float]:
+    """The registrations of (b) by ``loadgen``; and the CPU seconds it used."""
+    cmd = [str(binary), str(port), "partner-1", str(total), str(concurrency), str(timeout)]
+    cmd += [str(max_seconds), run_id]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    output = proc.stdout.read().decode()
+    proc.stdout.close()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"loadgen failed with exit code {proc.returncode}")
+    result = LoadResult()
+    for line in output.splitlines():
+        kind, _, rest = line.partition(" ")
+        if kind == "P":
+            result.latencies.append(float(rest))
+        elif kind == "G":
+            result.other_latencies.append(float(rest))
+        elif kind == "F":
+            result.failures[rest] = result.failures.get(rest, 0) + 1
+        elif kind == "R":
+            ok, failed, seconds, timed_out = rest.split()
+            result.ok, result.failed = int(ok), int(failed)
+            result.seconds, result.timed_out = float(seconds), timed_out == "1"
+    return result, usage.ru_utime + usage.ru_stime
+
+
 # --- processes ----------------------------------------------------------------------------
 
 
@@ -716,6 +775,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "is the overhead beyond argon2 (the ratio to (a) is then meaningless)",
     )
     p.add_argument(
+        "--python-client",
+        action="store_true",
+        help="(b) with the asyncio client instead of bench/loadgen.c (implied by --plain-post)",
+    )
+    p.add_argument(
         "--asyncio-client",
         action="store_true",
         help="run the load generator on asyncio's own loop instead of uvloop",
@@ -884,15 +948,27 @@ async def _registration_phase(
 ) -> LoadResult:
     """(b): registrations through the real endpoint, then the outbox drain."""
     maildir = tmp / "mailbox"
-    one = registration_worker(run_id, "partner-1", args.plain_post)
-    warm = await run_load(
-        port,
-        args.warmup,
-        args.concurrency,
-        args.max_seconds,
-        args.timeout,
-        registration_worker("w" + run_id, "partner-1", args.plain_post),
-    )
+    loadgen = None if args.python_client or args.plain_post else build_loadgen(tmp)
+
+    async def load(total: int, run: str) -> tuple[LoadResult, float]:
+        """``total`` registrations; and the CPU of a loadgen process (0 if in-process)."""
+        if loadgen is not None:
+            return await asyncio.to_thread(
+                run_loadgen,
+                loadgen,
+                port,
+                total,
+                args.concurrency,
+                args.timeout,
+                args.max_seconds,
+                run,
+            )
+        worker = registration_worker(run, "partner-1", args.plain_post)
+        return await run_load(
+            port, total, args.concurrency, args.max_seconds, args.timeout, worker
+        ), 0.0
+
+    warm, _ = await load(args.warmup, "w" + run_id)
     if warm.ok == 0:
         raise SystemExit(
             f"warm-up: no registration succeeded: {warm.failures}; "
@@ -903,10 +979,10 @@ async def _registration_phase(
     app_pid = max(_descendants(server_pid), key=_proc_cpu)  # the Python app process
     threads0 = thread_cpu(app_pid)
     with meter() as cpu_b:
-        b = await run_load(
-            port, args.registrations, args.concurrency, args.max_seconds, args.timeout, one
-        )
+        b, loadgen_cpu = await load(args.registrations, run_id)
     threads1 = thread_cpu(app_pid)
+    cpu_b.client += loadgen_cpu
+    client = "loadgen.c" if loadgen is not None else "asyncio client"
     mail_in_window = mail_count(maildir) - mail0
     drain_t0 = time.monotonic()
     expected = mail0 + b.ok
@@ -933,7 +1009,7 @@ async def _registration_phase(
         f"    server CPU per registration: "
         f"{cpu_b.server / max(1, b.ok) * 1000:.1f} ms{per_hash}; smtp sink "
         f"{cpu_b.sink / max(1, b.ok) * 1000:.2f} ms, "
-        f"client {cpu_b.client / max(1, b.ok) * 1000:.2f} ms"
+        f"client {cpu_b.client / max(1, b.ok) * 1000:.2f} ms ({client})"
     )
     if args.thread_cpu:
         print_thread_cpu(app_pid, threads0, threads1, cpu_b.wall, b.ok)
