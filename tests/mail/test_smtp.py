@@ -158,3 +158,37 @@ async def test_registration_end_to_end_through_real_smtp(
     assert entry.code is not None and entry.code in entry.subject
     page = await w.code(entry.code)
     assert (page.status, page.state) == (200, "done")
+
+
+async def test_an_smtp_outage_is_recorded_and_the_retry_delivers(
+    harness: Harness, widget, tmp_path, smtp_port, clock
+):
+    """Claim, send and record through the real sender: a refused connection is a failed
+    attempt, and the retry after the backoff delivers the same message."""
+    from sqlalchemy import select
+
+    from widget_server.mail.outbox import backoff
+    from widget_server.models import OutboxMessage
+
+    await harness.outbox.stop()
+    w = widget("partner-1")
+    await w.open()
+    page = await w.post(email="outage@example.com", password=GOOD_PASSWORD)
+    assert page.state == "code"
+    assert await harness.outbox.deliver_due() == 1  # nothing listens on the port yet
+    async with harness.web.services.db.read() as session:
+        [row] = (await session.execute(select(OutboxMessage))).scalars()
+    assert (row.status, row.attempts) == ("pending", 1) and row.last_error
+    directory = tmp_path / "maildir"
+    server = SmtpSink(directory, port=smtp_port)
+    server.start()
+    try:
+        clock.advance(backoff(1).total_seconds())
+        assert await harness.outbox.deliver_due() == 1
+    finally:
+        server.stop()
+    async with harness.web.services.db.read() as session:
+        [row] = (await session.execute(select(OutboxMessage))).scalars()
+    assert (row.status, row.attempts, row.body_text) == ("sent", 2, "")
+    [entry] = read_mailbox(directory)
+    assert entry.recipient == "outage@example.com" and entry.code is not None
