@@ -215,7 +215,9 @@ class Database:
         """Run ``work`` as one transaction in the calling thread, which must not be the
         event loop's: it blocks until the write lock is free. SQLite only
         (``writes_in_threads``). A thread that has just hashed a password stores the
-        registration this way, without a hop back to the loop and on to the writer."""
+        registration this way, without a hop back to the loop and on to the writer.
+        The lock is not reentrant: a coroutine inside ``write()`` must not wait for a
+        thread that calls this (it would wait for its own lock)."""
         lock = self._write_lock
         if lock is None or self._writer is None:
             raise RuntimeError("write_here is for SQLite databases that are open")
