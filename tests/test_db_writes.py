@@ -173,31 +173,29 @@ async def test_the_lock_passes_in_order_between_threads_and_coroutines() -> None
     assert not lock.locked
 
 
-async def test_a_cancelled_waiter_does_not_keep_the_lock() -> None:
+@pytest.mark.parametrize(
+    "release_first",
+    [False, True],
+    ids=["cancelled-while-waiting", "cancelled-as-the-lock-reaches-it"],
+)
+async def test_a_cancelled_waiter_does_not_keep_the_lock(release_first: bool) -> None:
+    """Cancelled while it waits, or just after the lock was passed to it (before it ran):
+    either way the next waiter gets the lock."""
     lock = WriteLock()
     await lock.acquire()
     order: list[str] = []
     waiting = asyncio.create_task(_take(lock, "cancelled", order))
     after = asyncio.create_task(_take(lock, "after", order))
     await asyncio.sleep(0.01)
-    waiting.cancel()
-    await asyncio.sleep(0)
-    lock.release()
+    if release_first:
+        lock.release()
+        waiting.cancel()
+    else:
+        waiting.cancel()
+        await asyncio.sleep(0)
+        lock.release()
     await asyncio.wait_for(after, 5)
     assert waiting.cancelled()
-    assert order == ["after"] and not lock.locked
-
-
-async def test_a_waiter_cancelled_as_the_lock_reaches_it_passes_it_on() -> None:
-    lock = WriteLock()
-    await lock.acquire()
-    order: list[str] = []
-    waiting = asyncio.create_task(_take(lock, "cancelled", order))
-    after = asyncio.create_task(_take(lock, "after", order))
-    await asyncio.sleep(0.01)
-    lock.release()  # granted to the first waiter, which is cancelled before it runs
-    waiting.cancel()
-    await asyncio.wait_for(after, 5)
     assert order == ["after"] and not lock.locked
 
 
