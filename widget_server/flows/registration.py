@@ -51,6 +51,7 @@ from widget_server.errors import (
     ResendTooSoon,
 )
 from widget_server.flows.completion import Completion, complete_registration
+from widget_server.flows.completion_pg import complete_registration_pg
 from widget_server.flows.inputs import StepSubmit
 from widget_server.flows.states import transition
 from widget_server.forms import identifier_field, merge_step, read_step, steps_of
@@ -378,8 +379,13 @@ async def _store(services: Services, plan: Completion, password: str | None) -> 
     """Run the completion, hashing ``password`` into it first if given. On SQLite the
     hashing thread goes on to write (``HashingPool.hash_then``, ``Database.write_here``):
     the loop wakes once for the whole POST instead of once after the hash and once
-    after the transaction."""
+    after the transaction. On PostgreSQL it is one function call (``completion_pg``)."""
     db = services.db
+    if not db.is_sqlite:
+        # PostgreSQL: the completion is one call of a database function, one round trip.
+        if password is not None:
+            plan = plan.with_secret(await services.hashing.hash(password))
+        return await complete_registration_pg(db, plan)
     if password is None:
         return await db.run_write(partial(complete_registration, plan=plan))
     if db.writes_in_threads:
