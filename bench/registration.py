@@ -915,7 +915,7 @@ def print_ratio(what: str, rate: float, before: Bound, after: Bound) -> None:
     print(
         f"==> {what} {rate:.1f}/s against the bound {before.rate:.1f} before / "
         f"{after.rate:.1f} after: {rate / before.rate:.0%} / {rate / after.rate:.0%}, "
-        f"{rate / mean:.0%} of their mean ({verdict} the 85% target)",
+        f"{rate / mean:.1%} of their mean ({verdict} the 85% target)",
         flush=True,
     )
 
