@@ -1145,7 +1145,7 @@ def print_sliced_ratio(slices: Slices, before: Argon2Result, after: Argon2Result
     verdict = "meets" if ratio >= 0.85 else "BELOW"
     print(
         f"==> registrations {done / seconds:.1f}/s against the bound {expected / seconds:.1f}"
-        f" (the mean on either side of each slice, over the slices' time): {ratio:.0%}"
+        f" (the mean on either side of each slice, over the slices' time): {ratio:.1%}"
         f" ({verdict} the 85% target)",
         flush=True,
     )
