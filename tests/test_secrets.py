@@ -3,6 +3,8 @@ and a forked child never hands out its parent's bytes."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import re
 import threading
@@ -72,3 +74,13 @@ def test_a_forked_child_does_not_reuse_the_parents_buffer() -> None:
     os.waitpid(pid, 0)
     assert uuid.UUID(child_id).version == 4
     assert child_id != secrets_.new_id()
+
+
+def test_keyed_hash_is_the_hmac_of_the_parts_and_keys_do_not_mix():
+    expected = hmac.new(b"key-1", b"csrf\x1fflow-1", hashlib.sha256).hexdigest()
+    assert secrets_.keyed_hash("key-1", "csrf", "flow-1") == expected
+    # The cached keyed HMAC is copied, never updated: the same input, the same output.
+    assert secrets_.keyed_hash("key-1", "csrf", "flow-1") == expected
+    assert secrets_.keyed_hash("key-2", "csrf", "flow-1") != expected
+    assert secrets_.keyed_hash("key-1", "csrf", "flow-2") != expected
+    assert secrets_.keyed_hash("key-1", "csrf", "flow-1") == expected

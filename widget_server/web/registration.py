@@ -37,12 +37,22 @@ OriginParam = Annotated[str | None, QueryParameter(name="parent_origin", max_len
 
 
 def is_htmx(request: Request[Any, Any, Any]) -> bool:
-    return request.headers.get("hx-request") == "true"
+    return header(request, b"hx-request") == "true"
 
 
 def is_top_level(request: Request[Any, Any, Any]) -> bool:
     # Browsers say whether a navigation loads a tab ("document") or an "iframe".
-    return request.headers.get("sec-fetch-dest") == "document"
+    return header(request, b"sec-fetch-dest") == "document"
+
+
+def header(request: Request[Any, Any, Any], name: bytes) -> str | None:
+    """The first value of header ``name`` (lower case, as ASGI gives names), read off the
+    scope: the form's GET reads three headers, and building ``request.headers`` for them
+    was ~5 % of its CPU."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
 
 
 PoolId = Annotated[str, PathParameter(max_length=64)]
@@ -61,7 +71,7 @@ async def show_registration(
     except PoolNotFound as exc:
         return not_found_page(ctx, exc)
     fragment, top_level = is_htmx(request), is_top_level(request)
-    origin = normalise_origin(parent_origin) or origin_of_url(request.headers.get("referer"))
+    origin = normalise_origin(parent_origin) or origin_of_url(header(request, b"referer"))
     try:
         if flow_id:
             flow = await registration.get(ctx.services, pool, flow_id)
