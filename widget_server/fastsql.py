@@ -16,9 +16,10 @@ when compiled: they need SQLAlchemy's execution context.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Column, Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -102,20 +103,30 @@ def _value(
         return lambda params: params[name]
     column = defaults.get(name)
     if column is not None:
-        default = column.default if name not in names else None
-        if default is not None and default.is_scalar:
-            constant = default.arg
-            return lambda _params: constant
-        if default is not None and default.is_callable:
-            make = default.arg
-            # SQLAlchemy wraps a no-argument default as f(context); ours take none.
-            return lambda _params: make(None)
-        raise NotImplementedError(f"default of {name!r} needs SQLAlchemy's execution context")
+        make = python_default(column)
+        if make is None:
+            raise NotImplementedError(f"default of {name!r} needs SQLAlchemy's execution context")
+        return lambda _params: make()
     bound = compiled.binds[name]
     if bound.required or bound.callable is not None:
         raise KeyError(f"parameter {name!r} was not given")
     literal = bound.value
     return lambda _params: literal
+
+
+def python_default(column: Column[Any]) -> Callable[[], Any] | None:
+    """A no-argument function giving ``column``'s Python-side default (a constant or a
+    callable), or None when it has none of those (no default, or an SQL expression)."""
+    default = column.default
+    if default is None:
+        return None
+    if default.is_scalar:
+        constant = default.arg  # type: ignore[attr-defined]
+        return lambda: constant
+    if default.is_callable:
+        # SQLAlchemy wraps a no-argument default as f(context); ours take none.
+        return partial(default.arg, None)  # type: ignore[attr-defined]
+    return None
 
 
 def _processed(value: _Arg, process: Callable[[Any], Any]) -> _Arg:

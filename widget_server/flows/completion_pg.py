@@ -24,6 +24,7 @@ from sqlalchemy import Column, Table
 
 from widget_server.db import Database
 from widget_server.errors import FlowStateError
+from widget_server.fastsql import python_default
 from widget_server.flows.completion import Completion
 from widget_server.mail.outbox import HOUR, outbox_row
 from widget_server.models import Address, Code, Credential, Flow, User
@@ -93,16 +94,12 @@ def _default(table: Table, column: Column[Any]) -> Callable[[], Any]:
     where = f"{table.name}.{column.name}"
     if column.server_default is not None:
         return partial(_refuse, f"{where} has a server default; give it a value")
-    default = column.default
-    if default is None:
-        return lambda: None
-    if default.is_scalar:
-        constant = default.arg  # type: ignore[attr-defined]
-        return lambda: constant
-    if default.is_callable:
-        # SQLAlchemy wraps a no-argument default as f(context); ours take none.
-        return partial(default.arg, None)  # type: ignore[attr-defined]
-    return partial(_refuse, f"{where} has an SQL-expression default; give it a value")
+    make = python_default(column)
+    if make is not None:
+        return make
+    if column.default is not None:
+        return partial(_refuse, f"{where} has an SQL-expression default; give it a value")
+    return lambda: None
 
 
 def _refuse(reason: str) -> Any:
