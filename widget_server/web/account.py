@@ -49,6 +49,7 @@ from widget_server.web.login import client_ip, decode_form, throttle_of
 from widget_server.web.login_views import with_query
 from widget_server.web.mfa import mfa_throttle
 from widget_server.web.registration import is_htmx
+from widget_server.web.request_io import form_fields
 from widget_server.web.security import normalise_origin, origin_of_url
 
 log = logging.getLogger(__name__)
@@ -192,8 +193,7 @@ async def _handle(
     except PoolNotFound as exc:
         return not_found_page(ctx, exc)
     fragment = is_htmx(request)
-    form = await request.form()
-    raw = {key: form.getall(key) for key in form}
+    raw = await form_fields(request)
     origin = normalise_origin(_single(raw, "parent_origin"))
     live = await _live(ctx, request, pool)
     if live is None:

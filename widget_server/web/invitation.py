@@ -29,6 +29,7 @@ from widget_server.web.context import WebContext, web_context
 from widget_server.web.errors import invitation_error_response, not_found_page
 from widget_server.web.invitation_views import page_url, render_invitation
 from widget_server.web.registration import is_htmx, is_top_level
+from widget_server.web.request_io import form_fields
 from widget_server.web.security import normalise_origin
 
 ACTIVATE = "/embed/{pool_id:str}/activate/{flow_id:str}"
@@ -177,8 +178,7 @@ async def _handle(
     except PoolNotFound as exc:
         return not_found_page(ctx, exc)
     fragment, top_level = is_htmx(request), is_top_level(request)
-    form = await request.form()
-    raw = {key: form.getall(key) for key in form}
+    raw = await form_fields(request)
     flow: Flow | None = None
     origin, token = _carried(raw)
     try:

@@ -45,6 +45,7 @@ from widget_server.web.login_views import (
     with_query,
 )
 from widget_server.web.registration import is_htmx, is_top_level
+from widget_server.web.request_io import form_fields
 from widget_server.web.security import normalise_origin, origin_of_url
 from widget_server.web.views import html
 
@@ -172,8 +173,7 @@ async def submit_login(request: Request[Any, Any, Any], pool_id: PoolId) -> Resp
     except PoolNotFound as exc:
         return not_found_page(ctx, exc)
     fragment, top_level = is_htmx(request), is_top_level(request)
-    form = await request.form()
-    raw = {key: form.getall(key) for key in form}
+    raw = await form_fields(request)
     typed = raw.get("identifier", [""])
     values = {"identifier": typed[0][:320] if len(typed) == 1 else ""}
     flow: Flow | None = None
@@ -324,8 +324,7 @@ async def logout(request: Request[Any, Any, Any], pool_id: PoolId) -> Response[s
     except PoolNotFound as exc:
         return not_found_page(ctx, exc)
     fragment = is_htmx(request)
-    form = await request.form()
-    raw = {key: form.getall(key) for key in form}
+    raw = await form_fields(request)
     token = sessions.read_session_token(request, pool.id)
     live = await sessions.current_session(ctx.services, token, pool.id)
     try:

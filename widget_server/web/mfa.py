@@ -41,6 +41,7 @@ from widget_server.web.errors import not_found_page, status_for
 from widget_server.web.login import client_ip, decode_form, throttle_of
 from widget_server.web.login_views import Done, login_path, render_login, with_query
 from widget_server.web.registration import is_htmx, is_top_level
+from widget_server.web.request_io import form_fields
 from widget_server.web.views import html
 
 PATH = "/embed/{pool_id:str}/login/mfa"
@@ -79,8 +80,7 @@ async def verify_mfa(request: Request[Any, Any, Any], pool_id: PoolId) -> Respon
     except PoolNotFound as exc:
         return not_found_page(ctx, exc)
     fragment, top_level = is_htmx(request), is_top_level(request)
-    form = await request.form()
-    raw = {key: form.getall(key) for key in form}
+    raw = await form_fields(request)
     flow: Flow | None = None
     app: login.LoginApp | None = None
     method = _single(raw, "method") or "totp"
@@ -113,8 +113,7 @@ async def send_mfa_code(request: Request[Any, Any, Any], pool_id: PoolId) -> Res
     except PoolNotFound as exc:
         return not_found_page(ctx, exc)
     fragment, top_level = is_htmx(request), is_top_level(request)
-    form = await request.form()
-    raw = {key: form.getall(key) for key in form}
+    raw = await form_fields(request)
     flow: Flow | None = None
     app: login.LoginApp | None = None
     try:

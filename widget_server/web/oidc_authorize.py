@@ -38,6 +38,7 @@ from widget_server.secrets_ import hmac_equal
 from widget_server.services import Services
 from widget_server.themes import resolve_theme
 from widget_server.web.context import WebContext, web_context
+from widget_server.web.request_io import form_fields
 from widget_server.web.security import frame_ancestors, origin_of_url
 
 MAX_QUERY_FIELDS = 40
@@ -57,11 +58,11 @@ async def authorize(request: Request[Any, Any, Any]) -> Response[str]:
 @post("/oauth/authorize", status_code=303)
 async def authorize_post(request: Request[Any, Any, Any]) -> Response[str]:
     """OIDC Core §3.1.2.1: the same request, form-encoded in a POST body."""
-    form = await request.form()
     params: dict[str, list[str]] = {}
-    for name, value in form.multi_items():
-        if isinstance(value, str):
-            params.setdefault(name, []).append(value)
+    for name, values in (await form_fields(request)).items():
+        for value in values:
+            if isinstance(value, str):
+                params.setdefault(name, []).append(value)
     return await _authorize(request, params)
 
 
@@ -160,7 +161,7 @@ async def show_consent(request: Request[Any, Any, Any]) -> Response[str]:
 async def submit_consent(request: Request[Any, Any, Any]) -> Response[str]:
     ctx = web_context(request)
     services = ctx.services
-    form = await request.form()
+    form = await form_fields(request)
     try:
         flow = await oauth.load_flow(services, _field(form, "flow_id"), oauth.CONSENT_KIND)
         auth = oauth.stored_request(flow)
@@ -246,8 +247,9 @@ def _state(params: dict[str, list[str]]) -> str | None:
     return state if state is None or len(state) <= oauth.MAX_STATE else None
 
 
-def _field(form: Any, name: str) -> str | None:
-    value = form.get(name)
+def _field(form: dict[str, list[str]], name: str) -> str | None:
+    values = form.get(name)
+    value = values[0] if values else None
     return value if isinstance(value, str) and len(value) <= 256 else None
 
 

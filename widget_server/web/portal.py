@@ -52,6 +52,7 @@ from widget_server.errors import (
 from widget_server.messages import Msg, msg
 from widget_server.services import Services
 from widget_server.web.context import WebContext, web_context
+from widget_server.web.request_io import form_fields
 from widget_server.web.security import frame_ancestors
 
 COOKIE = "ws_admin"
@@ -224,8 +225,7 @@ def same_origin_post(request: AnyRequest) -> bool:
 async def form_of(portal: Portal) -> Form:
     """The posted form, after the CSRF checks; raises ``CsrfMismatch``."""
     request = portal.request
-    form = await request.form()
-    raw = {key: form.getall(key) for key in form}
+    raw = await form_fields(request)
     tokens = raw.pop("csrf_token", [])
     if (
         not same_origin_post(request)

@@ -29,6 +29,7 @@ from widget_server.web.portal import (
     signed_in,
     throttle_of,
 )
+from widget_server.web.request_io import first, form_fields
 
 #: Statuses in the order the dashboard lists them.
 STATUSES = ("active", "new", "inactive", "deleted")
@@ -75,9 +76,9 @@ async def login_form(request: AnyRequest) -> Any:
 @post(BASE + "/login", status_code=200)
 async def login(request: AnyRequest) -> Any:
     ctx = web_context(request)
-    form = await request.form()
-    email = str(form.get("email") or "")[: MAX_EMAIL + 1]
-    password = str(form.get("password") or "")
+    fields = await form_fields(request)
+    email = str(first(fields, "email"))[: MAX_EMAIL + 1]
+    password = str(first(fields, "password"))
     if not same_origin_post(request):
         # A cross-site post could sign the browser in as the attacker (login CSRF).
         return _login_page(request, email=email, alert=msg("admin.csrf"), status=403)
@@ -95,7 +96,7 @@ async def login(request: AnyRequest) -> Any:
     # A browser-session cookie: closing the browser signs out; the server ends it anyway
     # after admin_session_hours or an idle hour.
     cookie = session_cookie(token, max_age=None)
-    return see_other(_safe_next(str(form.get("next") or "")), cookies=[cookie])
+    return see_other(_safe_next(str(first(fields, "next"))), cookies=[cookie])
 
 
 @post(BASE + "/logout", status_code=200)

@@ -39,6 +39,7 @@ from widget_server.web.errors import not_found_page, status_for
 from widget_server.web.login_views import identifier_node, login_path, with_query
 from widget_server.web.registration import is_htmx, is_top_level
 from widget_server.web.render import FlowIds
+from widget_server.web.request_io import form_fields
 from widget_server.web.security import normalise_origin, origin_of_url
 from widget_server.web.views import html
 
@@ -133,8 +134,7 @@ async def _handle(request: Request[Any, Any, Any], pool_id: str, step: Step) -> 
     except PoolNotFound as exc:
         return not_found_page(ctx, exc)
     fragment, top_level = is_htmx(request), is_top_level(request)
-    form = await request.form()
-    raw = {key: form.getall(key) for key in form}
+    raw = await form_fields(request)
     typed = raw.get("identifier", [""])
     values = {"identifier": typed[0][:320] if len(typed) == 1 else ""}
     flow: Flow | None = None
