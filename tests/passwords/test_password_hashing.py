@@ -283,3 +283,124 @@ async def test_an_error_in_the_thread_reaches_the_caller() -> None:
         await pool.hash_then("pw", fail)
     assert await pool.hash_then("pw", lambda hashed: FAST.verify(hashed, "pw")) is True
     pool.close()
+
+
+# Handing results back in batches -------------------------------------------------------
+
+
+class GatedHasher:
+    """Each hash waits in its thread until the test opens the gate named by its password."""
+
+    def __init__(self) -> None:
+        self.gates: dict[str, threading.Event] = {}
+        self.started: list[str] = []
+
+    def gate(self, password: str) -> threading.Event:
+        return self.gates.setdefault(password, threading.Event())
+
+    def hash(self, password: str) -> str:
+        self.started.append(password)
+        # The timeout only keeps a broken test from hanging the run.
+        self.gate(password).wait(timeout=10)
+        return f"stub${password}"
+
+    def verify(self, hash: str, password: str) -> bool:
+        return hash == self.hash(password)
+
+    def needs_rehash(self, hash: str) -> bool:
+        return False
+
+
+@pytest.fixture
+def gated() -> Iterator[GatedHasher]:
+    hasher = GatedHasher()
+    yield hasher
+    for name in ("j1", "j2", "j3", "j4", "j5"):
+        hasher.gate(name).set()
+
+
+async def settled_soon(task: asyncio.Task[str]) -> bool:
+    """Whether ``task`` is done after the thread has had time to hand its result back."""
+    await asyncio.sleep(0.05)
+    return task.done()
+
+
+async def test_results_go_back_together_while_more_work_is_queued(gated: GatedHasher) -> None:
+    pool = HashingPool(gated, slots=1, hand_back=3)
+    tasks = [asyncio.create_task(pool.hash(f"j{i}")) for i in range(1, 6)]
+    await until(lambda: gated.started == ["j1"])
+    gated.gate("j1").set()
+    await until(lambda: gated.started == ["j1", "j2"])
+    assert not await settled_soon(tasks[0])  # held: three more are queued
+    gated.gate("j2").set()
+    await until(lambda: len(gated.started) == 3)
+    assert not await settled_soon(tasks[0]) and not tasks[1].done()
+    gated.gate("j3").set()
+    # The third result: all three go back in one go.
+    await until(lambda: all(t.done() for t in tasks[:3]))
+    assert [t.result() for t in tasks[:3]] == ["stub$j1", "stub$j2", "stub$j3"]
+    gated.gate("j4").set()
+    await until(lambda: len(gated.started) == 5)
+    assert not await settled_soon(tasks[3])  # held: j5 was queued when j4 finished
+    gated.gate("j5").set()
+    # The last of the burst: nothing is queued, so everything held goes back at once.
+    assert await asyncio.wait_for(asyncio.gather(*tasks[3:]), 5) == ["stub$j4", "stub$j5"]
+    pool.close()
+
+
+async def test_a_result_with_nothing_queued_behind_it_goes_back_at_once(
+    gated: GatedHasher,
+) -> None:
+    pool = HashingPool(gated, slots=2, hand_back=4)
+    first = asyncio.create_task(pool.hash("j1"))
+    second = asyncio.create_task(pool.hash("j2"))
+    await until(lambda: len(gated.started) == 2)
+    gated.gate("j1").set()
+    # j2 is running, not queued: the pool does not hold j1 for it.
+    assert await asyncio.wait_for(first, 5) == "stub$j1"
+    assert not second.done()
+    gated.gate("j2").set()
+    assert await asyncio.wait_for(second, 5) == "stub$j2"
+    pool.close()
+
+
+async def test_a_held_result_goes_back_when_the_job_behind_it_is_cancelled(
+    gated: GatedHasher,
+) -> None:
+    pool = HashingPool(gated, slots=1, hand_back=3)
+    first = asyncio.create_task(pool.hash("j1"))
+    await until(lambda: gated.started == ["j1"])
+    queued = asyncio.create_task(pool.hash("j2"))
+    await until(lambda: pool.waiting == 1)
+    queued.cancel()  # dropped from the queue before it runs
+    with pytest.raises(asyncio.CancelledError):
+        await queued
+    gated.gate("j1").set()
+    assert await asyncio.wait_for(first, 5) == "stub$j1"
+    assert gated.started == ["j1"] and (pool.running, pool.waiting) == (0, 0)
+    pool.close()
+
+
+async def test_a_held_result_goes_back_when_the_pool_closes(gated: GatedHasher) -> None:
+    pool = HashingPool(gated, slots=1, hand_back=3)
+    first = asyncio.create_task(pool.hash("j1"))
+    await until(lambda: gated.started == ["j1"])
+    second = asyncio.create_task(pool.hash("j2"))
+    third = asyncio.create_task(pool.hash("j3"))
+    await until(lambda: pool.waiting == 2)
+    gated.gate("j1").set()
+    await until(lambda: gated.started == ["j1", "j2"])
+    assert not await settled_soon(first)  # held: j3 is queued
+    pool.close()  # drops j3; j2 runs on
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(third, 5)
+    assert not first.done()
+    gated.gate("j2").set()
+    # The thread ends after j2 and hands back everything it held.
+    assert await asyncio.wait_for(asyncio.gather(first, second), 5) == ["stub$j1", "stub$j2"]
+    assert gated.started == ["j1", "j2"]
+
+
+def test_hand_back_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        HashingPool(FAST, slots=1, hand_back=0)
