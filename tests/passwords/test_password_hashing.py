@@ -404,3 +404,32 @@ async def test_a_held_result_goes_back_when_the_pool_closes(gated: GatedHasher) 
 def test_hand_back_must_be_positive() -> None:
     with pytest.raises(ValueError):
         HashingPool(FAST, slots=1, hand_back=0)
+
+
+async def test_then_runs_in_the_pools_threads_once_per_hash_even_for_a_caller_gone(
+    gated: GatedHasher,
+) -> None:
+    pool = HashingPool(gated, slots=1, hand_back=3)
+    stored: list[tuple[str, str]] = []
+
+    def store(hashed: str) -> str:
+        stored.append((hashed, threading.current_thread().name))
+        return hashed.upper()
+
+    first = asyncio.create_task(pool.hash_then("j1", store))
+    await until(lambda: gated.started == ["j1"])
+    gone = asyncio.create_task(pool.hash_then("j2", store))
+    last = asyncio.create_task(pool.hash_then("j3", store))
+    await until(lambda: pool.waiting == 2)
+    gated.gate("j1").set()
+    await until(lambda: len(gated.started) == 2)
+    gone.cancel()  # j2 is running: it cannot be dropped, its store still happens
+    gated.gate("j2").set()
+    gated.gate("j3").set()
+    assert await asyncio.wait_for(first, 5) == "STUB$J1"
+    assert await asyncio.wait_for(last, 5) == "STUB$J3"
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    assert [hashed for hashed, _ in stored] == ["stub$j1", "stub$j2", "stub$j3"]
+    assert {thread for _, thread in stored} == {"argon2_0"}
+    pool.close()
