@@ -376,10 +376,11 @@ async def _complete(
 
 
 async def _store(services: Services, plan: Completion, password: str | None) -> bool:
-    """Run the completion, hashing ``password`` into it first if given. On SQLite the
-    hashing thread goes on to write (``HashingPool.hash_then``, ``Database.write_here``):
-    the loop wakes once for the whole POST instead of once after the hash and once
-    after the transaction. On PostgreSQL it is one function call (``completion_pg``)."""
+    """Run the completion, hashing ``password`` into it first if given. On SQLite a
+    hashing thread writes it as it hands the hash back (``HashingPool.hash_then``,
+    ``Database.write_here``): the loop wakes once for the whole POST instead of once
+    after the hash and once after the transaction. On PostgreSQL it is one function
+    call (``completion_pg``)."""
     db = services.db
     if not db.is_sqlite:
         # PostgreSQL: the completion is one call of a database function, one round trip.
