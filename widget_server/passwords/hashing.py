@@ -221,9 +221,9 @@ class HashingPool:
         """Run ``work`` in a thread, then ``then`` on its result (see ``_hand_back``).
 
         Admission is checked and counted with no await in between. "Outstanding" spans
-        # queued and running and only ends when the thread is done or the queued call
-        # was dropped, so a cancelled caller whose hash still runs keeps its slot: the
-        count always matches the threads actually using a core."""
+        queued and running and only ends when the thread is done or the queued call was
+        dropped, so a cancelled caller whose hash still runs keeps its slot: the count
+        always matches the threads actually using a core."""
         if self._closed:
             raise RuntimeError("the hashing pool is closed")
         if self._outstanding >= self.slots + self.max_waiting:
