@@ -29,7 +29,7 @@ from widget_server.passwords.hashing import Argon2Hasher
 from widget_server.seed import DemoAdmin, seed_demo, seed_demo_admins
 from widget_server.settings import Settings
 from widget_server.web.app import create_app
-from widget_server.web.render import make_environment
+from widget_server.web.shared.render import make_environment
 
 log = logging.getLogger("widget_server")
 
