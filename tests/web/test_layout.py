@@ -55,3 +55,25 @@ def test_no_module_cites_a_file_outside_the_repo() -> None:
     package = WEB.parent
     for path in package.rglob("*.py"):
         assert "DESIGN.md" not in path.read_text(), path
+
+
+@pytest.mark.parametrize("pool", ["no-such-pool", "x" * 65])
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [
+        ("GET", "register"),
+        ("POST", "register"),
+        ("GET", "login"),
+        ("POST", "login/mfa"),
+        ("GET", "recover"),
+        ("GET", "account"),
+        ("POST", "account/profile"),
+        ("GET", "theme.css"),
+    ],
+)
+async def test_an_unknown_pool_is_the_not_found_page_on_every_route(harness, pool, method, suffix):
+    # One router-level dependency finds the pool; one exception handler answers its absence.
+    response = await harness.client.request(method, f"/embed/{pool}/{suffix}")
+    assert response.status_code == 404
+    assert "text/html" in response.headers["content-type"]
+    assert 'data-message-id="pool.not_found"' in response.text
