@@ -8,7 +8,15 @@ from litestar import Router
 from widget_server.errors import PoolNotFound, UnknownApp
 from widget_server.web.shared.pages import not_found
 from widget_server.web.shared.params import POOL
-from widget_server.web.widget import invitation, login, mfa, recovery, registration, theme
+from widget_server.web.widget import (
+    frame_check,
+    invitation,
+    login,
+    mfa,
+    recovery,
+    registration,
+    theme,
+)
 
 
 def router() -> Router:
@@ -21,6 +29,7 @@ def router() -> Router:
             *recovery.HANDLERS,
             *invitation.HANDLERS,
             *theme.HANDLERS,
+            *frame_check.HANDLERS,
         ],
         dependencies=POOL,
         exception_handlers={PoolNotFound: not_found, UnknownApp: not_found},
