@@ -89,11 +89,16 @@ class Settings:
             values[name] = _convert(raw, type(getattr(cls(), name)), key)
         return cls(**values)  # type: ignore[arg-type]
 
-    def with_secret(self, data_dir: Path) -> Settings:
-        """Return settings with a secret key, generated once and kept in ``data_dir`` if unset."""
+    def with_secret(self, data_dir: Path, *, create: bool = True) -> Settings:
+        """Return settings with a secret key, generated once and kept in ``data_dir`` if unset.
+
+        With ``create=False`` nothing is written: without a key file they come back keyless
+        (a CLI command run in the wrong folder must not leave a new key there)."""
         if self.secret_key:
             return self
         path = data_dir / "secret.key"
+        if not create:
+            return replace(self, secret_key=path.read_text().strip()) if path.is_file() else self
         data_dir.mkdir(parents=True, exist_ok=True)
         try:
             # Created 0600 from the first byte, and exclusively: two processes starting
