@@ -19,7 +19,9 @@ class Settings:
     #: SQLAlchemy URL. SQLite (``sqlite+aiosqlite:///path``) embedded by default;
     #: ``postgresql+asyncpg://user@host/db`` for production.
     database_url: str = "sqlite+aiosqlite:///.data/widget.db"
-    #: Key for HMACs over codes and CSRF tokens. Rotating it invalidates open flows and codes.
+    #: Key for HMACs over codes, CSRF tokens and API keys, and for encrypted seeds and signing
+    #: keys. The database records its fingerprint; the server and the CLI refuse to run under
+    #: another key, which could read none of it (``widget_server/installation.py``).
     secret_key: str = field(default="", repr=False)
     #: Where browsers reach this server; used in emails and snippets.
     public_url: str = "http://localhost:8000"
