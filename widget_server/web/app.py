@@ -14,6 +14,7 @@ from widget_server.auth.throttle import LoginThrottle as EndUserLoginThrottle
 from widget_server.auth.throttle import make_store
 from widget_server.clock import Clock, SystemClock
 from widget_server.db import Database
+from widget_server.installation import ensure_key_fingerprint
 from widget_server.mail.compose import Composer
 from widget_server.mail.outbox import OutboxWorker
 from widget_server.mail.senders import Sender, SmtpSender
@@ -78,6 +79,7 @@ def create_app(
     async def startup() -> None:
         if migrate_on_start:
             await migrate.upgrade(db)
+        await ensure_key_fingerprint(db, settings.secret_key, now=clock.now())
         async with db.write() as session:
             await ensure_builtin_schemas(session, clock.now())
         load_common_passwords()  # the first registration should not pay for it
