@@ -275,6 +275,7 @@ CATALOG: dict[str, str] = {
     "ui.register_link": "Create one",
     "ui.logged_in_title": "You're signed in",
     "ui.logged_in_text": "You are signed in to {pool}.",
+    "ui.signed_in_as": "Signed in as {identifier}",
     "ui.log_out": "Sign out",
     "ui.switch_account": "Sign in with another account",
     "ui.signed_out_title": "You're signed out",

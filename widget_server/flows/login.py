@@ -244,7 +244,9 @@ async def log_in(
     await throttle.succeeded(pool.id, key, ip)
     if rehash:
         await _rehash(services, account, password)
-    return await _finish(services, pool, flow, account.user_id, ip=ip, user_agent=user_agent)
+    return await _finish(
+        services, pool, flow, account.user_id, identifier=key, ip=ip, user_agent=user_agent
+    )
 
 
 def _require(identifier: str, password: str) -> None:
@@ -313,6 +315,7 @@ async def _finish(
     flow: Flow,
     user_id: str,
     *,
+    identifier: str,
     ip: str | None,
     user_agent: str | None,
 ) -> LoginResult:
@@ -320,7 +323,12 @@ async def _finish(
     mfa = await _needs_mfa(services, pool, user_id)
     target = transition(flow.state, "login_mfa" if mfa else "login")
     token = session_id = code = None
-    data: dict[str, Any] = {"amr": PASSWORD_AMR, "auth_time": now.isoformat()}
+    # The address signed in with, for "Signed in as ..." on the done card.
+    data: dict[str, Any] = {
+        "amr": PASSWORD_AMR,
+        "auth_time": now.isoformat(),
+        "identifier": identifier,
+    }
     if mfa:
         # What the MFA step offers (flows/mfa_entry.py); flows/mfa.py completes it.
         data["mfa"] = await mfa_entry.options(services, user_id)
@@ -466,12 +474,27 @@ async def code_for_session(
         return await _issue(services, session, flow, flow.user_id, session_id, auth_time)
 
 
-def signed_in(flow: Flow, live: SessionView) -> Flow:
+def signed_in(flow: Flow, live: SessionView, identifier: str | None) -> Flow:
     """The unsaved flow of a visitor who already has a live session: shown as done (the
-    page says so and offers to sign out), with nothing written."""
+    page says who is signed in and offers to sign out), with nothing written."""
     flow.state, flow.user_id = "done", live.user_id
-    flow.data = {"session_id": live.id, "amr": list(live.amr)}
+    flow.data = {"session_id": live.id, "amr": list(live.amr), "identifier": identifier}
     return flow
+
+
+_SIGN_IN_ADDRESS = Prepared(
+    select(Address.value)
+    .where(Address.user_id == bindparam("user"), Address.status == "verified")
+    .order_by(Address.kind, Address.created_at)
+    .limit(1)
+)
+
+
+async def sign_in_address(services: Services, user_id: str) -> str | None:
+    """The address a signed-in user is shown as: their first verified email (emails sort
+    before phones), else their first phone number."""
+    row = await services.db.run_read(partial(_SIGN_IN_ADDRESS.first, params={"user": user_id}))
+    return str(row[0]) if row is not None else None
 
 
 async def code_for_live_session(services: Services, flow: Flow, live: SessionView) -> str | None:

@@ -91,7 +91,8 @@ async def show_login(
         if live is not None:
             # Signed in already (this browser, this partner site): say so, offer to sign
             # out, and tell the embedding page (an app's page gets a code, as after a login).
-            flow = login.signed_in(flow, live)
+            identifier = await login.sign_in_address(ctx.services, live.user_id)
+            flow = login.signed_in(flow, live, identifier)
             code = await login.code_for_live_session(ctx.services, flow, live)
             done = Done(session_id=live.id, code=code)
             return render_login(
