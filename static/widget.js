@@ -5,6 +5,11 @@
  * - Posts {v:1, type:"resize", height} to the parent whenever the page height changes.
  * - Posts each <script type="application/json" data-ws-event> payload once, as {v:1, ...}.
  * - Code inputs keep digits only and submit themselves at 6 digits.
+ * - A field's error from the server goes away as soon as the person edits that field.
+ * - A refused step keeps the new password the person typed: the server never sends it
+ *   back, so it is carried over from the old form to the new one, here in the browser.
+ * - After a step comes back, focus goes to the first invalid field, or else to the new
+ *   step's heading, so keyboard and screen-reader users hear what changed.
  *
  * Messages go only to the origin the server wrote into <meta name="ws-parent-origin">,
  * which it set only after checking that origin against the pool; never to "*".
@@ -92,6 +97,73 @@
     }
   }
 
+  // --- Corrected fields lose their stale errors --------------------------------------
+  function onFieldEdit(event) {
+    var field = event.target;
+    if (restoring) return;
+    if (!field.getAttribute || field.getAttribute("aria-invalid") !== "true" || !field.name) return;
+    field.removeAttribute("aria-invalid");
+    var list = document.getElementById("f-" + field.name + "-err");
+    if (list) list.replaceChildren();
+  }
+
+  // --- A refused step keeps the typed new password -------------------------------------
+  var NEW_PASSWORDS = 'input[type="password"][autocomplete="new-password"]';
+  var kept = null;
+  var restoring = false;
+
+  function keepPasswords(event) {
+    kept = null;
+    var detail = event.detail || {};
+    var target = detail.target;
+    if (!target || target.id !== "ws-card" || !detail.xhr || detail.xhr.status < 400) return;
+    var values = {};
+    target.querySelectorAll(NEW_PASSWORDS).forEach(function (input) {
+      if (input.name && input.value) values[input.name] = input.value;
+    });
+    kept = {
+      step: target.getAttribute("data-step"),
+      state: target.getAttribute("data-state"),
+      values: values,
+    };
+  }
+
+  function restorePasswords() {
+    var carried = kept;
+    kept = null;
+    var card = document.getElementById("ws-card");
+    if (!carried || !card) return;
+    // Only into the same step drawn again, never into another form.
+    if (card.getAttribute("data-step") !== carried.step) return;
+    if (card.getAttribute("data-state") !== carried.state) return;
+    card.querySelectorAll(NEW_PASSWORDS).forEach(function (input) {
+      if (input.value || !Object.prototype.hasOwnProperty.call(carried.values, input.name)) return;
+      input.value = carried.values[input.name];
+      // Lets the live rule list check it again, without clearing the server's message.
+      restoring = true;
+      try {
+        input.dispatchEvent(new Event("input", { bubbles: true }));
+      } finally {
+        restoring = false;
+      }
+    });
+  }
+
+  // --- Focus after a step comes back ------------------------------------------------------
+  function manageFocus(event) {
+    // Only when the whole card was swapped (a step), not the live password rules.
+    var target = event.detail && event.detail.target;
+    if (!target || target.id !== "ws-card") return;
+    var card = document.getElementById("ws-card");
+    if (!card) return;
+    var focus = card.querySelector('[aria-invalid="true"]') ||
+      card.querySelector(".ws-alert--error") ||
+      card.querySelector("h1, h2");
+    if (!focus) return;
+    if (!focus.matches("input, select, textarea, button")) focus.setAttribute("tabindex", "-1");
+    focus.focus({ preventScroll: false });
+  }
+
   // --- Busy state for full-page (non-htmx) submits --------------------------------------
   function onSubmit(event) {
     var button = event.submitter;
@@ -106,13 +178,18 @@
 
   // --- Wiring ---------------------------------------------------------------------
   document.addEventListener("input", onCodeInput);
+  document.addEventListener("input", onFieldEdit);
+  document.addEventListener("change", onFieldEdit);
   document.addEventListener("submit", onSubmit);
   document.addEventListener("htmx:afterRequest", clearBusy);
   // Back/forward cache restores the page with the button still spinning.
   window.addEventListener("pageshow", clearBusy);
-  document.addEventListener("htmx:afterSettle", function () {
+  document.addEventListener("htmx:beforeSwap", keepPasswords);
+  document.addEventListener("htmx:afterSettle", function (event) {
+    restorePasswords();
     sendEvents(document);
     scheduleMeasure();
+    manageFocus(event);
   });
   window.addEventListener("load", scheduleMeasure);
 
