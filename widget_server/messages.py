@@ -377,4 +377,54 @@ CATALOG: dict[str, str] = {
     "ui.mfa_send_email": "Send me a code",
     "ui.mfa_resend_email": "Send a new code",
     "ui.mfa_use_app": "Use my authenticator app instead",
+    # The brand studio (widget_server/branding): themes, assets, workspaces, delegation.
+    "brand.builtin_readonly": "Built-in themes cannot be changed. Copy one into a theme of "
+    "your own.",
+    "brand.unknown_theme": "There is no such theme.",
+    "brand.invalid_token": "{detail}",
+    "brand.draft_changed": "Someone saved this theme since you opened it (now revision "
+    "{revision}). Reload to see their changes.",
+    "brand.unknown_version": "This theme has no published version {version}.",
+    "brand.not_published": "Publish this theme before assigning it.",
+    "brand.theme_in_use": "This theme is assigned in {count} places. Assign another theme there "
+    "first.",
+    "brand.theme_scope": "This theme belongs to another workspace or pool and cannot be used "
+    "here.",
+    "brand.unknown_target": "There is no such {kind}.",
+    "brand.contrast_failures": "These colour pairs are below WCAG 2.2 AA contrast: {pairs}. "
+    "Fix them, or publish anyway to accept them.",
+    "brand.published": "Version {version} is live.",
+    "brand.asset_missing": "The file this uses ({sha256}) is not uploaded (or was deleted). "
+    "Upload it again or choose another.",
+    "brand.asset_kind": "This needs an uploaded {kind}.",
+    "brand.asset_in_use": "A published theme uses this file. Publish a version without it "
+    "first.",
+    "brand.unknown_asset": "There is no such file.",
+    "brand.asset_empty": "This file is empty.",
+    "brand.asset_too_large": "This file is larger than {max_kb} KB.",
+    "brand.asset_type": "This is not a PNG, JPEG, WebP or SVG image, or a WOFF2 font. Files are "
+    "recognised by their content, not their name.",
+    "brand.asset_corrupt": "This image could not be read. Export it again and upload the new "
+    "file.",
+    "brand.asset_dimensions": "This image is {width} by {height} pixels; at most {max} by "
+    "{max} are accepted.",
+    "brand.font_magic": "This is not a WOFF2 font: its content does not start with wOF2.",
+    "brand.font_corrupt": "This WOFF2 font is damaged: its header does not match its size.",
+    "brand.svg_invalid": "This SVG could not be read as XML.",
+    "brand.svg_doctype": "SVG with a DOCTYPE or entity declarations is not accepted.",
+    "brand.svg_script": "SVG with scripts is not accepted.",
+    "brand.svg_event_handler": "SVG with event handlers ({attribute}) is not accepted.",
+    "brand.svg_external_reference": "SVG that loads other files ({reference}) is not "
+    "accepted; embed everything in the file.",
+    "brand.svg_foreign_object": "SVG with foreignObject (embedded HTML) is not accepted.",
+    "brand.workspace_name_taken": "A workspace with this name already exists.",
+    "brand.unknown_workspace": "There is no such workspace.",
+    "brand.workspace_not_empty": "This workspace still holds {count} pools, apps, themes or "
+    "administrators. Move or remove them first.",
+    "brand.pool_uses_workspace_theme": "This pool uses a theme of its workspace. Assign it "
+    "another theme before moving it.",
+    "brand.import_invalid": "This is not a theme file: {detail}",
+    "brand.import_hash": "An embedded file does not match its SHA-256 ({sha256}).",
+    "policy.below_floor": "Your organisation requires {field} of at least {min}.",
+    "policy.floor_requires": "Your organisation requires the {field} check.",
 }
