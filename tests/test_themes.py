@@ -23,7 +23,8 @@ OTHER_SHA = "cd" * 32
 
 # What a theme stylesheet may consist of: an optional @font-face for an uploaded font, the
 # :root rule, and the dark rules; declarations of custom properties and color-scheme only.
-_DECLS = r"(?:(?:--ws-[a-z-]+|color-scheme):[^;{}<>@\\]+)(?:;(?:--ws-[a-z-]+|color-scheme):[^;{}<>@\\]+)*"
+_DECL = r"(?:--ws-[a-z-]+|color-scheme):[^;{}<>@\\]+"
+_DECLS = rf"{_DECL}(?:;{_DECL})*"
 _URL = r'url\("/brand-assets/[0-9a-f]{64}"\)'
 _FONT_FACE = (
     rf'@font-face\{{font-family:"ws-brand";src:{_URL} format\("woff2"\);font-display:swap\}}'

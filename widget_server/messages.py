@@ -427,4 +427,59 @@ CATALOG: dict[str, str] = {
     "brand.import_hash": "An embedded file does not match its SHA-256 ({sha256}).",
     "policy.below_floor": "Your organisation requires {field} of at least {min}.",
     "policy.floor_requires": "Your organisation requires the {field} check.",
+    # Emails (mail/compose.py): subject, heading, intro, button and closing line of each;
+    # a theme re-words them like any other id, in both the HTML and the text part.
+    "email.activation_code.subject": "{code} is your {pool} verification code",
+    "email.activation_code.heading": "Your {pool} verification code",
+    "email.activation_code.intro": "Enter this code on the sign-up page to activate your "
+    "account.",
+    "email.activation_code.footer": "The code expires in {minutes} minutes and works once. If "
+    "you did not try to create an account, ignore this email: nothing happens without the code.",
+    "email.already_registered.subject": "Someone tried to sign up to {pool} with your address",
+    "email.already_registered.heading": "You already have a {pool} account",
+    "email.already_registered.intro": "Someone just tried to create an account with this email "
+    "address. Nothing was changed.",
+    "email.already_registered.footer": "If it was you, sign in instead. If it was not you, "
+    "ignore this email.",
+    "email.invitation.subject": "{code} is your code to activate your {pool} account",
+    "email.invitation.heading": "You have been invited to {pool}",
+    "email.invitation.intro": "Open the activation page and enter this code.",
+    "email.invitation.button": "Activate your account",
+    "email.invitation.footer": "The invitation is valid for {hours} hours and the code works "
+    "once. If you did not expect it, ignore this email: nothing happens without the code.",
+    "email.set_password.subject": "Choose your password for {pool}",
+    "email.set_password.heading": "Your {pool} account is ready",
+    "email.set_password.intro": "Choose your password to start using it.",
+    "email.set_password.button": "Choose your password",
+    "email.set_password.footer": "The link is valid for {hours} hours and works once. If you "
+    "did not expect this email, ignore it.",
+    "email.mfa_code.subject": "{code} is your {pool} sign-in code",
+    "email.mfa_code.heading": "Your {pool} sign-in code",
+    "email.mfa_code.intro": "Enter this code on the sign-in page to finish signing in.",
+    "email.mfa_code.footer": "The code expires in {minutes} minutes and works once. If you are "
+    "not signing in right now, someone knows your password: change it in your account settings.",
+    "email.verify_address.subject": "{code} is your code to add this address to {pool}",
+    "email.verify_address.heading": "Confirm your email address",
+    "email.verify_address.intro": "Enter this code in your {pool} account settings to add this "
+    "address.",
+    "email.verify_address.footer": "The code expires in {minutes} minutes and works once. If you "
+    "did not ask for this, ignore this email: nothing changes without the code.",
+    "email.address_in_use.subject": "Someone tried to add your address to another {pool} account",
+    "email.address_in_use.heading": "Your address stays yours",
+    "email.address_in_use.intro": "Someone tried to add this email address to another {pool} "
+    "account. It stays with your account: nothing was changed.",
+    "email.address_in_use.footer": "If it was you, sign in with this address instead. If it was "
+    "not you, ignore this email.",
+    "email.recovery_code.subject": "{code} is your code to reset your {pool} password",
+    "email.recovery_code.heading": "Reset your {pool} password",
+    "email.recovery_code.intro": "Enter this code on the password reset page.",
+    "email.recovery_code.footer": "The code expires in {minutes} minutes and works once. If you "
+    "did not ask to reset your password, ignore this email: nothing changes without the code.",
+    "email.password_changed.subject": "Your {pool} password was changed",
+    "email.password_changed.heading": "Your password was changed",
+    "email.password_changed.intro": "The password of your {pool} account was just changed, and "
+    "every other session was signed out.",
+    "email.password_changed.footer": "If this was you, there is nothing to do. If it was not "
+    "you, reset your password now with “Forgot your password?” on the sign-in page, and tell "
+    "your administrator.",
 }
