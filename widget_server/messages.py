@@ -388,8 +388,7 @@ CATALOG: dict[str, str] = {
     "brand.not_published": "Publish this theme before assigning it.",
     "brand.theme_in_use": "This theme is assigned in {count} places. Assign another theme there "
     "first.",
-    "brand.theme_scope": "This theme belongs to another workspace or pool and cannot be used "
-    "here.",
+    "brand.theme_scope": "This theme belongs to another workspace or pool and cannot be used here.",
     "brand.unknown_target": "There is no such {kind}.",
     "brand.contrast_failures": "These colour pairs are below WCAG 2.2 AA contrast: {pairs}. "
     "Fix them, or publish anyway to accept them.",
@@ -397,15 +396,13 @@ CATALOG: dict[str, str] = {
     "brand.asset_missing": "The file this uses ({sha256}) is not uploaded (or was deleted). "
     "Upload it again or choose another.",
     "brand.asset_kind": "This needs an uploaded {kind}.",
-    "brand.asset_in_use": "A published theme uses this file. Publish a version without it "
-    "first.",
+    "brand.asset_in_use": "A published theme uses this file. Publish a version without it first.",
     "brand.unknown_asset": "There is no such file.",
     "brand.asset_empty": "This file is empty.",
     "brand.asset_too_large": "This file is larger than {max_kb} KB.",
     "brand.asset_type": "This is not a PNG, JPEG, WebP or SVG image, or a WOFF2 font. Files are "
     "recognised by their content, not their name.",
-    "brand.asset_corrupt": "This image could not be read. Export it again and upload the new "
-    "file.",
+    "brand.asset_corrupt": "This image could not be read. Export it again and upload the new file.",
     "brand.asset_dimensions": "This image is {width} by {height} pixels; at most {max} by "
     "{max} are accepted.",
     "brand.font_magic": "This is not a WOFF2 font: its content does not start with wOF2.",
@@ -431,8 +428,7 @@ CATALOG: dict[str, str] = {
     # a theme re-words them like any other id, in both the HTML and the text part.
     "email.activation_code.subject": "{code} is your {pool} verification code",
     "email.activation_code.heading": "Your {pool} verification code",
-    "email.activation_code.intro": "Enter this code on the sign-up page to activate your "
-    "account.",
+    "email.activation_code.intro": "Enter this code on the sign-up page to activate your account.",
     "email.activation_code.footer": "The code expires in {minutes} minutes and works once. If "
     "you did not try to create an account, ignore this email: nothing happens without the code.",
     "email.already_registered.subject": "Someone tried to sign up to {pool} with your address",

@@ -167,8 +167,8 @@ async def seed_demo(db: Database, clock: Clock, allowed_origins: list[str]) -> N
     async with db.write() as session:
         await seed_builtin(session, clock)
         if await session.get(Tenant, "acme") is None:
-            # The floor is the product's defaults: pool admins may go stricter, not weaker.
-            floor = {"min_length": 8, "common": True}
+            # The floor is the product's default length: pool admins may go longer, not shorter.
+            floor = {"min_length": 8}
             session.add(
                 Tenant(id="acme", name="ACME", theme={}, password_floor=floor, created_at=now)
             )

@@ -59,6 +59,8 @@ class AppDetail(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     updated_at: datetime
     revoked_at: datetime | None
+    #: The workspace the app is grouped under (``branding/workspaces.py``), if any.
+    workspace_id: str | None = None
 
 
 class CreatedApp(msgspec.Struct, frozen=True, kw_only=True):
@@ -311,6 +313,7 @@ def _detail(app: App) -> AppDetail:
         pool_ids=list(app.pool_ids),
         scopes=list(app.scopes),
         theme=dict(app.theme),
+        workspace_id=app.workspace_id,
         created_at=app.created_at,
         updated_at=app.updated_at,
         revoked_at=app.revoked_at,

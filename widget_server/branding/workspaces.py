@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated
 
 import msgspec
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -124,15 +124,24 @@ async def delete_workspace(services: Services, actor: Actor, workspace_id: str) 
     async with services.db.write() as session:
         row = await _visible(services, session, actor, "workspaces.write", workspace_id)
         held = 0
-        for column in (
-            Pool.workspace_id,
-            App.workspace_id,
-            ThemeRecord.workspace_id,
-            AdminPrincipal.workspace_id,
+        for column, live in (
+            (Pool.workspace_id, true()),
+            (App.workspace_id, true()),
+            (ThemeRecord.workspace_id, true()),
+            (AdminPrincipal.workspace_id, AdminPrincipal.revoked_at.is_(None)),
         ):
-            held += int(await session.scalar(select(func.count()).where(column == row.id)) or 0)
+            held += int(
+                await session.scalar(select(func.count()).where(column == row.id, live)) or 0
+            )
         if held:
             raise Conflict("brand.workspace_not_empty", count=held)
+        # Revoked designers of the workspace keep their rows (the audit trail names them)
+        # but no longer point at it; they cannot sign in, so their scope is moot.
+        await session.execute(
+            update(AdminPrincipal)
+            .where(AdminPrincipal.workspace_id == row.id)
+            .values(workspace_id=None)
+        )
         await session.execute(
             delete(ThemeAssignment).where(
                 ThemeAssignment.level == "workspace", ThemeAssignment.target_id == row.id
