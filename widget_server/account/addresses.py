@@ -195,8 +195,8 @@ def _message(
             return sms_compose.address_in_use(value, pool.name)
         return sms_compose.verify_address(value, code, pool.name, minutes)
     if code is None:
-        return services.composer.address_in_use(value, pool.name)
-    return services.composer.verify_address(value, code, pool.name, minutes)
+        return services.composer.address_in_use(value, pool)
+    return services.composer.verify_address(value, code, pool, minutes)
 
 
 async def _replace_pending(

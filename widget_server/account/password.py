@@ -88,7 +88,7 @@ async def change_password(
             user_agent=user_agent,
         )
         if contact is not None and contact[0] == "email":
-            notice = services.composer.password_changed(contact[1], pool.name)
+            notice = services.composer.password_changed(contact[1], pool)
             await enqueue_email(
                 session, services.clock, notice, services.settings.mail_per_address_per_hour
             )

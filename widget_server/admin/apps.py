@@ -7,6 +7,10 @@ are stored in their one canonical spelling and later matched exactly
 (``oidc.redirects``); origins are checked exactly like pool origins (they end up in
 ``frame-ancestors`` and as ``postMessage`` targets). Every change is audited in its own
 transaction.
+
+An app's theme is a layer of the pages of the pools it signs in to, which carry it in
+their snapshot (``PoolView.app_theme_layers``): a change of its theme or pools, or its
+revocation, bumps those pools' versions (``branding/reach.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from widget_server.admin import audit
 from widget_server.admin.access import Actor
 from widget_server.admin.guard import guard
 from widget_server.admin.validation import Problems
+from widget_server.branding import reach
 from widget_server.errors import Conflict, InvalidInput, NotFound
 from widget_server.models import App, Pool
 from widget_server.oidc.clients import client_secret_hash
@@ -54,6 +59,8 @@ class AppDetail(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     updated_at: datetime
     revoked_at: datetime | None
+    #: The workspace the app is grouped under (``branding/workspaces.py``), if any.
+    workspace_id: str | None = None
 
 
 class CreatedApp(msgspec.Struct, frozen=True, kw_only=True):
@@ -130,6 +137,8 @@ async def create_app(services: Services, actor: Actor, new: NewApp) -> CreatedAp
             raise InvalidInput({"id": [problems.message("admin.id_taken")]})
         await _audit(session, actor, "app.create", app_id, now, {"fields": sorted(values)})
         app = await _owned(session, actor, app_id)
+        pools = await reach.bump(session, app.pool_ids if app.theme else (), now)
+    reach.forget(services, pools)
     return CreatedApp(app=_detail(app), client_secret=secret)
 
 
@@ -143,12 +152,16 @@ async def update_app(services: Services, actor: Actor, app_id: str, patch: AppPa
             raise Conflict("app.revoked")
         values = await _checked(session, actor, patch, problems)
         problems.raise_if_any()
+        before = set(app.pool_ids)
         if values:
             await session.execute(
                 update(App).where(App.id == app_id).values(**values, updated_at=now)
             )
         await _audit(session, actor, "app.update", app_id, now, {"fields": sorted(values)})
         await session.refresh(app)
+        changed = "theme" in values or "pool_ids" in values
+        pools = await reach.bump(session, before | set(app.pool_ids) if changed else (), now)
+    reach.forget(services, pools)
     return _detail(app)
 
 
@@ -182,12 +195,16 @@ async def revoke_app(services: Services, actor: Actor, app_id: str) -> AppDetail
     now = services.clock.now()
     async with services.db.write() as session:
         app = await _owned(session, actor, app_id)
+        pools: list[str] = []
         if app.revoked_at is None:
             await session.execute(
                 update(App).where(App.id == app_id).values(revoked_at=now, updated_at=now)
             )
             await _audit(session, actor, "app.revoke", app_id, now, {})
             await session.refresh(app)
+            # Its theme layer leaves its pools' pages.
+            pools = await reach.bump(session, app.pool_ids, now)
+    reach.forget(services, pools)
     return _detail(app)
 
 
@@ -296,6 +313,7 @@ def _detail(app: App) -> AppDetail:
         pool_ids=list(app.pool_ids),
         scopes=list(app.scopes),
         theme=dict(app.theme),
+        workspace_id=app.workspace_id,
         created_at=app.created_at,
         updated_at=app.updated_at,
         revoked_at=app.revoked_at,

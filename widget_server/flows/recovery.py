@@ -236,7 +236,7 @@ async def _send(
     minutes = services.settings.code_ttl_seconds // 60
     per_hour = services.settings.mail_per_address_per_hour
     if to.kind == "email":
-        envelope = services.composer.recovery_code(to.value, code, pool.name, minutes)
+        envelope = services.composer.recovery_code(to.value, code, pool, minutes)
         return await enqueue_email(session, services.clock, envelope, per_hour)
     text = sms_compose.recovery_code(to.value, code, pool.name, minutes)
     return await enqueue_email(session, services.clock, text, per_hour, channel="sms")

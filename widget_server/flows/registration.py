@@ -506,8 +506,8 @@ def _compose(services: Services, pool: PoolView, address: str, code: str, taken:
             return sms_compose.already_registered(address, pool.name)
         return sms_compose.activation_code(address, code, pool.name, minutes)
     if taken:
-        return services.composer.already_registered(address, pool.name)
-    return services.composer.activation_code(address, code, pool.name, minutes)
+        return services.composer.already_registered(address, pool)
+    return services.composer.activation_code(address, code, pool, minutes)
 
 
 def _code_row(services: Services, flow: Flow, user_id: str | None, code: str) -> dict[str, Any]:

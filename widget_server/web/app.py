@@ -65,7 +65,7 @@ def create_app(
             max_waiting=settings.hash_max_waiting,
         ),
         pools=PoolDirectory(db),
-        composer=Composer(env),
+        composer=Composer(env, settings.public_url),
         notify_outbox=worker.wake,
     )
 
