@@ -423,7 +423,9 @@ class WebhookEndpoint(Base):
     pool_id: Mapped[str | None] = mapped_column(
         ForeignKey("pools.id", ondelete="CASCADE"), index=True
     )
-    app_id: Mapped[str | None] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    app_id: Mapped[str | None] = mapped_column(
+        ForeignKey("apps.id", ondelete="CASCADE"), index=True
+    )
     url: Mapped[str] = mapped_column(String(2048))
     description: Mapped[str] = mapped_column(String(200), default="")
     #: Event types delivered here; empty means every type.
@@ -471,9 +473,7 @@ class WebhookDelivery(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    endpoint_id: Mapped[str] = mapped_column(
-        ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
-    )
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
     event_id: Mapped[int] = mapped_column(
         ForeignKey("webhook_events.id", ondelete="CASCADE"), index=True
     )

@@ -23,6 +23,7 @@ from widget_server.errors import PoolNotFound
 from widget_server.forms import KeyedSchema
 from widget_server.models import IdentitySchema, Pool, Tenant
 from widget_server.passwords.policy import PasswordPolicy, policy_from_config
+from widget_server.webhooks.subscriptions import subscribed_events
 
 CACHE_SECONDS = 5.0
 
@@ -50,6 +51,9 @@ class PoolView(msgspec.Struct, frozen=True, kw_only=True):
     mfa: str = "off"
     #: ISO 3166 regions phone identifiers may come from; empty allows any.
     phone_regions: tuple[str, ...] = ()
+    #: Event types some webhook endpoint of this pool wants (``webhooks.subscriptions``);
+    #: empty, the common case, means the flows write no event at all.
+    webhook_events: frozenset[str] = frozenset()
 
     def allows_origin(self, origin: str | None) -> bool:
         return origin is not None and origin in self.allowed_origins
@@ -106,9 +110,10 @@ class PoolDirectory:
                     .where(Pool.id == pool_id)
                 )
             ).first()
-        if row is None:
-            raise PoolNotFound()
-        pool, schema, tenant_theme, metadata_schema = row
+            if row is None:
+                raise PoolNotFound()
+            pool, schema, tenant_theme, metadata_schema = row
+            webhook_events = await subscribed_events(session, pool.tenant_id, pool.id)
         return PoolView(
             id=pool.id,
             tenant_id=pool.tenant_id,
@@ -126,4 +131,5 @@ class PoolDirectory:
             session_idle_seconds=pool.session_idle_seconds,
             mfa=pool.mfa,
             phone_regions=tuple(r.upper() for r in pool.phone_regions or ()),
+            webhook_events=webhook_events,
         )

@@ -3,8 +3,9 @@
 Roles, most powerful first::
 
     tenant_admin   every pool of the tenant; pools, schemas, administrators
-    pool_admin     one pool: its users (create, edit, lifecycle), read its settings and audit
-    pool_viewer    one pool: read its users, settings and audit log
+    pool_admin     one pool: its users (create, edit, lifecycle), its webhook endpoints,
+                   read its settings and audit
+    pool_viewer    one pool: read its users, settings, webhook endpoints and audit log
 
 Scope is checked before role: an object outside the caller's scope is ``NotFound``
 (404), exactly like one that does not exist, so a pool admin learns nothing about other
@@ -39,6 +40,10 @@ Action = Literal[
     # Apps (OAuth clients) span pools: tenant admins only.
     "apps.read",
     "apps.write",
+    # Webhook endpoints, their secrets, delivery logs, resends and test events. A pool's
+    # endpoints need the pool in scope; an app's endpoints a tenant-wide principal.
+    "webhooks.read",
+    "webhooks.write",
 ]
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
@@ -55,12 +60,24 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             "audit.read",
             "apps.read",
             "apps.write",
+            "webhooks.read",
+            "webhooks.write",
         }
     ),
     "pool_admin": frozenset(
-        {"pools.read", "schemas.read", "users.read", "users.write", "audit.read"}
+        {
+            "pools.read",
+            "schemas.read",
+            "users.read",
+            "users.write",
+            "audit.read",
+            "webhooks.read",
+            "webhooks.write",
+        }
     ),
-    "pool_viewer": frozenset({"pools.read", "schemas.read", "users.read", "audit.read"}),
+    "pool_viewer": frozenset(
+        {"pools.read", "schemas.read", "users.read", "audit.read", "webhooks.read"}
+    ),
 }
 
 API_KEY_PREFIX = "wsk_"

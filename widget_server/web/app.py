@@ -43,6 +43,7 @@ from widget_server.web.context import WebContext
 from widget_server.web.portal_routes import portal_router
 from widget_server.web.render import Renderer, make_environment
 from widget_server.web.security import SecurityHeadersMiddleware
+from widget_server.webhooks.worker import WebhookWorker
 
 
 def create_app(
@@ -66,6 +67,7 @@ def create_app(
         settings.outbox_poll_seconds,
         sms=sms or provider_from_settings(settings),
     )
+    webhooks = WebhookWorker(db, clock, settings)
     services = Services(
         settings=settings,
         db=db,
@@ -78,6 +80,7 @@ def create_app(
         pools=PoolDirectory(db),
         composer=Composer(env),
         notify_outbox=worker.wake,
+        notify_webhooks=webhooks.wake,
     )
 
     # End-user login throttle: in this process, or in Redis shared by all (redis_url).
@@ -94,8 +97,10 @@ def create_app(
             await ensure_builtin_schemas(session, clock.now())
         load_common_passwords()  # the first registration should not pay for it
         worker.start()
+        webhooks.start()
 
     async def shutdown() -> None:
+        await webhooks.stop()
         await worker.stop()
         services.hashing.close()
         await db.dispose()
@@ -110,6 +115,7 @@ def create_app(
             {
                 "web": WebContext(services, Renderer(env)),
                 "outbox": worker,
+                "webhooks": webhooks,
                 "admin_login_throttle": LoginThrottle(),
                 "oidc_keys": KeyRing(services),
                 "login_throttle": login_throttle,
