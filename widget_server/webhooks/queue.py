@@ -125,11 +125,15 @@ def claim(connection: Connection, ids: Sequence[int], now: datetime, lease: time
 
 
 def record(
-    connection: Connection, job: Job, outcome: Outcome, started: datetime, excerpt: str
+    connection: Connection,
+    job: Job,
+    outcome: Outcome,
+    started: datetime,
+    now: datetime,
+    excerpt: str,
 ) -> None:
     """The attempt in the log, and the delivery done, rescheduled or given up."""
     number = job.attempts + 1
-    now = started + timedelta(milliseconds=outcome.duration_ms)
     changed = connection.execute(
         update(_DELIVERIES)
         .where(_d.id == job.delivery_id)

@@ -165,6 +165,7 @@ class WebhookWorker:
                     job=job,
                     outcome=outcome,
                     started=started,
+                    now=self._clock.now(),
                     excerpt=request_excerpt(body),
                 )
             )
