@@ -197,7 +197,7 @@ async def login_failed(
     unknown and known identifiers alike, so the two cost the same."""
     if not wants(pool, events.LOGIN_FAILED):
         return
-    data = events.LoginFailedData(pool_id=pool.id, app_id=app_id, user_id=user_id)
+    data = events.LoginFailedData(pool_id=pool.id, app_id=app_id, reason="failed", user_id=user_id)
     async with services.db.write() as session:
         now = services.clock.now()
         await _insert(session, pool, events.LOGIN_FAILED, data, now, user_id=user_id, app_id=app_id)

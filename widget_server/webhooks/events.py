@@ -129,7 +129,7 @@ class LoginFailedData(_Data, frozen=True, kw_only=True, omit_defaults=True):
 
     pool_id: str
     app_id: str | None
-    reason: Literal["failed"] = "failed"
+    reason: Literal["failed"]
     user_id: str | None = None
 
 
