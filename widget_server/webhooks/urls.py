@@ -40,11 +40,10 @@ def check_url(url: str, allow_private: bool) -> list[str]:
         return ["webhook.url_invalid"]
     try:
         parsed = httpx.URL(url)
-        parsed.port  # noqa: B018 - raises for a port out of range
     except (httpx.InvalidURL, ValueError):
         return ["webhook.url_invalid"]
     host = parsed.host
-    if parsed.scheme not in ("https", "http") or not host:
+    if parsed.scheme not in ("https", "http") or not host or not 0 < (parsed.port or 1) < 65536:
         return ["webhook.url_invalid"]
     problems = []
     if parsed.userinfo:
