@@ -108,6 +108,9 @@ async def _demo(args: argparse.Namespace) -> None:
     partner_origin = f"http://127.0.0.1:{args.partner_port}"
     settings = Settings.from_env().with_secret(data)
     overrides: dict[str, object] = {"public_url": widget_origin}
+    if "WIDGET_WEBHOOKS_ALLOW_PRIVATE" not in os.environ:
+        # A partner backend tried out on this machine receives webhooks at localhost.
+        overrides["webhooks_allow_private"] = True
     if "WIDGET_DATABASE_URL" not in os.environ:
         overrides["database_url"] = f"sqlite+aiosqlite:///{data / 'widget.db'}"
     sink = None

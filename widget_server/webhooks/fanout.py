@@ -15,7 +15,6 @@ of sign-ins to that app only (another app's logins are not its business).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -159,8 +158,3 @@ def delivery_row(
         "created_at": now,
         "finished_at": None,
     }
-
-
-def insert_deliveries(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        connection.execute(INSERT_DELIVERY, list(rows))
