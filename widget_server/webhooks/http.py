@@ -85,6 +85,10 @@ class Sender:
             error = f"no answer within {self._timeout:g} s"
         except httpx.HTTPError as failed:
             error = f"{type(failed).__name__}: {failed}"
+        except (httpx.InvalidURL, ValueError, OSError) as failed:
+            # Recorded like any failure: a delivery whose attempt is not recorded would be
+            # retried after every lease, forever, without counting towards giving up.
+            error = f"{type(failed).__name__}: {failed}"
         return Outcome(
             status_code=status,
             error=error[:ERROR_LENGTH] if error else None,
