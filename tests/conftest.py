@@ -30,7 +30,7 @@ from widget_server.passwords.hashing import Argon2Hasher
 from widget_server.seed import seed_demo
 from widget_server.settings import Settings
 from widget_server.web.app import create_app
-from widget_server.web.context import WebContext
+from widget_server.web.shared.context import WebContext
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

@@ -30,7 +30,9 @@ def cli(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProc
 
 
 async def test_fresh_install_first_steps(tmp_path: Path) -> None:
-    assert cli(tmp_path, "create-tenant", "--id", "acme", "--name", "ACME").returncode == 0
+    # A fresh install: the first command says to set the database up (tests/test_cli_safety.py).
+    created = cli(tmp_path, "create-tenant", "--id", "acme", "--name", "ACME", "--create")
+    assert created.returncode == 0, created.stderr
     admin = cli(
         tmp_path,
         *("create-admin", "--tenant", "acme", "--email", "Op@Example.com"),

@@ -124,6 +124,14 @@ def test_with_secret_keeps_a_configured_key_and_writes_nothing(tmp_path: Path):
     assert not (tmp_path / "secret.key").exists()
 
 
+def test_with_secret_without_create_reads_a_key_but_never_writes_one(tmp_path: Path):
+    data_dir = tmp_path / "data"
+    assert Settings().with_secret(data_dir, create=False).secret_key == ""
+    assert not data_dir.exists()  # a CLI run in the wrong folder leaves nothing behind
+    made = Settings().with_secret(data_dir)
+    assert Settings().with_secret(data_dir, create=False).secret_key == made.secret_key
+
+
 _WATCH: list[Path] = []
 _EXPOSED: list[str] = []
 

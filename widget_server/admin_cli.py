@@ -22,6 +22,7 @@ from widget_server.admin import pools, principals
 from widget_server.admin.access import ROLES, Actor, Principal
 from widget_server.admin.pools import NewPool
 from widget_server.admin.principals import NewAdmin
+from widget_server.cli_target import add_create_flag
 from widget_server.errors import InvalidInput, WidgetError
 from widget_server.models import Tenant
 from widget_server.services import Services
@@ -54,6 +55,8 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     key.add_argument("--name", required=True)
     key.add_argument("--role", choices=ROLES, default="tenant_admin")
     key.add_argument("--pool", help="the pool of a pool_admin or pool_viewer key")
+    for command in (tenant, admin, pool, key):
+        add_create_flag(command)
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> None:

@@ -17,19 +17,21 @@ import uvicorn
 if sys.platform != "win32":
     import uvloop
 
-from widget_server import admin_cli, migrate
+from widget_server import admin_cli, cli_target, migrate
 from widget_server.clock import SystemClock
 from widget_server.db import Database
 from widget_server.demo.oidc_app import DEMO_CLIENT_ID, ensure_demo_app
 from widget_server.demo.partner import create_partner_app
 from widget_server.demo.partner_signin import PartnerOidc
+from widget_server.errors import InstallationError
+from widget_server.installation import ensure_key_fingerprint
 from widget_server.mail.devsink import SmtpSink
 from widget_server.oidc import keys_cli
 from widget_server.passwords.hashing import Argon2Hasher
-from widget_server.seed import DemoAdmin, seed_demo, seed_demo_admins
+from widget_server.seed import DEMO_TENANT, DemoAdmin, seed_demo, seed_demo_admins
 from widget_server.settings import Settings
 from widget_server.web.app import create_app
-from widget_server.web.render import make_environment
+from widget_server.web.shared.render import make_environment
 
 log = logging.getLogger("widget_server")
 
@@ -37,9 +39,10 @@ log = logging.getLogger("widget_server")
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="widget-server", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser("migrate", help="apply database migrations (creates the database)")
     seed = commands.add_parser("seed-demo", help="add the demo tenant and sample pools")
     seed.add_argument("--origin", action="append", default=[], help="allowed embed origin")
+    cli_target.add_create_flag(seed)
     serve = commands.add_parser("serve", help="run the server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -74,39 +77,64 @@ async def _run(args: argparse.Namespace) -> None:
         # Every process behind one database must share the key, or flows and codes made
         # by one are refused by the others: a per-machine generated key cannot do that.
         raise SystemExit("WIDGET_SECRET_KEY must be set when the database is not SQLite")
-    settings = settings.with_secret(Path(".data"))
+    if args.command == "serve":
+        await _serve_app(args, settings)
+        return
+    # Every other command acts on an existing installation: it refuses a database that is
+    # not there or not migrated, and a secret key it was not set up with, unless --create.
+    # Setting one up is what migrate is for.
+    create = args.command == "migrate" or args.create
+    try:
+        settings = await cli_target.open_target(settings, create=create, scope=_scope(args))
+    except InstallationError as exc:
+        raise SystemExit(str(exc)) from None
     if args.command in admin_cli.COMMANDS:
         await admin_cli.run(args, settings)
-        return
-    if args.command in keys_cli.COMMANDS:
+    elif args.command in keys_cli.COMMANDS:
         await keys_cli.run(args, settings)
-        return
-    db = Database(settings.database_url)
-    try:
-        if args.command == "migrate":
-            await migrate.upgrade(db)
-        elif args.command == "seed-demo":
-            await migrate.upgrade(db)
+    elif args.command == "seed-demo":
+        db = Database(settings.database_url)
+        try:
             await seed_demo(db, SystemClock(), args.origin)
-    finally:
-        await db.dispose()
-    if args.command == "serve":
-        config = uvicorn.Config(
-            create_app(settings),
-            host=args.host,
-            port=args.port,
-            access_log=args.access_log,
-            backlog=4096,
-            proxy_headers=False,
-        )
-        await _serve([config])
+        finally:
+            await db.dispose()
+
+
+def _scope(args: argparse.Namespace) -> str:
+    """Which tenant a command acts on, for the line that says where it acts."""
+    if args.command == "create-tenant":
+        return f"tenant {args.id}"
+    if args.command == "seed-demo":
+        return f"tenant {DEMO_TENANT} (the demo's)"
+    tenant = getattr(args, "tenant", None)
+    return f"tenant {tenant}" if tenant else "every tenant"
+
+
+async def _serve_app(args: argparse.Namespace, settings: Settings) -> None:
+    source = cli_target.key_source(settings)
+    settings = settings.with_secret(cli_target.DATA_DIR)
+    try:
+        await cli_target.check_before_serving(settings, source)
+    except InstallationError as exc:
+        raise SystemExit(str(exc)) from None
+    config = uvicorn.Config(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        access_log=args.access_log,
+        backlog=4096,
+        proxy_headers=False,
+    )
+    await _serve([config])
 
 
 async def _demo(args: argparse.Namespace) -> None:
     data = Path(args.data_dir).resolve()
     widget_origin = f"http://localhost:{args.widget_port}"
     partner_origin = f"http://127.0.0.1:{args.partner_port}"
-    settings = Settings.from_env().with_secret(data)
+    settings = Settings.from_env()
+    key_source = cli_target.key_source(settings, data)
+    settings = settings.with_secret(data)
     overrides: dict[str, object] = {"public_url": widget_origin}
     if "WIDGET_WEBHOOKS_ALLOW_PRIVATE" not in os.environ:
         # A partner backend tried out on this machine receives webhooks at localhost.
@@ -129,6 +157,12 @@ async def _demo(args: argparse.Namespace) -> None:
     settings = dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
     db = Database(settings.database_url)
     await migrate.upgrade(db)
+    try:
+        # Before the demo app's secret is hashed under a key the database may not know.
+        await ensure_key_fingerprint(db, settings.secret_key, source=key_source)
+    except InstallationError as exc:
+        await db.dispose()
+        raise SystemExit(str(exc)) from None
     await seed_demo(db, SystemClock(), [partner_origin])
     client_secret = await ensure_demo_app(db, settings.secret_key, SystemClock(), partner_origin)
     hasher = Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib)

@@ -2,7 +2,7 @@
 
 SQLite allows one writer at a time; if several transactions race for the write lock,
 its busy handler sleeps and p99 explodes. So on SQLite every write transaction takes
-an in-process lock first and the busy handler never has to wait (DESIGN.md, measured
+an in-process lock first and the busy handler never has to wait (docs/architecture.md, measured
 3.4 s → 0.74 s register p99). PostgreSQL needs no such lock.
 
 The lock (``WriteLock``) is taken by coroutines (``write()``'s sessions, on the loop)

@@ -27,6 +27,9 @@
      │    ├── MfaThrottled(retry_after)    too many second-factor attempts for this user
      │    ├── MfaUnavailable               no way to reach the user (no email, no SMS yet)
      │    └── NotSignedIn                  no live session for the account portal
+     ├── InstallationError(message_id)     the database or secret key a server or CLI run
+     │                                     was given is not the installation's, or there is
+     │                                     no installation there yet (installation.py)
      ├── Overloaded(retry_after)           password hashing pool full
      └── AdminError                        the admin API and portal
           ├── NotAuthenticated             no, unknown, revoked or expired credentials
@@ -321,3 +324,21 @@ class MfaUnavailable(MfaError):
 
 class NotSignedIn(MfaError):
     message_id = "account.signed_out"
+
+
+# --- The installation: its database and secret key (installation.py, cli_target.py) -------
+
+
+class InstallationError(WidgetError):
+    """Acting here would write where the server does not read, or make keys and codes it
+    refuses. Raised before anything is written; ``str()`` is the operator's text, since it
+    ends up in a terminal or a startup log rather than on a page."""
+
+    def __init__(self, message_id: str, **params: str | int) -> None:
+        super().__init__(msg(message_id, "error", **params).text())
+        self.message_id = message_id
+        self.params = params
+
+    @property
+    def message(self) -> Msg:
+        return msg(self.message_id, "error", **self.params)

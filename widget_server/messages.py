@@ -393,4 +393,24 @@ CATALOG: dict[str, str] = {
     "ui.mfa_send_email": "Send me a code",
     "ui.mfa_resend_email": "Send a new code",
     "ui.mfa_use_app": "Use my authenticator app instead",
+    # The installation: which database and secret key a server or CLI run acts on
+    # (installation.py, cli_target.py). Read by operators in a terminal.
+    "install.no_database": "There is no database at {url}. Run this from the folder the "
+    "server runs in, set WIDGET_DATABASE_URL to the server's database, or pass --create to "
+    "set up a new one there.",
+    "install.not_migrated": "{url} is not a widget-server database (no migrations were ever "
+    "applied to it). Run this from the folder the server runs in, set WIDGET_DATABASE_URL to "
+    "the server's database, or pass --create to set this one up.",
+    "install.unreachable": "Cannot open the database {url} ({detail}). Check WIDGET_DATABASE_URL.",
+    "install.no_secret": "There is no secret key: WIDGET_SECRET_KEY is not set and {path} "
+    "does not exist. Run this from the folder the server runs in (it keeps its key in "
+    ".data/secret.key), or set WIDGET_SECRET_KEY to the server's key.",
+    "install.no_fingerprint": "{url} does not record yet which secret key it belongs to (it "
+    "was set up before that was recorded). Start the server once, or run `widget-server "
+    "migrate` with the server's key, or pass --create if the key from {source} is the "
+    "server's.",
+    "install.key_mismatch": "The secret key from {source} is not the one {url} was set up "
+    "with: API keys, invitation links, codes, sessions, CSRF tokens, encrypted TOTP seeds and "
+    "signing keys made under one are unreadable under the other. Use the key it was set up "
+    "with: set WIDGET_SECRET_KEY to it, or run from the folder whose .data/secret.key holds it.",
 }

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, TypeVar
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -44,6 +45,20 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSON,
         list[str]: JSON,
     }
+
+
+class Installation(Base):
+    """One row of facts about the installation that every process and CLI run must agree
+    on. ``key_fingerprint`` is an HMAC of a fixed label under the secret key (never the key):
+    a process started with another key would read no code, CSRF token or encrypted seed
+    that the others wrote, so it refuses to start instead (``widget_server.installation``)."""
+
+    __tablename__ = "installation"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_installation_one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    key_fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
 
 
 class Tenant(Base):

@@ -19,6 +19,8 @@ from widget_server.models import AdminPrincipal, IdentitySchema, Pool, Tenant
 from widget_server.secrets_ import new_id
 
 _SCHEMAS = Path(__file__).resolve().parent / "builtin_schemas"
+#: The demo tenant, ACME.
+DEMO_TENANT = "acme"
 
 BUILTIN_SCHEMAS = {
     "consumer-basic": "Consumer: email and password",
@@ -109,8 +111,8 @@ async def seed_demo(db: Database, clock: Clock, allowed_origins: list[str]) -> N
     now = clock.now()
     async with db.write() as session:
         await seed_builtin(session, clock)
-        if await session.get(Tenant, "acme") is None:
-            session.add(Tenant(id="acme", name="ACME", theme={}, created_at=now))
+        if await session.get(Tenant, DEMO_TENANT) is None:
+            session.add(Tenant(id=DEMO_TENANT, name="ACME", theme={}, created_at=now))
         await session.flush()
         for demo in DEMO_POOLS:
             pool = await session.get(Pool, demo.id)
@@ -118,7 +120,7 @@ async def seed_demo(db: Database, clock: Clock, allowed_origins: list[str]) -> N
                 session.add(
                     Pool(
                         id=demo.id,
-                        tenant_id="acme",
+                        tenant_id=DEMO_TENANT,
                         name=demo.name,
                         payload_schema_id=demo.schema,
                         metadata_schema_id=None,
@@ -184,7 +186,7 @@ async def seed_demo_admins(
         for admin in DEMO_ADMINS:
             found = await session.execute(
                 select(AdminPrincipal.id).where(
-                    AdminPrincipal.tenant_id == "acme", AdminPrincipal.email == admin.email
+                    AdminPrincipal.tenant_id == DEMO_TENANT, AdminPrincipal.email == admin.email
                 )
             )
             if found.first() is not None:
@@ -192,7 +194,7 @@ async def seed_demo_admins(
             session.add(
                 AdminPrincipal(
                     id=new_id(),
-                    tenant_id="acme",
+                    tenant_id=DEMO_TENANT,
                     pool_id=admin.pool_id,
                     kind="person",
                     role=admin.role,

@@ -19,7 +19,9 @@ class Settings:
     #: SQLAlchemy URL. SQLite (``sqlite+aiosqlite:///path``) embedded by default;
     #: ``postgresql+asyncpg://user@host/db`` for production.
     database_url: str = "sqlite+aiosqlite:///.data/widget.db"
-    #: Key for HMACs over codes and CSRF tokens. Rotating it invalidates open flows and codes.
+    #: Key for HMACs over codes, CSRF tokens and API keys, and for encrypted seeds and signing
+    #: keys. The database records its fingerprint; the server and the CLI refuse to run under
+    #: another key, which could read none of it (``widget_server/installation.py``).
     secret_key: str = field(default="", repr=False)
     #: Where browsers reach this server; used in emails and snippets.
     public_url: str = "http://localhost:8000"
@@ -100,11 +102,16 @@ class Settings:
             values[name] = _convert(raw, type(getattr(cls(), name)), key)
         return cls(**values)  # type: ignore[arg-type]
 
-    def with_secret(self, data_dir: Path) -> Settings:
-        """Return settings with a secret key, generated once and kept in ``data_dir`` if unset."""
+    def with_secret(self, data_dir: Path, *, create: bool = True) -> Settings:
+        """Return settings with a secret key, generated once and kept in ``data_dir`` if unset.
+
+        With ``create=False`` nothing is written: without a key file they come back keyless
+        (a CLI command run in the wrong folder must not leave a new key there)."""
         if self.secret_key:
             return self
         path = data_dir / "secret.key"
+        if not create:
+            return replace(self, secret_key=path.read_text().strip()) if path.is_file() else self
         data_dir.mkdir(parents=True, exist_ok=True)
         try:
             # Created 0600 from the first byte, and exclusively: two processes starting

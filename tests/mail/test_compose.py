@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from widget_server.mail.compose import Composer
-from widget_server.web.render import make_environment
+from widget_server.web.shared.render import make_environment
 
 
 @pytest.mark.parametrize("pool_name", ["Partner 1", "Tom & Jerry <Shop> \"quoted\" 'x'"])

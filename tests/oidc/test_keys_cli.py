@@ -9,8 +9,8 @@ import pytest
 from widget_server.cli import main
 
 
-def keys(capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
-    main(["signing-keys"])
+def keys(capsys: pytest.CaptureFixture[str], *flags: str) -> dict[str, str]:
+    main(["signing-keys", *flags])
     lines = capsys.readouterr().out.strip().splitlines()
     return {line.split()[0]: line.split()[-1] for line in lines}
 
@@ -20,7 +20,7 @@ def test_rotate_then_retire(
 ) -> None:
     monkeypatch.setenv("WIDGET_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
     monkeypatch.setenv("WIDGET_SECRET_KEY", "cli-test-key")
-    (first,) = keys(capsys)
+    (first,) = keys(capsys, "--create")  # a new database
     main(["rotate-signing-key"])
     capsys.readouterr()
     listed = keys(capsys)

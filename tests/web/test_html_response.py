@@ -9,7 +9,7 @@ from litestar import Litestar, Response, get
 from litestar.datastructures import Cookie
 from litestar.enums import MediaType
 
-from widget_server.web.views import HtmlResponse
+from widget_server.web.shared.responses import HtmlResponse
 
 HEADERS = {"content-security-policy": "frame-ancestors 'none'", "Vary": "HX-Request"}
 BODY = "<p>Grüße &amp; ✓</p>"

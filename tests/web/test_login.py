@@ -31,8 +31,8 @@ from widget_server.models import (
 )
 from widget_server.oidc.codes import code_hash
 from widget_server.passwords.hashing import Argon2Hasher
-from widget_server.web import login_views
-from widget_server.web.login_views import logout_csrf
+from widget_server.web.widget import login_views
+from widget_server.web.widget.login_views import logout_csrf
 
 
 class CountingHasher:

@@ -9,8 +9,8 @@ import pytest
 
 from tests.conftest import Harness
 from widget_server.flows import registration
-from widget_server.web import views
-from widget_server.web.render import FlowIds
+from widget_server.web.shared.render import FlowIds
+from widget_server.web.widget import registration_views as views
 
 GOOD_PASSWORD = "Blue-Harbour-Kettle-42"
 # Valid addresses with characters HTML escapes and a placeholder's spelling.

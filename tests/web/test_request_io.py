@@ -12,7 +12,7 @@ from litestar._parsers import parse_url_encoded_form_data
 from tests.auth.people import make_user
 from tests.conftest import Harness
 from tests.web.login_client import LoginClient
-from widget_server.web.request_io import first, form_fields, header
+from widget_server.web.shared.request_io import first, form_fields, header
 
 SECRET = "Unusual-Parrot-Lantern-77"
 

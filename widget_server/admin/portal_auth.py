@@ -11,7 +11,7 @@ nothing more to store and it changes with every sign-in.
 
 Failed sign-ins are counted per email and per client IP in this process (a sliding
 window). With several server processes each counts on its own, so the effective limit
-is N times higher; a shared store (Redis) would make it exact, which DESIGN.md plans for.
+is N times higher; a shared store (Redis) would make it exact (planned; docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ class SectorTemplate(msgspec.Struct, frozen=True, kw_only=True):
     metadata_schema: dict[str, Any] | None
     metadata_schema_id: str | None
     password_policy: dict[str, Any]
-    """``PolicyConfig`` fields; ``{}`` is the defaults of DESIGN.md."""
+    """``PolicyConfig`` fields; ``{}`` is the defaults (docs/architecture.md)."""
     activation_methods: tuple[ActivationMethod, ...]
     self_registration: bool
     email_domains: tuple[str, ...]

@@ -10,7 +10,7 @@ from widget_server.errors import InvalidInput
 from widget_server.messages import Msg, msg
 from widget_server.passwords.policy import policy_from_config
 from widget_server.themes import resolve_theme
-from widget_server.web.security import HOST_NAME, normalise_origin
+from widget_server.web.shared.security import HOST_NAME, normalise_origin
 
 
 class Problems:

@@ -1,6 +1,6 @@
 """One-time codes bound to a purpose and a stored flow: second-factor codes (``mfa``) and
 address verification (``verify_address``). The same rules as activation codes
-(DESIGN.md): 6 digits from ``secrets``, stored as an HMAC over (purpose, flow, code),
+(docs/architecture.md): 6 digits from ``secrets``, stored as an HMAC over (purpose, flow, code),
 10 minutes, 5 attempts, 60 s before a new one, single use.
 
 Bound three ways, so a code can only ever do the one thing it was sent for: the HMAC

@@ -246,3 +246,9 @@ def clear_session_cookie(pool_id: str) -> str:
 def read_session_token(request: Request[Any, Any, Any], pool_id: str) -> str | None:
     token = request.cookies.get(cookie_name(pool_id))
     return token if token and len(token) <= MAX_TOKEN else None
+
+
+def logout_csrf(services: Services, session_id: str) -> str:
+    """The logout form's token, derived from the session: only a page rendered for this
+    session has it, and it changes with every login."""
+    return secrets_.keyed_hash(services.settings.secret_key, "logout", session_id)[:43]

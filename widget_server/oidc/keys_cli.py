@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from widget_server import migrate
+from widget_server.cli_target import add_create_flag
 from widget_server.clock import Clock, SystemClock
 from widget_server.db import Database
 from widget_server.oidc.keys import KeyRing
@@ -30,16 +30,21 @@ class _KeyServices:
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    commands.add_parser("signing-keys", help="list the ID-token signing keys")
-    commands.add_parser("rotate-signing-key", help="sign ID tokens with a new key from now on")
+    listing = commands.add_parser("signing-keys", help="list the ID-token signing keys")
+    rotate = commands.add_parser(
+        "rotate-signing-key", help="sign ID tokens with a new key from now on"
+    )
     retire = commands.add_parser("retire-signing-key", help="stop publishing an old signing key")
     retire.add_argument("kid")
+    for command in (listing, rotate, retire):
+        add_create_flag(command)
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> None:
+    """``settings`` are those ``cli_target.open_target`` checked: the database is migrated
+    and its signing keys open under ``settings.secret_key``."""
     db = Database(settings.database_url)
     try:
-        await migrate.upgrade(db)
         clock = SystemClock()
         ring = KeyRing(_KeyServices(settings, db, clock))
         if args.command == "rotate-signing-key":

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from widget_server.web.security import HOST_NAME
+from widget_server.web.shared.security import HOST_NAME
 
 MAX_LENGTH = 2048
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})

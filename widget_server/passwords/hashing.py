@@ -58,7 +58,7 @@ class Argon2Hasher:
     """argon2id; defaults are the OWASP minimum (m=19 MiB, t=2, p=1).
 
     p=1 because extra lanes cost several times the CPU per hash on small machines
-    (DESIGN.md) without making a single guess harder for an attacker.
+    (docs/architecture.md) without making a single guess harder for an attacker.
     """
 
     def __init__(self, time_cost: int = 2, memory_kib: int = 19456, parallelism: int = 1) -> None:

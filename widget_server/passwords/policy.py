@@ -25,7 +25,7 @@ HARD_CAP = 1024
 before any validator runs, so it is never scanned, compared or hashed."""
 
 MIN_MAX_LENGTH = 64
-"""A pool may not set its maximum below this (DESIGN.md: accept at least 64), so
+"""A pool may not set its maximum below this (docs/architecture.md: accept at least 64), so
 passphrases and password-manager output always fit."""
 
 SIMILARITY_INPUT_CAP = 256
@@ -334,7 +334,8 @@ _Count = Annotated[int, msgspec.Meta(ge=0, le=HARD_CAP)]
 
 
 class PolicyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A pool's stored password-policy settings; the defaults are DESIGN.md's."""
+    """A pool's stored password-policy settings; the defaults are those of
+    docs/architecture.md ("Security decisions")."""
 
     min_length: Annotated[int, msgspec.Meta(ge=1, le=HARD_CAP)] = 8
     max_length: Annotated[int, msgspec.Meta(ge=MIN_MAX_LENGTH, le=HARD_CAP)] = 128

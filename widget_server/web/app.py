@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from litestar import Litestar, Router
+from litestar import Litestar
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
-from litestar.static_files import create_static_files_router
-from litestar.types import ControllerRouterHandler
 
 from widget_server import migrate
 from widget_server.admin.portal_auth import LoginThrottle
@@ -16,6 +14,7 @@ from widget_server.auth.throttle import LoginThrottle as EndUserLoginThrottle
 from widget_server.auth.throttle import make_store
 from widget_server.clock import Clock, SystemClock
 from widget_server.db import Database
+from widget_server.installation import ensure_key_fingerprint
 from widget_server.mail.compose import Composer
 from widget_server.mail.outbox import OutboxWorker
 from widget_server.mail.senders import Sender, SmtpSender
@@ -26,23 +25,12 @@ from widget_server.pools import PoolDirectory
 from widget_server.services import Services
 from widget_server.settings import Settings
 from widget_server.sms import SmsProvider, provider_from_settings
-from widget_server.web import (
-    account,
-    invitation,
-    login,
-    mfa,
-    oidc,
-    oidc_authorize,
-    pages,
-    recovery,
-    registration,
-)
+from widget_server.web import account, api, assets, dev, oauth, ops, portal, widget
 from widget_server.web.api.openapi import openapi_config
-from widget_server.web.api.router import admin_api_router
-from widget_server.web.context import WebContext
-from widget_server.web.portal_routes import portal_router
-from widget_server.web.render import Renderer, make_environment
-from widget_server.web.security import SecurityHeadersMiddleware
+from widget_server.web.shared.context import WebContext
+from widget_server.web.shared.render import Renderer, make_environment
+from widget_server.web.shared.security import SecurityHeadersMiddleware
+from widget_server.web.shared.static import StaticFiles
 from widget_server.webhooks.worker import WebhookWorker
 
 
@@ -59,7 +47,8 @@ def create_app(
         raise ValueError("settings.secret_key is empty; set WIDGET_SECRET_KEY")
     clock = clock or SystemClock()
     db = Database(settings.database_url)
-    env = make_environment()
+    static = StaticFiles(asset_dir("static"))
+    env = make_environment(static)
     worker = OutboxWorker(
         db,
         sender or _smtp(settings),
@@ -93,6 +82,7 @@ def create_app(
     async def startup() -> None:
         if migrate_on_start:
             await migrate.upgrade(db)
+        await ensure_key_fingerprint(db, settings.secret_key, now=clock.now())
         async with db.write() as session:
             await ensure_builtin_schemas(session, clock.now())
         load_common_passwords()  # the first registration should not pay for it
@@ -106,14 +96,21 @@ def create_app(
         await db.dispose()
 
     return Litestar(
+        # One router per audience (web/README.md has the map).
         route_handlers=[
-            Router(path="/", route_handlers=_widget_handlers(), include_in_schema=False),
-            admin_api_router(),
-            portal_router(),
+            widget.router(),
+            account.router(),
+            oauth.router(),
+            portal.router(),
+            api.router(),
+            dev.router(),
+            ops.router(),
+            assets.router(),
         ],
         state=State(
             {
                 "web": WebContext(services, Renderer(env)),
+                "static_files": static,
                 "outbox": worker,
                 "webhooks": webhooks,
                 "admin_login_throttle": LoginThrottle(),
@@ -127,41 +124,6 @@ def create_app(
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(),
     )
-
-
-def _widget_handlers() -> list[ControllerRouterHandler]:
-    """The widget, its pages and assets: not part of the admin API's OpenAPI document."""
-    return [
-        registration.show_registration,
-        login.show_login,
-        login.submit_login,
-        login.logout,
-        login.show_logged_out,
-        *mfa.HANDLERS,
-        *account.HANDLERS,
-        recovery.show_recovery,
-        recovery.request_recovery_code,
-        recovery.submit_recovery_code,
-        recovery.resend_recovery_code,
-        recovery.submit_new_password,
-        registration.submit_registration,
-        registration.submit_code,
-        registration.resend_code,
-        registration.password_check,
-        invitation.show_invitation,
-        invitation.submit_invitation_code,
-        invitation.resend_invitation_code,
-        invitation.submit_invitation_password,
-        invitation.show_set_password,
-        invitation.submit_set_password,
-        *oidc.HANDLERS,
-        *oidc_authorize.HANDLERS,
-        pages.theme_css,
-        pages.index,
-        pages.mailbox,
-        pages.healthz,
-        create_static_files_router(path="/static", directories=[asset_dir("static")]),
-    ]
 
 
 def _smtp(settings: Settings) -> SmtpSender:

@@ -2,7 +2,7 @@
 the registration's completion v2, which also writes the webhook events
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-07
 
 ``widget_complete_registration_v2`` is v1 (migration 0005) plus two optional rows of
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

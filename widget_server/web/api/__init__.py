@@ -1,2 +1,29 @@
-"""The JSON admin API (``/api/admin``): API-key authentication, one module per resource,
-one error shape, every response documented in the OpenAPI document."""
+"""The JSON admin API (``/api/admin``) for operators' scripts: API-key authentication,
+one module per resource, one error shape, every response documented in the OpenAPI
+document."""
+
+from __future__ import annotations
+
+from litestar import Router
+from litestar.di import Provide
+
+from widget_server.web.api import admins, apps, audit, pools, schemas, users
+from widget_server.web.api.base import API_PATH, EXCEPTION_HANDLERS, provide_actor
+
+
+def router() -> Router:
+    """Every handler gets ``actor`` from the API key, and errors in one shape."""
+    return Router(
+        path=API_PATH,
+        route_handlers=[
+            *pools.HANDLERS,
+            *users.HANDLERS,
+            *schemas.HANDLERS,
+            *admins.HANDLERS,
+            *audit.HANDLERS,
+            *apps.HANDLERS,
+        ],
+        dependencies={"actor": Provide(provide_actor)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        include_in_schema=True,
+    )

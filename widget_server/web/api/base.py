@@ -1,5 +1,5 @@
-"""What every admin API handler shares: the caller (``actor``), the error body, and the
-table from domain errors to statuses.
+"""What every admin API handler shares: the caller (``actor``) and the error body. The
+status of a domain error comes from ``shared.errors.explain``, as on every surface.
 
 =====================  ======  =============================================
 error                  status  body ``errors[]``
@@ -27,18 +27,13 @@ from litestar.openapi.datastructures import ResponseSpec
 
 from widget_server.admin.access import Actor, authenticate_api_key
 from widget_server.errors import (
-    Conflict,
-    Forbidden,
-    InvalidInput,
     NotAuthenticated,
-    NotFound,
-    Overloaded,
-    ResendTooSoon,
     WidgetError,
 )
 from widget_server.messages import Msg, msg
 from widget_server.services import Services
-from widget_server.web.context import web_context
+from widget_server.web.shared.context import web_context
+from widget_server.web.shared.errors import explain
 
 #: The caller of an admin API handler, from its API key (``provide_actor``).
 CurrentActor = NamedDependency[Actor]
@@ -58,15 +53,7 @@ class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
     errors: list[ErrorItem]
 
 
-STATUS: dict[type[WidgetError], int] = {
-    NotAuthenticated: 401,
-    Forbidden: 403,
-    NotFound: 404,
-    Conflict: 409,
-    InvalidInput: 422,
-    ResendTooSoon: 429,
-    Overloaded: 503,
-}
+API_PATH = "/api/admin"
 
 _DESCRIPTIONS = {
     400: "Malformed request: not JSON, wrong types, unknown fields",
@@ -106,13 +93,6 @@ def api_services(request: Request[Any, Any, Any]) -> Services:
     return web_context(request).services
 
 
-def _status(exc: WidgetError) -> int:
-    for kind in type(exc).__mro__:
-        if kind in STATUS:
-            return STATUS[kind]
-    return 400
-
-
 def _item(message: Msg, field: str | None) -> ErrorItem:
     return ErrorItem(
         id=message.id, field=field or None, params=message.params, message=message.text()
@@ -120,14 +100,11 @@ def _item(message: Msg, field: str | None) -> ErrorItem:
 
 
 def domain_error(request: Request[Any, Any, Any], exc: WidgetError) -> Response[ErrorBody]:
-    status = _status(exc)
-    if isinstance(exc, InvalidInput):
-        items = [_item(m, field) for field, ms in exc.messages.items() for m in ms]
-    else:
-        items = [_item(exc.message, None)]
-    headers = {"cache-control": "no-store"}
-    if isinstance(exc, ResendTooSoon | Overloaded):
-        headers["retry-after"] = str(exc.retry_after)
+    said = explain(exc)
+    status = said.status
+    items = [_item(m, None) for m in said.alerts]
+    items += [_item(m, field) for field, ms in said.errors.items() for m in ms]
+    headers = {"cache-control": "no-store", **said.headers}
     if status == 401:
         headers["www-authenticate"] = 'Bearer realm="widget-server admin"'
     return Response(ErrorBody(status=status, errors=items), status_code=status, headers=headers)

@@ -6,7 +6,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
-from widget_server.web.api.router import API_PATH
+from widget_server.web.api.base import API_PATH
 
 
 def openapi_config() -> OpenAPIConfig:

@@ -1,0 +1,11 @@
+"""What operations (load balancers, orchestrators, SREs) ask of a process."""
+
+from __future__ import annotations
+
+from litestar import Router
+
+from widget_server.web.ops import health
+
+
+def router() -> Router:
+    return Router(path="/", route_handlers=health.HANDLERS, include_in_schema=False)

@@ -1,0 +1,26 @@
+"""The operator portal (``/admin``): operators and pool administrators in a browser sign
+in, manage pools, users, administrators, schemas and apps, and read the audit log."""
+
+from __future__ import annotations
+
+from litestar import Router
+
+from widget_server.errors import WidgetError
+from widget_server.web.portal import apps, login, pools, tenant, users
+from widget_server.web.portal.frame import error_page
+
+
+def router() -> Router:
+    # Paths in the handlers are absolute (/admin/...), so the router adds none.
+    return Router(
+        path="/",
+        route_handlers=[
+            *login.HANDLERS,
+            *pools.HANDLERS,
+            *users.HANDLERS,
+            *tenant.HANDLERS,
+            *apps.HANDLERS,
+        ],
+        include_in_schema=False,
+        exception_handlers={WidgetError: error_page},
+    )

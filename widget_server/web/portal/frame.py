@@ -1,0 +1,258 @@
+"""The operator portal's frame: who is signed in, the page layout, CSRF, and how domain
+errors become pages. The pages live beside it: ``login`` (sign-in, dashboard), ``pools``
+(pool settings, audit log), ``users``, ``tenant`` (administrators, schemas) and ``apps``;
+the package's ``router()`` puts them under ``/admin``.
+
+A domain error a page does not handle itself becomes an error page with the status
+``shared.errors.explain`` gives (forms catch ``InvalidInput`` and ``Conflict`` first and
+show them by field or above the form). ``NotAuthenticated`` is the exception: a 303 to
+the sign-in page (htmx: ``HX-Redirect`` with 401); a stale CSRF token says ``admin.csrf``.
+
+Every page is ``frame-ancestors 'none'``, ``no-store`` and ``Vary: HX-Request``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+from litestar import Request, Response
+from litestar.datastructures import Cookie
+from litestar.enums import MediaType
+from litestar.response import Redirect
+
+from widget_server.admin.access import PERMISSIONS, Action, Actor
+from widget_server.admin.pools import list_pools
+from widget_server.admin.portal_auth import (
+    LoginThrottle,
+    PortalSession,
+    csrf_matches,
+    principal_for_session,
+)
+from widget_server.errors import (
+    CsrfMismatch,
+    NotAuthenticated,
+    WidgetError,
+)
+from widget_server.messages import Msg, msg
+from widget_server.services import Services
+from widget_server.web.shared.context import WebContext, web_context
+from widget_server.web.shared.errors import explain
+from widget_server.web.shared.request_io import client_ip, form_fields
+from widget_server.web.shared.security import frame_ancestors
+
+COOKIE = "ws_admin"
+BASE = "/admin"
+Form = Mapping[str, Sequence[str]]
+AnyRequest = Request[Any, Any, Any]
+
+
+def is_htmx(request: AnyRequest) -> bool:
+    # A history restore (back button after hx-push-url) needs the whole page.
+    headers = request.headers
+    return headers.get("hx-request") == "true" and "hx-history-restore-request" not in headers
+
+
+def throttle_of(request: AnyRequest) -> LoginThrottle:
+    throttle: LoginThrottle = request.app.state.admin_login_throttle
+    return throttle
+
+
+class Portal:
+    """One signed-in request: the person, their actor for the services, and page helpers."""
+
+    def __init__(
+        self, request: AnyRequest, session: PortalSession, nav_pools: Sequence[NavPool]
+    ) -> None:
+        self.request = request
+        self.session = session
+        self.nav_pools = nav_pools
+        self.ctx: WebContext = web_context(request)
+        self.actor = Actor(principal=session.principal, ip=client_ip(request))
+
+    @property
+    def services(self) -> Services:
+        return self.ctx.services
+
+    def can(self, action: Action) -> bool:
+        return action in PERMISSIONS[self.session.principal.role]
+
+    @property
+    def is_tenant_admin(self) -> bool:
+        return self.session.principal.pool_id is None and self.can("pools.write")
+
+    def page(
+        self,
+        template: str,
+        *,
+        status: int = 200,
+        fragment: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        **context: Any,
+    ) -> Response[str]:
+        """The full page, or only ``fragment`` (a partial template) for an htmx request."""
+        name = fragment if fragment is not None and is_htmx(self.request) else template
+        body = self.ctx.renderer.page(f"admin/{name}", **self.view(), http_status=status, **context)
+        return html(body, status, headers)
+
+    def view(self) -> dict[str, Any]:
+        principal = self.session.principal
+        return {
+            "me": principal,
+            "my_email": self.session.email,
+            "csrf_token": self.session.csrf_token,
+            "can": self.can,
+            "is_tenant_admin": self.is_tenant_admin,
+            "t": _text,
+            "path": self.request.url.path,
+            "nav_pools": self.nav_pools,
+            "flash": _flash(self.request),
+        }
+
+
+def _text(message: Msg) -> str:
+    return message.text()
+
+
+FLASHES = frozenset(
+    {
+        "admin.saved",
+        "admin.signed_out",
+        "admin.session_expired",
+        "admin.pool_created",
+        "admin.pool_deleted",
+        "admin.user_created",
+        "admin.user_deleted",
+        "admin.user_updated",
+        "admin.invitation_sent",
+        "admin.sessions_revoked",
+        "admin.admin_revoked",
+        "admin.schema_saved",
+        "admin.schema_deleted",
+    }
+)
+
+
+def _flash(request: AnyRequest) -> Msg | None:
+    # A message id in the query after a 303 (``?done=admin.saved``); only known ids, so a
+    # link cannot put arbitrary text on the page.
+    done = request.query_params.get("done")
+    return msg(done, "info") if done in FLASHES else None
+
+
+def html(body: str, status: int = 200, headers: Mapping[str, str] | None = None) -> Response[str]:
+    return Response(
+        body,
+        status_code=status,
+        media_type=MediaType.HTML,
+        headers={
+            "content-security-policy": frame_ancestors(()),
+            "vary": "HX-Request",
+            "cache-control": "no-store",
+            **(headers or {}),
+        },
+    )
+
+
+def see_other(location: str, *, cookies: Sequence[Cookie] = ()) -> Response[Any]:
+    return Redirect(
+        location,
+        status_code=303,
+        cookies=list(cookies),
+        headers={"vary": "HX-Request", "cache-control": "no-store"},
+    )
+
+
+def session_cookie(value: str, *, max_age: int | None) -> Cookie:
+    # HttpOnly: scripts never see it. Strict: no cross-site request carries it. Path: it is
+    # not sent to the widget or the API.
+    return Cookie(
+        key=COOKIE,
+        value=value,
+        path=BASE,
+        httponly=True,
+        secure=True,
+        samesite="strict",
+        max_age=max_age,
+    )
+
+
+class NavPool(NamedTuple):
+    id: str
+    name: str
+
+
+async def signed_in(request: AnyRequest) -> Portal:
+    """The signed-in person of this request, or ``NotAuthenticated``."""
+    ctx = web_context(request)
+    session = await principal_for_session(ctx.services, request.cookies.get(COOKIE))
+    actor = Actor(principal=session.principal, ip=client_ip(request))
+    # The sidebar lists only pools the person may open: no link leads to a 404.
+    nav = [NavPool(p.id, p.name) for p in await list_pools(ctx.services, actor)]
+    portal = Portal(request, session, nav)
+    request.state.portal = portal  # for error_page
+    return portal
+
+
+def same_origin_post(request: AnyRequest) -> bool:
+    """Refuse posts a browser says came from another site (defence beside the token)."""
+    if request.headers.get("sec-fetch-site") in {"cross-site", "same-site"}:
+        return False
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+async def form_of(portal: Portal) -> Form:
+    """The posted form, after the CSRF checks; raises ``CsrfMismatch``."""
+    request = portal.request
+    raw = await form_fields(request)
+    tokens = raw.pop("csrf_token", [])
+    if (
+        not same_origin_post(request)
+        or len(tokens) != 1
+        or not csrf_matches(portal.session, tokens[0])
+    ):
+        raise CsrfMismatch()
+    return raw
+
+
+def one(form: Form, name: str, default: str = "") -> str:
+    values = form.get(name) or ()
+    return values[0] if values else default
+
+
+# --- Errors -------------------------------------------------------------------------------
+
+
+def error_page(request: AnyRequest, exc: WidgetError) -> Response[Any]:
+    """The router's handler for every domain error a page did not handle itself.
+
+    Litestar calls it synchronously, so it draws the signed-in layout only when the page
+    got as far as ``signed_in`` (which leaves the ``Portal`` on the request)."""
+    if isinstance(exc, NotAuthenticated):
+        return _to_login(request)
+    said = explain(exc)
+    status, headers = said.status, said.headers
+    messages = (msg("admin.csrf"),) if isinstance(exc, CsrfMismatch) else said.messages
+    portal: Portal | None = request.state.get("portal")
+    if portal is None:
+        body = web_context(request).renderer.page(
+            "admin/error.html", http_status=status, messages=messages, me=None, t=_text
+        )
+        return html(body, status, headers)
+    return portal.page("error.html", status=status, headers=headers, messages=messages)
+
+
+def _to_login(request: AnyRequest) -> Response[Any]:
+    expired = COOKIE in request.cookies
+    target = f"{BASE}/login" + ("?done=admin.session_expired" if expired else "")
+    clear = [session_cookie("", max_age=0)] if expired else []
+    if is_htmx(request):
+        response = html("", 401, {"hx-redirect": target})
+        for cookie in clear:
+            response.set_cookie(cookie)
+        return response
+    return see_other(target, cookies=clear)

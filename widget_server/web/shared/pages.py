@@ -1,0 +1,25 @@
+"""Pages every end-user surface may answer with: the plain not-found page (an unknown pool
+or app), and the routers' exception handler that draws it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response
+
+from widget_server.errors import WidgetError
+from widget_server.web.shared.context import WebContext, web_context
+from widget_server.web.shared.errors import status_for
+from widget_server.web.shared.responses import html
+
+
+def not_found_page(ctx: WebContext, exc: WidgetError) -> Response[str]:
+    body = ctx.renderer.page(
+        "error.html", message=exc.message, parent_origin=None, pool=None, full_page=True
+    )
+    return html(None, body, status_for(exc))
+
+
+def not_found(request: Request[Any, Any, Any], exc: WidgetError) -> Response[str]:
+    """The routers' handler for ``PoolNotFound`` and ``UnknownApp``."""
+    return not_found_page(web_context(request), exc)

@@ -1,0 +1,170 @@
+"""HTML from the templates in ``widgets/``, with one Jinja2 environment per app.
+
+The first step of a registration form is the same for every visitor of a pool, except
+for the flow id and its CSRF token; the code step after it differs only in those and the
+address the code went to. Both are rendered once per (pool, version, layout) with
+placeholders and the per-request values are substituted: a fresh render of a 40-field
+form costs ~0.9 ms of CPU, the code step ~0.25 ms, a substitution a few microseconds
+(docs/architecture.md, "Performance decisions").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+
+from widget_server.assets import asset_dir
+from widget_server.forms import TEMPLATE_GLOBALS, FormNode, nodes_for_step, steps_of
+from widget_server.messages import CATALOG, Msg
+from widget_server.pools import PoolView
+from widget_server.themes import Theme, css_variables, resolve_theme
+from widget_server.web.shared.static import StaticFiles
+
+HTMX_FILE = "htmx-2.0.11.min.js"
+# htmx 2 does not swap 4xx/5xx by default; our error responses are forms with messages.
+HTMX_CONFIG = (
+    '{"responseHandling":[{"code":"204","swap":false},{"code":"[2345]..","swap":true,'
+    '"error":false}],"includeIndicatorStyles":false,"allowEval":false,'
+    '"selfRequestsOnly":true,"historyCacheSize":0}'
+)
+
+#: What a cached page holds where a per-request value goes; ``slot("address")``.
+_SLOT = "__ws_{}__"
+_SLOTS = re.compile(r"__ws_([a-z_]+?)__")
+
+
+def slot(name: str) -> str:
+    return _SLOT.format(name)
+
+
+def make_environment(static: StaticFiles | None = None) -> Environment:
+    """The templates' environment; ``static`` names the files ``asset_url`` points at."""
+    static = static or StaticFiles(asset_dir("static"))
+    env = Environment(
+        loader=FileSystemLoader(asset_dir("widgets")),
+        autoescape=select_autoescape(["html"], default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        # Templates ship with the release; checking their mtime on every render costs a
+        # stat() per template per request.
+        auto_reload=False,
+    )
+    env.globals.update(TEMPLATE_GLOBALS)
+    env.globals["htmx_file"] = HTMX_FILE
+    env.globals["htmx_config"] = HTMX_CONFIG
+    env.globals["asset_url"] = static.url
+    return env
+
+
+class FlowIds(NamedTuple):
+    """The per-flow values a registration page carries (hidden fields, parent origin)."""
+
+    flow_id: str
+    csrf_token: str
+    flow_ticket: str | None
+    parent_origin: str | None
+
+
+class Renderer:
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self._themes: dict[tuple[str, int], Theme] = {}
+        self._pages: dict[tuple[object, ...], tuple[str, ...]] = {}
+
+    def theme(self, pool: PoolView) -> Theme:
+        key = (pool.id, pool.version)
+        theme = self._themes.get(key)
+        if theme is None:
+            theme = self._themes[key] = resolve_theme(*pool.theme_layers)
+        return theme
+
+    def theme_css(self, pool: PoolView) -> str:
+        return css_variables(self.theme(pool))
+
+    def texts(self, theme: Theme) -> dict[str, Any]:
+        """``t(msg)`` and ``say(id, **params)`` for templates, worded by ``theme``."""
+
+        def say(id: str, **params: str | int | Markup) -> Markup:
+            # Escape the wording, then let Markup.format escape every plain parameter:
+            # only parameters built as Markup (an address in its span) stay HTML.
+            return escape(theme.copy.get(id) or CATALOG[id]).format(**params)
+
+        return {"t": lambda m: m.text(theme.copy), "say": say}
+
+    def page(self, template: str, **context: Any) -> str:
+        return self.env.get_template(template).render(**context)
+
+    def registration(self, pool: PoolView, *, fragment: bool, ids: FlowIds, **view: Any) -> str:
+        theme = self.theme(pool)
+        return self.page(
+            "flows/registration_card.html" if fragment else "flows/registration.html",
+            pool=pool,
+            theme=theme,
+            **self.texts(theme),
+            **ids._asdict(),
+            **view,
+        )
+
+    def cached_registration(
+        self,
+        pool: PoolView,
+        *,
+        page: str,
+        fragment: bool,
+        ids: FlowIds,
+        full_page: bool,
+        view: Callable[[], Mapping[str, Any]],
+        **values: str,
+    ) -> str:
+        """A registration page that is the same for every visitor but for ``ids`` and
+        ``values``, from the cache when possible. On a miss ``view`` builds the template
+        variables, with ``slot(name)`` wherever a value of ``values`` goes."""
+        key = (page, pool.id, pool.version, fragment, full_page, *(bool(v) for v in ids))
+        parts = self._pages.get(key)
+        if parts is None:
+            placeholders = FlowIds(
+                flow_id=slot("flow_id"),
+                csrf_token=slot("csrf_token"),
+                flow_ticket=slot("flow_ticket") if ids.flow_ticket else None,
+                parent_origin=slot("parent_origin") if ids.parent_origin else None,
+            )
+            html = self.registration(pool, fragment=fragment, ids=placeholders, **view())
+            # Split once at the placeholders: text at even indexes, slot names at odd
+            # ones. A request then joins the parts instead of scanning the whole page.
+            parts = self._pages[key] = tuple(_SLOTS.split(html))
+        # A substituted value (an address may contain "__ws_x__") is never read as a
+        # placeholder; each value is HTML-escaped, as the template would have.
+        known = {name: str(escape(v)) for name, v in ids._asdict().items() if v}
+        known |= {name: str(escape(v)) for name, v in values.items()}
+        return "".join(
+            known.get(part, slot(part)) if i % 2 else part for i, part in enumerate(parts)
+        )
+
+
+def step_view(
+    pool: PoolView,
+    step_id: str,
+    values: Mapping[str, object],
+    errors: Mapping[str, Sequence[Msg]],
+    password_node: FormNode | None,
+    identifier: str,
+) -> dict[str, Any]:
+    steps = steps_of(pool.schema)
+    index = next(i for i, s in enumerate(steps) if s.id == step_id)
+    nodes = list(nodes_for_step(pool.schema, step_id, values, errors))
+    if password_node is not None:
+        position = next((i + 1 for i, n in enumerate(nodes) if n.name == identifier), len(nodes))
+        nodes.insert(position, password_node)
+    return {
+        "state": "form",
+        "steps": steps,
+        "step_index": index,
+        "step": steps[index],
+        "nodes": nodes,
+        "is_last": index == len(steps) - 1,
+    }

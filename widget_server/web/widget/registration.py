@@ -1,0 +1,161 @@
+"""Registration handlers: load the flow, check it, decode, call one service, render.
+
+One URL per action; an HTMX request gets the card as a fragment, a plain form post a
+303 to the flow's page (so reload and back never re-submit), errors a full page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.response import Redirect
+
+from widget_server.errors import InvalidInput, WidgetError
+from widget_server.flows import registration
+from widget_server.flows.inputs import (
+    CodeSubmit,
+    ResendCode,
+    StepBack,
+    StepSubmit,
+    Submission,
+    decode_submission,
+)
+from widget_server.forms import identifier_field
+from widget_server.models import Flow
+from widget_server.passwords.policy import PasswordContext
+from widget_server.pools import PoolView
+from widget_server.web.shared.context import WebContext, web_context
+from widget_server.web.shared.params import CurrentPool, FlowParam, OriginParam
+from widget_server.web.shared.request_io import first, form_fields, header, is_htmx, is_top_level
+from widget_server.web.shared.responses import html
+from widget_server.web.shared.security import normalise_origin, origin_of_url
+from widget_server.web.widget.errors import flow_error_response
+from widget_server.web.widget.registration_views import base_path, render_flow
+
+PATH = "/embed/{pool_id:str}/register"
+
+
+@get(PATH)
+async def show_registration(
+    request: Request[Any, Any, Any],
+    pool: CurrentPool,
+    flow_id: FlowParam = None,
+    parent_origin: OriginParam = None,
+) -> Response[str]:
+    ctx = web_context(request)
+    fragment, top_level = is_htmx(request), is_top_level(request)
+    origin = normalise_origin(parent_origin) or origin_of_url(header(request, b"referer"))
+    try:
+        if flow_id:
+            flow = await registration.get(ctx.services, pool, flow_id)
+        else:
+            flow = await registration.start(ctx.services, pool, origin)
+    except WidgetError as exc:
+        return await flow_error_response(
+            ctx,
+            pool,
+            exc,
+            flow=None,
+            fragment=fragment,
+            top_level=top_level,
+            parent_origin=origin,
+        )
+    return render_flow(ctx, pool, flow, fragment=fragment, top_level=top_level)
+
+
+@post(PATH, status_code=200)
+async def submit_registration(request: Request[Any, Any, Any], pool: CurrentPool) -> Response[str]:
+    return await _handle(request, pool, "next")
+
+
+@post(PATH + "/code", status_code=200)
+async def submit_code(request: Request[Any, Any, Any], pool: CurrentPool) -> Response[str]:
+    return await _handle(request, pool, "verify")
+
+
+@post(PATH + "/resend", status_code=200)
+async def resend_code(request: Request[Any, Any, Any], pool: CurrentPool) -> Response[str]:
+    return await _handle(request, pool, "resend")
+
+
+@post(PATH + "/password-check", status_code=200)
+async def password_check(request: Request[Any, Any, Any], pool: CurrentPool) -> Response[str]:
+    """The live rule list under the password field, computed by the pool's validators
+    themselves so the help text and the rule cannot drift."""
+    ctx = web_context(request)
+    fields = await form_fields(request)
+    password = str(first(fields, "password"))
+    identifier = str(first(fields, identifier_field(pool.schema)))
+    results = pool.policy.check(password, PasswordContext(identifier=identifier or None))
+    theme = ctx.renderer.theme(pool)
+    body = ctx.renderer.page(
+        "flows/password_rules.html",
+        results=results,
+        t=lambda m: m.text(theme.copy),
+        typed=bool(password),
+    )
+    return html(pool, body)
+
+
+async def _handle(request: Request[Any, Any, Any], pool: PoolView, action: str) -> Response[str]:
+    ctx = web_context(request)
+    fragment, top_level = is_htmx(request), is_top_level(request)
+    raw = await form_fields(request)
+    values = {k: v[0] for k, v in raw.items() if len(v) == 1 and k not in {"password"}}
+    flow: Flow | None = None
+    try:
+        submission = decode_submission(raw, action)
+        flow = await registration.load(
+            ctx.services,
+            pool,
+            submission.flow_id,
+            submission.csrf_token,
+            submission.flow_ticket,
+        )
+        flow = await _dispatch(ctx, pool, flow, submission)
+    except InvalidInput as exc:
+        if flow is None:
+            flow = await _flow_for_malformed(ctx, pool, raw)
+        return await flow_error_response(
+            ctx, pool, exc, flow=flow, fragment=fragment, top_level=top_level, values=values
+        )
+    except WidgetError as exc:
+        return await flow_error_response(
+            ctx, pool, exc, flow=flow, fragment=fragment, top_level=top_level, values=values
+        )
+    if fragment:
+        return render_flow(ctx, pool, flow, fragment=True)
+    return Redirect(f"{base_path(pool)}?flow={flow.id}", status_code=303)
+
+
+async def _dispatch(ctx: WebContext, pool: PoolView, flow: Flow, submission: Submission) -> Flow:
+    services = ctx.services
+    match submission:
+        case StepSubmit():
+            return await registration.submit_step(services, pool, flow, submission)
+        case StepBack(step=step):
+            return await registration.back(services, pool, flow, step)
+        case CodeSubmit(code=code):
+            return await registration.verify_code(services, pool, flow, code.strip())
+        case ResendCode():
+            return await registration.resend_code(services, pool, flow)
+
+
+async def _flow_for_malformed(
+    ctx: WebContext, pool: PoolView, raw: dict[str, list[str]]
+) -> Flow | None:
+    """A malformed post may still name a valid flow (CSRF checked); show it if so."""
+    flow_ids, tokens = raw.get("flow_id", []), raw.get("csrf_token", [])
+    tickets = raw.get("flow_ticket", [])
+    if len(flow_ids) != 1 or len(tokens) != 1 or len(tickets) > 1:
+        return None
+    try:
+        return await registration.load(
+            ctx.services, pool, flow_ids[0], tokens[0], tickets[0] if tickets else None
+        )
+    except WidgetError:
+        return None
+
+
+HANDLERS = [show_registration, submit_registration, submit_code, resend_code, password_check]
