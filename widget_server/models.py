@@ -426,9 +426,9 @@ class MfaFactor(Base):
 
 class WebhookEndpoint(Base):
     """Where a partner receives signed events (Standard Webhooks): for one pool, or for one
-    app (the pools it accepts). Signing secrets are stored encrypted, like signing keys
-    (``webhooks.secret_store``); during a rotation's grace period the previous secret
-    signs too."""
+    app (the pools it accepts). Signing secrets are stored sealed (``crypto.seal``, see
+    ``webhooks.signing``); during a rotation's grace period the previous secret signs
+    too."""
 
     __tablename__ = "webhook_endpoints"
 

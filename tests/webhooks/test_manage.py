@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 import pytest
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import func, select
 
 from tests.admin.keys import MakeKey
@@ -25,7 +26,7 @@ from widget_server.models import (
 )
 from widget_server.services import Services
 from widget_server.users.inputs import NewUser
-from widget_server.webhooks import deliveries, manage, queue, secret_store
+from widget_server.webhooks import deliveries, manage, queue, signing
 from widget_server.webhooks.manage import EndpointPatch, NewEndpoint
 
 URL = "https://hooks.partner.example/in"
@@ -58,9 +59,9 @@ async def test_created_with_a_secret_shown_once_and_stored_sealed(
         row = await session.get(WebhookEndpoint, made.endpoint.id)
     assert row is not None and made.secret not in row.secret
     key = harness.settings.secret_key
-    assert secret_store.unseal(key, row.id, row.secret) == made.secret
-    with pytest.raises(Exception):  # noqa: B017 - sealed to this endpoint's id (InvalidTag)
-        secret_store.unseal(key, "another-endpoint", row.secret)
+    assert signing.unseal(key, row.id, row.secret) == made.secret
+    with pytest.raises(InvalidTag):  # sealed to this endpoint's id
+        signing.unseal(key, "another-endpoint", row.secret)
     shown = await manage.get_endpoint(harness.web.services, hooks.operator.actor, row.id)
     assert shown == made.endpoint and "secret" not in shown.__struct_fields__
 
@@ -300,8 +301,8 @@ async def test_rotation_grace_is_bounded_and_a_second_rotation_retires_the_oldes
         row = await session.get(WebhookEndpoint, made.endpoint.id)
     assert row is not None and row.previous_secret is not None
     key = harness.settings.secret_key
-    assert secret_store.unseal(key, row.id, row.secret) == second.secret
-    assert secret_store.unseal(key, row.id, row.previous_secret) == first.secret
+    assert signing.unseal(key, row.id, row.secret) == second.secret
+    assert signing.unseal(key, row.id, row.previous_secret) == first.secret
 
 
 async def test_every_change_is_audited_without_secrets(

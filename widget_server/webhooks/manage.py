@@ -8,7 +8,7 @@ one, and the attempt is audited as denied. Every change is audited in its own
 transaction; audit details name fields and the URL's host, never a secret.
 
 The signing secret is returned once, by ``create_endpoint`` and ``rotate_secret``
-(stored encrypted: ``secret_store``). A rotation keeps the previous secret signing for
+(stored sealed: ``signing.seal``). A rotation keeps the previous secret signing for
 a grace period (default a day), so a partner can deploy the new one without missing an
 event; rotating again during it retires the oldest at once.
 
@@ -36,7 +36,7 @@ from widget_server.admin.validation import Problems
 from widget_server.errors import Forbidden, NotFound
 from widget_server.models import App, Pool, WebhookEndpoint
 from widget_server.services import Services
-from widget_server.webhooks import secret_store, signing
+from widget_server.webhooks import signing
 from widget_server.webhooks.events import EVENT_TYPES
 from widget_server.webhooks.urls import check_url
 
@@ -140,7 +140,7 @@ async def create_endpoint(services: Services, actor: Actor, new: NewEndpoint) ->
             description=values.get("description", ""),
             event_types=values.get("event_types", []),
             enabled=values.get("enabled", True),
-            secret=secret_store.seal(services.settings.secret_key, endpoint_id, secret),
+            secret=signing.seal(services.settings.secret_key, endpoint_id, secret),
             previous_secret=None,
             previous_secret_until=None,
             created_at=now,
@@ -208,7 +208,7 @@ async def rotate_secret(
             update(WebhookEndpoint)
             .where(WebhookEndpoint.id == row.id)
             .values(
-                secret=secret_store.seal(services.settings.secret_key, row.id, secret),
+                secret=signing.seal(services.settings.secret_key, row.id, secret),
                 previous_secret=row.secret if keep else None,
                 previous_secret_until=now + grace if keep else None,
                 updated_at=now,

@@ -9,6 +9,10 @@ A secret is ``whsec_`` + base64 of 32 random bytes. Each request carries::
 During a secret rotation's grace period the header carries two signatures, separated by
 a space (new secret first): a receiver that still has the old secret, or already the
 new one, verifies either way.
+
+Secrets are stored sealed (``crypto.seal``, the endpoint id as associated data): the
+worker needs the secret itself to sign (an HMAC key cannot be kept as a hash), and a
+copy of the database alone must not reveal it.
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ import hmac
 import os
 from collections.abc import Sequence
 
+from widget_server import crypto
+
 PREFIX = "whsec_"
 SECRET_BYTES = 32
+_SEAL_PURPOSE = "webhook secrets"
 
 
 def new_secret() -> str:
@@ -47,3 +54,12 @@ def headers(secrets: Sequence[str], message_id: str, timestamp: int, body: bytes
             signature(secret, message_id, timestamp, body) for secret in secrets
         ),
     }
+
+
+def seal(secret_key: str, endpoint_id: str, secret: str) -> str:
+    return crypto.seal(secret_key, _SEAL_PURPOSE, endpoint_id, secret.encode())
+
+
+def unseal(secret_key: str, endpoint_id: str, stored: str) -> str:
+    """``ValueError`` or ``cryptography``'s ``InvalidTag`` if it cannot be opened."""
+    return crypto.unseal(secret_key, _SEAL_PURPOSE, endpoint_id, stored).decode()

@@ -30,7 +30,7 @@ from cryptography.exceptions import InvalidTag
 from widget_server.clock import Clock
 from widget_server.db import Database
 from widget_server.settings import Settings
-from widget_server.webhooks import events, fanout, queue, secret_store, signing
+from widget_server.webhooks import events, fanout, queue, signing
 from widget_server.webhooks.http import Outcome, Sender, request_excerpt
 from widget_server.webhooks.urls import Resolver, SystemResolver
 
@@ -195,8 +195,8 @@ class WebhookWorker:
 
     def _secrets(self, job: queue.Job) -> list[str]:
         key = self._settings.secret_key
-        secrets = [secret_store.unseal(key, job.endpoint_id, job.secret)]
+        secrets = [signing.unseal(key, job.endpoint_id, job.secret)]
         until = job.previous_secret_until
         if job.previous_secret and until is not None and until > self._clock.now():
-            secrets.append(secret_store.unseal(key, job.endpoint_id, job.previous_secret))
+            secrets.append(signing.unseal(key, job.endpoint_id, job.previous_secret))
         return secrets
