@@ -139,6 +139,9 @@ async def _demo(args: argparse.Namespace) -> None:
     key_source = cli_target.key_source(settings, data)
     settings = settings.with_secret(data)
     overrides: dict[str, object] = {"public_url": widget_origin}
+    if "WIDGET_WEBHOOKS_ALLOW_PRIVATE" not in os.environ:
+        # A partner backend tried out on this machine receives webhooks at localhost.
+        overrides["webhooks_allow_private"] = True
     if "WIDGET_DATABASE_URL" not in os.environ:
         overrides["database_url"] = f"sqlite+aiosqlite:///{data / 'widget.db'}"
     sink = None

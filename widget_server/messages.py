@@ -251,6 +251,22 @@ CATALOG: dict[str, str] = {
     "app.public_no_secret": "A public app has no client secret; it uses PKCE instead.",
     "app.revoked": "This app is revoked; create a new one.",
     "app.needs_pool": "An app needs at least one pool.",
+    # Webhook endpoints (widget_server/webhooks/manage.py, deliveries.py).
+    "webhook.url_invalid": "Enter an absolute https:// address without a fragment.",
+    "webhook.url_https": "Use https:// (http:// only for localhost in development).",
+    "webhook.url_private": "This address is inside a private network; webhooks go to "
+    "public addresses only.",
+    "webhook.url_credentials": "Leave the user name and password out of the address; "
+    "check the webhook-signature header instead.",
+    "webhook.owner": "Choose either a pool or an app for the endpoint, not both.",
+    "webhook.unknown_event": "Unknown event type {value}; known: {allowed}.",
+    "webhook.too_many": "This pool or app already has {limit} endpoints.",
+    "webhook.grace": "Choose a grace period between 0 and {max} seconds.",
+    "webhook.disabled": "This endpoint is disabled; enable it first.",
+    "webhook.created": "The endpoint was added. Copy its signing secret now: it is shown once.",
+    "webhook.rotated": "A new signing secret is active. The previous one also signs until {until}.",
+    "webhook.test_sent": "A test event is on its way.",
+    "webhook.resent": "The event is being sent again.",
     # End-user login, sessions, recovery and logout (flows/login.py, flows/recovery.py,
     # web/login.py, web/recovery.py).
     "login.failed": "That sign-in didn't work. Check your details and try again.",

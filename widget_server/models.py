@@ -546,3 +546,104 @@ class BrandAsset(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(200))
+class WebhookEndpoint(Base):
+    """Where a partner receives signed events (Standard Webhooks): for one pool, or for one
+    app (the pools it accepts). Signing secrets are stored sealed (``crypto.seal``, see
+    ``webhooks.signing``); during a rotation's grace period the previous secret signs
+    too."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    #: Exactly one of pool_id and app_id is set.
+    pool_id: Mapped[str | None] = mapped_column(
+        ForeignKey("pools.id", ondelete="CASCADE"), index=True
+    )
+    app_id: Mapped[str | None] = mapped_column(
+        ForeignKey("apps.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(String(2048))
+    description: Mapped[str] = mapped_column(String(200), default="")
+    #: Event types delivered here; empty means every type.
+    event_types: Mapped[list[str]] = mapped_column(default=list)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    secret: Mapped[str] = mapped_column(Text)
+    previous_secret: Mapped[str | None] = mapped_column(Text)
+    #: The previous secret signs too until then (the rotation's grace period).
+    previous_secret_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class WebhookEvent(Base):
+    """One event, written in the transaction of the change it reports (the outbox of
+    webhooks); the delivery worker fans it out to the endpoints that want it. ``id`` is
+    the order events are delivered in, per endpoint and user."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (Index("ix_webhook_events_pending", "fanned_out", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: The ``webhook-id`` header: the same on every attempt and resend of this event.
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    pool_id: Mapped[str | None] = mapped_column(String(64))
+    #: The app of a login or of the flow a registration came through.
+    app_id: Mapped[str | None] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(32))
+    #: Events of one user reach an endpoint in ``id`` order; NULL: no order needed.
+    user_id: Mapped[str | None] = mapped_column(String(36))
+    data: Mapped[dict[str, Any]]
+    fanned_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class WebhookDelivery(Base):
+    """One event on its way to one endpoint: retried with backoff until the endpoint
+    answers 2xx or the schedule (over 24 hours) runs out."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_order", "endpoint_id", "user_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_events.id", ondelete="CASCADE"), index=True
+    )
+    #: Copied from the event: the ordering key (``ix_webhook_deliveries_order``).
+    user_id: Mapped[str | None] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(16))  # pending | succeeded | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    #: "event", "resend" or "test".
+    trigger: Mapped[str] = mapped_column(String(16), default="event")
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class WebhookAttempt(Base):
+    """One HTTP request of a delivery, for the endpoint's delivery log. Excerpts are cut
+    to a bounded size, and finished deliveries are purged after a retention period."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_endpoint", "endpoint_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    endpoint_id: Mapped[str] = mapped_column(String(36))
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    #: None when no answer came (refused address, connection error, timeout).
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(300))
+    request_excerpt: Mapped[str] = mapped_column(Text)
+    response_excerpt: Mapped[str | None] = mapped_column(Text)

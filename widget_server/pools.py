@@ -25,6 +25,7 @@ from widget_server.forms import KeyedSchema
 from widget_server.models import IdentitySchema, Pool, Tenant
 from widget_server.passwords.floor import floor_from_config, with_floor
 from widget_server.passwords.policy import PasswordPolicy, policy_from_config
+from widget_server.webhooks.subscriptions import subscribed_events
 
 CACHE_SECONDS = 5.0
 
@@ -61,6 +62,9 @@ class PoolView(msgspec.Struct, frozen=True, kw_only=True):
     #: What the tenant lets this pool's own administrators do.
     admins_may_brand: bool = False
     admins_may_set_policy: bool = False
+    #: Event types some webhook endpoint of this pool wants (``webhooks.subscriptions``);
+    #: empty, the common case, means the flows write no event at all.
+    webhook_events: frozenset[str] = frozenset()
 
     def allows_origin(self, origin: str | None) -> bool:
         return origin is not None and origin in self.allowed_origins
@@ -121,6 +125,7 @@ class PoolDirectory:
                 raise PoolNotFound()
             pool, schema, tenant, metadata_schema = row
             layers = await load_pool_layers(session, pool, tenant)
+            webhook_events = await subscribed_events(session, pool.tenant_id, pool.id)
         # The tenant's floor holds even for a policy set before the floor was raised.
         policy = with_floor(pool.password_policy, floor_from_config(tenant.password_floor))
         return PoolView(
@@ -145,6 +150,7 @@ class PoolDirectory:
             session_idle_seconds=pool.session_idle_seconds,
             mfa=pool.mfa,
             phone_regions=tuple(r.upper() for r in pool.phone_regions or ()),
+            webhook_events=webhook_events,
         )
 
 

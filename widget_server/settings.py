@@ -75,6 +75,17 @@ class Settings:
     sms_webhook_timeout_seconds: float = 10.0
     #: Sender name or number passed to the webhook as ``from`` (empty: left out).
     sms_from: str = ""
+    #: Partner webhooks (widget_server/webhooks): seconds a receiver has for one request
+    #: (connecting, answering and the first KiB of its answer), requests in flight at once
+    #: per endpoint in each process, and seconds between looks for new events.
+    webhook_timeout_seconds: float = 10.0
+    webhook_endpoint_concurrency: int = 4
+    webhook_poll_seconds: float = 1.0
+    #: Development and tests only: webhook endpoints may be ``http://localhost`` (or
+    #: 127.0.0.1), and requests may go to private, loopback and link-local addresses.
+    #: Keep it off in production: partners choose the URLs, and they must not reach the
+    #: operator's own network through this server (SSRF). The demo turns it on.
+    webhooks_allow_private: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -2,14 +2,16 @@
 
 Roles, most powerful first::
 
-    tenant_admin    every pool of the tenant; pools, schemas, administrators, themes
+    tenant_admin    every pool of the tenant; pools, schemas, administrators, themes,
+                    apps and webhook endpoints
     brand_designer  the tenant or one workspace: themes (edit, publish, assign), brand
                     assets, and reading workspaces; nothing about users, schemas,
                     policies or keys
-    pool_admin      one pool: its users (create, edit, lifecycle), read its settings and
-                    audit; its pool-level theme and password policy when the tenant lets
-                    the pool's admins (``branding/access.py``, ``admin/pools.py``)
-    pool_viewer     one pool: read its users, settings and audit log
+    pool_admin      one pool: its users (create, edit, lifecycle), its webhook endpoints,
+                    read its settings and audit; its pool-level theme and password policy
+                    when the tenant lets the pool's admins (``branding/access.py``,
+                    ``admin/pools.py``)
+    pool_viewer     one pool: read its users, settings, webhook endpoints and audit log
 
 Scope is checked before role: an object outside the caller's scope is ``NotFound``
 (404), exactly like one that does not exist, so a pool admin learns nothing about other
@@ -52,6 +54,10 @@ Action = Literal[
     "themes.assign",
     "workspaces.read",
     "workspaces.write",
+    # Webhook endpoints, their secrets, delivery logs, resends and test events. A pool's
+    # endpoints need the pool in scope; an app's endpoints a tenant-wide principal.
+    "webhooks.read",
+    "webhooks.write",
 ]
 _BRANDING: frozenset[Action] = frozenset(
     {"themes.read", "themes.write", "themes.publish", "themes.assign", "workspaces.read"}
@@ -71,6 +77,8 @@ _OPERATOR: frozenset[Action] = frozenset(
         "apps.read",
         "apps.write",
         "workspaces.write",
+        "webhooks.read",
+        "webhooks.write",
     }
 )
 
@@ -78,9 +86,19 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     "tenant_admin": _OPERATOR | _BRANDING,
     "brand_designer": _BRANDING,
     "pool_admin": frozenset(
-        {"pools.read", "schemas.read", "users.read", "users.write", "audit.read"}
+        {
+            "pools.read",
+            "schemas.read",
+            "users.read",
+            "users.write",
+            "audit.read",
+            "webhooks.read",
+            "webhooks.write",
+        }
     ),
-    "pool_viewer": frozenset({"pools.read", "schemas.read", "users.read", "audit.read"}),
+    "pool_viewer": frozenset(
+        {"pools.read", "schemas.read", "users.read", "audit.read", "webhooks.read"}
+    ),
 }
 
 API_KEY_PREFIX = "wsk_"

@@ -56,6 +56,7 @@ from widget_server.pools import PoolView
 from widget_server.services import Services
 from widget_server.sms import compose as sms_compose
 from widget_server.upsert import insert_ignoring_conflict
+from widget_server.webhooks import emit
 
 log = logging.getLogger(__name__)
 
@@ -348,6 +349,9 @@ async def reset_password(services: Services, pool: PoolView, flow: Flow, passwor
         await _claim(session, flow, now)
         await _store(session, user_id, secret_hash, now)
         await remember(session, user_id, secret_hash, pool.policy.history, now)
+        await emit.user_updated(
+            session, pool, user_id, now, source="recovery", changes=["password"]
+        )
         ended = await revoke_user_sessions(session, user_id, now)
     log.info("password reset by recovery code: user %s, %s sessions ended", user_id, ended)
     flow.state = "done"

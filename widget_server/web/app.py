@@ -31,6 +31,7 @@ from widget_server.web.shared.context import WebContext
 from widget_server.web.shared.render import Renderer, make_environment
 from widget_server.web.shared.security import SecurityHeadersMiddleware
 from widget_server.web.shared.static import StaticFiles
+from widget_server.webhooks.worker import WebhookWorker
 
 
 def create_app(
@@ -55,6 +56,7 @@ def create_app(
         settings.outbox_poll_seconds,
         sms=sms or provider_from_settings(settings),
     )
+    webhooks = WebhookWorker(db, clock, settings)
     services = Services(
         settings=settings,
         db=db,
@@ -67,6 +69,7 @@ def create_app(
         pools=PoolDirectory(db),
         composer=Composer(env, settings.public_url),
         notify_outbox=worker.wake,
+        notify_webhooks=webhooks.wake,
     )
 
     # End-user login throttle: in this process, or in Redis shared by all (redis_url).
@@ -84,8 +87,10 @@ def create_app(
             await ensure_builtin_schemas(session, clock.now())
         load_common_passwords()  # the first registration should not pay for it
         worker.start()
+        webhooks.start()
 
     async def shutdown() -> None:
+        await webhooks.stop()
         await worker.stop()
         services.hashing.close()
         await db.dispose()
@@ -107,6 +112,7 @@ def create_app(
                 "web": WebContext(services, Renderer(env)),
                 "static_files": static,
                 "outbox": worker,
+                "webhooks": webhooks,
                 "admin_login_throttle": LoginThrottle(),
                 "oidc_keys": KeyRing(services),
                 "login_throttle": login_throttle,

@@ -1,7 +1,7 @@
 """branding: workspaces, themes as versioned objects, assignments, brand assets
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-01
 
 Every existing pool moves into a workspace named "Default" of its tenant (one is made
@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
