@@ -196,7 +196,11 @@ func NewExchanger(ctx context.Context) (*Exchanger, error) {
 			Scopes:       []string{oidc.ScopeOpenID},
 			// No RedirectURL: the embedded login's code was issued without one.
 		},
-		verifier: provider.Verifier(&oidc.Config{ClientID: clientID}),
+		// Our keys sign ES256; naming it keeps a token in any other algorithm out.
+		verifier: provider.Verifier(&oidc.Config{
+			ClientID:             clientID,
+			SupportedSigningAlgs: []string{oidc.ES256},
+		}),
 	}, nil
 }
 

@@ -400,7 +400,7 @@ ANGULAR_TS = """\
 //   <@@SELECTOR@@ (@@OUTPUT_EXAMPLE@@)="onEvent($event)" />
 //
 // Outputs are prefixed "widget": the DOM events keep bubbling from inside, and an output
-// named like one ("registered") would fire a (registered) binding twice.
+// named like one of them would fire a binding of that name twice.
 import {
   AfterViewInit,
   Component,

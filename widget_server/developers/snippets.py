@@ -15,6 +15,7 @@ message id per field.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final, Literal
 
@@ -100,9 +101,13 @@ def parse_request(raw: Mapping[str, Any]) -> SnippetRequest:
     try:
         return msgspec.convert(dict(raw), SnippetRequest, str_keys=True)
     except msgspec.ValidationError as exc:
-        text = str(exc)
-        field = text.rsplit("$.", 1)[1].split("[", 1)[0] if "$." in text else ""
-        raise InvalidInput({field: [msg("snippet.value_invalid")]}) from exc
+        raise InvalidInput({_field_of(str(exc)): [msg("snippet.value_invalid")]}) from exc
+
+
+def _field_of(error: str) -> str:
+    """The field a msgspec error names: "... - at `$.flow`", "unknown field `secret`"."""
+    match = re.search(r"`\$\.(\w+)|unknown field `(\w+)`", error)
+    return next((g for g in match.groups() if g), "") if match else ""
 
 
 def generate(request: SnippetRequest) -> Snippet:
