@@ -394,6 +394,39 @@ CATALOG: dict[str, str] = {
     "ui.mfa_send_email": "Send me a code",
     "ui.mfa_resend_email": "Send a new code",
     "ui.mfa_use_app": "Use my authenticator app instead",
+    # The developer portal's snippet generator (developers/snippets.py). Errors attach to
+    # the request field; notes are shown beside the snippet.
+    "snippet.public_url_invalid": "The public URL must be an origin: https://host[:port], "
+    "without a path.",
+    "snippet.value_invalid": "Choose one of the options, or a value of at most 255 characters.",
+    "snippet.client_id_required": "Choose an app: the backend code exchanges that app's "
+    "login code.",
+    "snippet.backend_needs_secret": "A public app has no secret to exchange the embedded "
+    "login's code with. Use a confidential app, or the redirect flow with PKCE.",
+    "snippet.note.secret": "Keep the client secret out of your code and repository: the "
+    "snippet reads it from the environment variable {variable}.",
+    "snippet.note.callback": "Your page posts the login code to {path} on your own site; keep "
+    "that path the same in the frontend and backend snippets.",
+    "snippet.note.code_from_login": "The code comes only with an app's login (the logged-in "
+    "event); your backend learns about new registrations through the user.registered webhook.",
+    "snippet.note.allow_origin": "The widget shows only on pages whose origin is allowed for "
+    "pool {pool} or for the app: add your page's exact origin (scheme, host and port) in the "
+    "developer portal. Until then the page shows a fallback and gets an error event.",
+    "snippet.note.iframe": "A plain iframe keeps the height you give it and sends your page no "
+    "events; use the script tag for both.",
+    "snippet.note.code_exchange": "The logged-in event carries a one-time code (single use, "
+    "60 s). The snippet posts it to {path} on your site; exchange it there with a backend "
+    "snippet.",
+    "snippet.note.public_app": "A public app cannot exchange the embedded login's code yet: "
+    "use the redirect flow with PKCE, or a confidential app.",
+    "snippet.note.client_id_unused": "The {flow} widget does not use an app's client id; only "
+    "the login flow does.",
+    "snippet.note.events_are_hints": "Events are a signal for your page, not proof: anything "
+    "on the page can dispatch one. Grant access only after your backend verified a token.",
+    "snippet.note.csp": "If your page sends a Content-Security-Policy, add the sources below "
+    "to its directives. A sha256 source allows exactly the snippet's inline block: recompute "
+    "it if you edit the block. With a nonce instead, put the same per-response value in "
+    "nonce=\"…\" on the snippet's script and style tags.",
     # The installation: which database and secret key a server or CLI run acts on
     # (installation.py, cli_target.py). Read by operators in a terminal.
     "install.no_database": "There is no database at {url}. Run this from the folder the "
