@@ -12,6 +12,8 @@ Roles, most powerful first::
                     when the tenant lets the pool's admins (``branding/access.py``,
                     ``admin/pools.py``)
     pool_viewer     one pool: read its users, settings, webhook endpoints and audit log
+    developer       one pool or one workspace: its apps (register, change, rotate, revoke)
+                    and webhook endpoints, through the developer portal; never users
 
 Scope is checked before role: an object outside the caller's scope is ``NotFound``
 (404), exactly like one that does not exist, so a pool admin learns nothing about other
@@ -32,8 +34,14 @@ from widget_server.db import Database
 from widget_server.errors import Forbidden, NotAuthenticated, NotFound
 from widget_server.models import AdminPrincipal
 
-Role = Literal["tenant_admin", "brand_designer", "pool_admin", "pool_viewer"]
-ROLES: tuple[Role, ...] = ("tenant_admin", "brand_designer", "pool_admin", "pool_viewer")
+Role = Literal["tenant_admin", "brand_designer", "pool_admin", "pool_viewer", "developer"]
+ROLES: tuple[Role, ...] = (
+    "tenant_admin",
+    "brand_designer",
+    "pool_admin",
+    "pool_viewer",
+    "developer",
+)
 Action = Literal[
     "pools.read",
     "pools.write",
@@ -99,6 +107,10 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     "pool_viewer": frozenset(
         {"pools.read", "schemas.read", "users.read", "audit.read", "webhooks.read"}
     ),
+    # Apps of its pools (admin/apps.py keeps them to the scope), and their webhooks.
+    "developer": frozenset(
+        {"pools.read", "apps.read", "apps.write", "webhooks.read", "webhooks.write"}
+    ),
 }
 
 API_KEY_PREFIX = "wsk_"
@@ -112,7 +124,7 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     role: Role
     kind: Literal["person", "api_key"]
     name: str
-    #: A brand designer scoped to one workspace; None otherwise.
+    #: A brand designer or developer scoped to one workspace; None otherwise.
     workspace_id: str | None = None
 
 

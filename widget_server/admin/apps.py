@@ -25,7 +25,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server.admin import audit
-from widget_server.admin.access import Actor
+from widget_server.admin.access import Action, Actor
+from widget_server.admin.audit import record_denied
 from widget_server.admin.guard import guard
 from widget_server.admin.validation import Problems
 from widget_server.branding import reach
@@ -96,16 +97,59 @@ class AppPatch(AppSettings, frozen=True, kw_only=True, forbid_unknown_fields=Tru
 async def list_apps(services: Services, actor: Actor) -> list[AppDetail]:
     await guard(services, actor, "apps.read", target_type="app")
     async with services.db.read() as session:
+        scope = await pools_in_scope(session, actor)
         rows = await session.execute(
             select(App).where(App.tenant_id == actor.tenant_id).order_by(App.name, App.id)
         )
-        return [_detail(app) for app in rows.scalars()]
+        return [_detail(app) for app in rows.scalars() if _within(app, scope)]
 
 
 async def get_app(services: Services, actor: Actor, app_id: str) -> AppDetail:
-    await guard(services, actor, "apps.read", target_type="app", target_id=app_id)
+    await _guard_app(services, actor, "apps.read", app_id)
     async with services.db.read() as session:
         return _detail(await _owned(session, actor, app_id))
+
+
+async def pools_in_scope(session: AsyncSession, actor: Actor) -> frozenset[str] | None:
+    """The pools a principal scoped to a pool or a workspace (a developer) may register
+    apps for; None: the whole tenant."""
+    principal = actor.principal
+    if principal.pool_id is not None:
+        return frozenset({principal.pool_id})
+    if principal.workspace_id is None:
+        return None
+    ids = await session.execute(
+        select(Pool.id).where(
+            Pool.tenant_id == actor.tenant_id, Pool.workspace_id == principal.workspace_id
+        )
+    )
+    return frozenset(ids.scalars())
+
+
+def _within(app: App, scope: frozenset[str] | None) -> bool:
+    """An app is in a scoped principal's reach only if every pool it signs in to is."""
+    return scope is None or (bool(app.pool_ids) and set(app.pool_ids) <= scope)
+
+
+async def _guard_app(services: Services, actor: Actor, action: Action, app_id: str) -> None:
+    """``guard``, then the app's pools against the principal's scope: an app outside it is
+    a 404 like a missing one, and the attempt is in the audit log."""
+    await guard(services, actor, action, target_type="app", target_id=app_id)
+    async with services.db.read() as session:
+        scope = await pools_in_scope(session, actor)
+        app = await session.get(App, app_id[:64]) if scope is not None else None
+    if scope is None or app is None or _within(app, scope):
+        return  # a missing app is _owned's NotFound, for every caller alike
+    await record_denied(
+        services.db,
+        actor,
+        action,
+        target_type="app",
+        target_id=app_id,
+        pool_id=None,
+        now=services.clock.now(),
+    )
+    raise NotFound("app")
 
 
 async def create_app(services: Services, actor: Actor, new: NewApp) -> CreatedApp:
@@ -143,7 +187,7 @@ async def create_app(services: Services, actor: Actor, new: NewApp) -> CreatedAp
 
 
 async def update_app(services: Services, actor: Actor, app_id: str, patch: AppPatch) -> AppDetail:
-    await guard(services, actor, "apps.write", target_type="app", target_id=app_id)
+    await _guard_app(services, actor, "apps.write", app_id)
     problems = Problems()
     now = services.clock.now()
     async with services.db.write() as session:
@@ -167,7 +211,7 @@ async def update_app(services: Services, actor: Actor, app_id: str, patch: AppPa
 
 async def rotate_secret(services: Services, actor: Actor, app_id: str) -> CreatedApp:
     """A new client secret (shown once); the old one stops working at once."""
-    await guard(services, actor, "apps.write", target_type="app", target_id=app_id)
+    await _guard_app(services, actor, "apps.write", app_id)
     now = services.clock.now()
     secret = secrets.token_urlsafe(32)
     async with services.db.write() as session:
@@ -191,7 +235,7 @@ async def rotate_secret(services: Services, actor: Actor, app_id: str) -> Create
 
 async def revoke_app(services: Services, actor: Actor, app_id: str) -> AppDetail:
     """Stop the app for good: no new authorizations, codes or token exchanges."""
-    await guard(services, actor, "apps.write", target_type="app", target_id=app_id)
+    await _guard_app(services, actor, "apps.write", app_id)
     now = services.clock.now()
     async with services.db.write() as session:
         app = await _owned(session, actor, app_id)
@@ -267,8 +311,12 @@ async def _check_pools(
             )
         ).scalars()
     )
+    scope = await pools_in_scope(session, actor)
+    if scope is not None:
+        found &= scope
     for pool_id in sorted(wanted - found):
-        # Another tenant's pool reads exactly like a missing one.
+        # Another tenant's pool, or one outside the caller's scope, reads exactly like a
+        # missing one.
         problems.add("pool_ids", "app.pool_unknown", value=pool_id)
     return sorted(wanted)
 

@@ -101,7 +101,7 @@ async def create_admin(services: Services, actor: Actor, new: NewAdmin) -> Creat
         raise Forbidden("admins.write")
     problems = Problems()
     async with services.db.read() as session:
-        await _check_scope(session, actor, new.role, new.pool_id, problems)
+        await _check_scope(session, actor, new.role, new.pool_id, problems, new.workspace_id)
         await _check_workspace(session, actor, new.role, new.workspace_id, problems)
     email = _check_person(new, problems) if new.kind == "person" else None
     if new.kind == "api_key" and (new.email is not None or new.password is not None):
@@ -152,7 +152,9 @@ async def update_admin(
         row = await _row(session, actor, admin_id)
         problems = Problems()
         if patch.role is not None:
-            await _check_scope(session, actor, patch.role, row.pool_id, problems)
+            await _check_scope(
+                session, actor, patch.role, row.pool_id, problems, row.workspace_id
+            )
             await _check_workspace(session, actor, patch.role, row.workspace_id, problems)
         problems.raise_if_any()
         if patch.name is not None:
@@ -193,8 +195,19 @@ async def _row(session: AsyncSession, actor: Actor, admin_id: str) -> AdminPrinc
 
 
 async def _check_scope(
-    session: AsyncSession, actor: Actor, role: Role, pool_id: str | None, problems: Problems
+    session: AsyncSession,
+    actor: Actor,
+    role: Role,
+    pool_id: str | None,
+    problems: Problems,
+    workspace_id: str | None = None,
 ) -> None:
+    if role == "developer" and (pool_id is None) == (workspace_id is None):
+        # A partner's developer works on one pool, or on the pools of one workspace.
+        problems.add("pool_id", "admin.role_scope", role=role, scope="one pool or one workspace")
+        return
+    if role == "developer" and pool_id is None:
+        return
     if role in ("tenant_admin", "brand_designer"):
         if pool_id is not None:
             scope = "the whole tenant" if role == "tenant_admin" else "the tenant or a workspace"
@@ -215,11 +228,11 @@ async def _check_workspace(
     workspace_id: str | None,
     problems: Problems,
 ) -> None:
-    """Only brand designers may be scoped to a workspace (the other roles' services scope
-    by pool or tenant)."""
+    """Only brand designers and developers may be scoped to a workspace (the other roles'
+    services scope by pool or tenant)."""
     if workspace_id is None:
         return
-    if role != "brand_designer":
+    if role not in ("brand_designer", "developer"):
         problems.add("workspace_id", "admin.role_scope", role=role, scope="the tenant or one pool")
     elif await workspace_of_tenant(session, actor.tenant_id, workspace_id) is None:
         problems.add("workspace_id", "brand.unknown_workspace")
