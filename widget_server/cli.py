@@ -224,7 +224,17 @@ def _banner(
         lines.append(f"  Dev mailbox (codes arrive here):   {widget_origin}/dev/mailbox")
     if admins:
         lines.append(f"  Admin portal:                      {widget_origin}/admin")
-        lines += [f"    {a.role:<13} {a.email:<22} password {a.password}" for a in admins]
+        lines += [
+            f"    {a.role:<14} {a.email:<22} password {a.password}"
+            for a in admins
+            if a.role != "developer"
+        ]
+        lines.append(f"  Developer portal:                  {widget_origin}/developers")
+        lines += [
+            f"    {a.role:<14} {a.email:<22} password {a.password}"
+            for a in admins
+            if a.role == "developer"
+        ]
     lines += [f"  Database: {settings.database_url}", "Press Ctrl+C to stop.", ""]
     print("\n".join(lines), flush=True)
 

@@ -398,6 +398,8 @@ CATALOG: dict[str, str] = {
     # the request field; notes are shown beside the snippet.
     "snippet.public_url_invalid": "The public URL must be an origin: https://host[:port], "
     "without a path.",
+    "snippet.no_pool": "No pool is in your reach yet. Ask the operator who invited you to "
+    "give you a pool or a workspace.",
     "snippet.value_invalid": "Choose one of the options, or a value of at most 255 characters.",
     "snippet.client_id_required": "Choose an app: the backend code exchanges that app's "
     "login code.",

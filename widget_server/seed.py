@@ -312,14 +312,21 @@ DEMO_ADMINS = (
         pool_id=None,
         password="brand-demo-2026",  # noqa: S106 (printed by the demo)
     ),
+    DemoAdmin(
+        email="dev@partner-1.test",
+        name="Dev Partner",
+        role="developer",
+        pool_id="partner-1",
+        password="developer-demo-2026",  # noqa: S106 (printed by the demo)
+    ),
 )
 
 
 async def seed_demo_admins(
     db: Database, clock: Clock, hash_password: Callable[[str], str]
 ) -> tuple[DemoAdmin, ...]:
-    """A tenant admin, a pool admin of Business 1 and a brand designer of the tenant, who
-    can sign in to the portal.
+    """A tenant admin, a pool admin of Business 1, a brand designer of the tenant (the
+    operator portal) and a developer of Partner 1 (the developer portal), who can sign in.
 
     Existing ones are left as they are (their password may have been changed)."""
     now = clock.now()

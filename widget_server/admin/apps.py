@@ -126,6 +126,17 @@ async def pools_in_scope(session: AsyncSession, actor: Actor) -> frozenset[str] 
     return frozenset(ids.scalars())
 
 
+async def app_pool_ids(services: Services, actor: Actor) -> list[str]:
+    """The pools the actor may register apps for, by name: its scope, or the tenant's."""
+    await guard(services, actor, "apps.read", target_type="app")
+    async with services.db.read() as session:
+        scope = await pools_in_scope(session, actor)
+        query = select(Pool.id).where(Pool.tenant_id == actor.tenant_id).order_by(Pool.name)
+        if scope is not None:
+            query = query.where(Pool.id.in_(scope))
+        return list((await session.execute(query)).scalars())
+
+
 def _within(app: App, scope: frozenset[str] | None) -> bool:
     """An app is in a scoped principal's reach only if every pool it signs in to is."""
     return scope is None or (bool(app.pool_ids) and set(app.pool_ids) <= scope)

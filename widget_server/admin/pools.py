@@ -124,6 +124,8 @@ async def list_pools(services: Services, actor: Actor) -> list[PoolDetail]:
     query = select(Pool).where(Pool.tenant_id == actor.tenant_id).order_by(Pool.name, Pool.id)
     if actor.principal.pool_id is not None:
         query = query.where(Pool.id == actor.principal.pool_id)
+    elif actor.principal.workspace_id is not None:
+        query = query.where(Pool.workspace_id == actor.principal.workspace_id)
     async with services.db.read() as session:
         pools = (await session.execute(query)).scalars().all()
         counts = await _user_counts(session, [p.id for p in pools])

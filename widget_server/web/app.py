@@ -25,7 +25,7 @@ from widget_server.pools import PoolDirectory
 from widget_server.services import Services
 from widget_server.settings import Settings
 from widget_server.sms import SmsProvider, provider_from_settings
-from widget_server.web import account, api, assets, dev, oauth, ops, portal, widget
+from widget_server.web import account, api, assets, dev, developers, oauth, ops, portal, widget
 from widget_server.web.api.openapi import openapi_config
 from widget_server.web.shared.context import WebContext
 from widget_server.web.shared.render import Renderer, make_environment
@@ -102,6 +102,7 @@ def create_app(
             account.router(),
             oauth.router(),
             portal.router(),
+            developers.router(),
             api.router(),
             dev.router(),
             ops.router(),
