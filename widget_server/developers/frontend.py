@@ -200,8 +200,8 @@ import { useEffect, useRef } from "react";
 
 @@SHARED@@
 /**
- * Mounts the widget in ref.current. handlers maps event types (@@EVENT_LIST@@) to
- * callbacks that get event.detail; the iframe stays mounted across re-renders.
+ * Mounts the widget in ref.current; handlers maps event types to callbacks that get
+ * event.detail (@@EVENT_LIST@@). The iframe stays mounted across re-renders.
  */
 export function useWidgetServer(ref, handlers) {
   // The latest callbacks, without re-mounting the iframe when the parent re-renders.
@@ -243,11 +243,11 @@ def _callback_handlers(values: SnippetValues, call: Callable[[str], str]) -> lis
     lines = []
     for event in values.events:
         if event == "logged-in" and values.exchanges_code:
-            body = (f"sendCodeToBackend(detail).then(() => {call(event)}, "
-                    "(error) => console.error(error))")
+            lines.append(f"    {js_string(event)}: (detail) =>\n"
+                         f"      sendCodeToBackend(detail).then(() => {call(event)}, "
+                         "(error) => console.error(error)),")
         else:
-            body = call(event)
-        lines.append(f"    {js_string(event)}: (detail) => {body},")
+            lines.append(f"    {js_string(event)}: (detail) => {call(event)},")
     return lines
 
 
@@ -316,8 +316,10 @@ onBeforeUnmount(() => {
 def vue(values: SnippetValues) -> str:
     if values.exchanges_code:
         forward = ('  if (type === "logged-in") {\n'
-                   '    sendCodeToBackend(detail).then(() => emit(type, detail), '
-                   '(error) => console.error(error));\n'
+                   '    sendCodeToBackend(detail).then(\n'
+                   '      () => emit(type, detail),\n'
+                   '      (error) => console.error(error),\n'
+                   '    );\n'
                    '  } else {\n'
                    '    emit(type, detail);\n'
                    '  }')
@@ -535,8 +537,10 @@ def _angular_cases(values: SnippetValues) -> str:
     for event in values.events:
         output = angular_output(event)
         if event == "logged-in" and values.exchanges_code:
-            emit = (f"sendCodeToBackend(detail).then(() => this.{output}.emit(detail), "
-                    "(error: unknown) => console.error(error));")
+            emit = ("sendCodeToBackend(detail).then(\n"
+                    f"          () => this.{output}.emit(detail),\n"
+                    "          (error: unknown) => console.error(error),\n"
+                    "        );")
         else:
             emit = f"this.{output}.emit(detail);"
         cases.append(f"      case {js_string(event)}:\n        {emit}\n        break;")
