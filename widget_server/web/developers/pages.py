@@ -49,7 +49,7 @@ from widget_server.web.developers.frame import (
 )
 from widget_server.web.shared.console import AnyRequest, html, same_origin_post, see_other
 from widget_server.web.shared.context import web_context
-from widget_server.web.shared.forms import Errors, by_field, convert, lines, text
+from widget_server.web.shared.forms import Errors, app_form, blank_app, by_field, convert
 from widget_server.web.shared.request_io import client_ip, first, form_fields
 from widget_server.webhooks.events import event_schemas
 
@@ -140,18 +140,6 @@ async def overview(request: AnyRequest) -> Any:
 # --- apps ---------------------------------------------------------------------------------
 
 
-def _blank() -> dict[str, Any]:
-    return {
-        "name": "",
-        "id": "",
-        "kind": "confidential",
-        "pool_ids": [],
-        "redirect_uris": "",
-        "allowed_origins": "",
-        "scopes": ["email"],
-    }
-
-
 async def _apps_page(
     portal: DevPortal,
     values: Mapping[str, Any],
@@ -178,27 +166,14 @@ async def _apps_page(
 
 @get(BASE + "/apps")
 async def apps_page(request: AnyRequest) -> Any:
-    return await _apps_page(await signed_in(request), _blank())
+    return await _apps_page(await signed_in(request), blank_app())
 
 
 @post(BASE + "/apps", status_code=200)
 async def create_app_submit(request: AnyRequest) -> Any:
     portal = await signed_in(request)
     form = await form_of(portal)
-    values = {
-        "name": text(form, "name"),
-        "id": text(form, "id"),
-        "kind": text(form, "kind"),
-        "pool_ids": [p for p in form.get("pool_ids", []) if p],
-        "redirect_uris": text(form, "redirect_uris"),
-        "allowed_origins": text(form, "allowed_origins"),
-        "scopes": [s for s in form.get("scopes", []) if s],
-    }
-    data = values | {
-        "id": values["id"] or None,
-        "redirect_uris": lines(form, "redirect_uris"),
-        "allowed_origins": lines(form, "allowed_origins"),
-    }
+    values, data = app_form(form)
     errors: Errors = {}
     try:
         created = await create_app(portal.services, portal.actor, convert(data, NewApp, errors))
@@ -207,7 +182,7 @@ async def create_app_submit(request: AnyRequest) -> Any:
         return await _apps_page(portal, values, fields, alerts, status=422)
     secret = (created.app, created.client_secret) if created.client_secret else None
     alerts = (msg("admin.saved", "info"),)
-    return await _apps_page(portal, _blank(), alerts=alerts, secret=secret)
+    return await _apps_page(portal, blank_app(), alerts=alerts, secret=secret)
 
 
 @post(BASE + "/apps/{app_id:str}/rotate-secret", status_code=200)
@@ -217,9 +192,9 @@ async def rotate_secret_submit(request: AnyRequest, app_id: AppId) -> Any:
     try:
         rotated = await rotate_secret(portal.services, portal.actor, app_id)
     except Conflict as exc:
-        return await _apps_page(portal, _blank(), alerts=(exc.message,), status=409)
+        return await _apps_page(portal, blank_app(), alerts=(exc.message,), status=409)
     assert rotated.client_secret is not None  # confidential apps only
-    return await _apps_page(portal, _blank(), secret=(rotated.app, rotated.client_secret))
+    return await _apps_page(portal, blank_app(), secret=(rotated.app, rotated.client_secret))
 
 
 @post(BASE + "/apps/{app_id:str}/revoke", status_code=200)
@@ -227,7 +202,7 @@ async def revoke_app_submit(request: AnyRequest, app_id: AppId) -> Any:
     portal = await signed_in(request)
     await form_of(portal)
     await revoke_app(portal.services, portal.actor, app_id)
-    return await _apps_page(portal, _blank(), alerts=(msg("admin.saved", "info"),))
+    return await _apps_page(portal, blank_app(), alerts=(msg("admin.saved", "info"),))
 
 
 # --- snippets -----------------------------------------------------------------------------

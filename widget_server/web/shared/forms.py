@@ -91,3 +91,38 @@ def by_field(exc: InvalidInput) -> tuple[dict[str, tuple[Msg, ...]], tuple[Msg, 
 
 def pretty(value: object) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+# --- the app form (operator portal and developer portal) -----------------------------------
+
+
+def blank_app() -> dict[str, Any]:
+    """The register-an-app form as it first shows."""
+    return {
+        "name": "",
+        "id": "",
+        "kind": "confidential",
+        "pool_ids": [],
+        "redirect_uris": "",
+        "allowed_origins": "",
+        "scopes": ["email"],
+    }
+
+
+def app_form(form: Mapping[str, Sequence[str]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the values to draw the form again with, the data for ``admin.apps.NewApp``)."""
+    values = {
+        "name": text(form, "name"),
+        "id": text(form, "id"),
+        "kind": text(form, "kind"),
+        "pool_ids": [p for p in form.get("pool_ids", []) if p],
+        "redirect_uris": text(form, "redirect_uris"),
+        "allowed_origins": text(form, "allowed_origins"),
+        "scopes": [s for s in form.get("scopes", []) if s],
+    }
+    data = values | {
+        "id": values["id"] or None,
+        "redirect_uris": lines(form, "redirect_uris"),
+        "allowed_origins": lines(form, "allowed_origins"),
+    }
+    return values, data
