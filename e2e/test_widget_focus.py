@@ -47,3 +47,13 @@ def test_focus_goes_to_the_first_invalid_field_then_to_the_next_steps_heading(
     widget.expect_step("personal")
     focused = _focused(page)
     assert focused["tag"] == "h1" and "ws-title" in (focused["cls"] or ""), focused
+
+
+def test_a_forced_colour_scheme_reaches_the_widget_page(page: Page, demo: Demo) -> None:
+    # embed.js turns data-color-scheme="dark" into ?color_scheme=dark on the frame's URL;
+    # widget.js marks <html> so the theme's dark palette applies whatever the browser says.
+    page.emulate_media(color_scheme="light")
+    page.goto(demo.widget_url("partner-1") + "?color_scheme=dark")
+    expect(page.locator("html")).to_have_attribute("data-color-scheme", "dark")
+    page.goto(demo.widget_url("partner-1") + "?color_scheme=purple")
+    expect(page.locator("html")).not_to_have_attribute("data-color-scheme", re.compile("."))

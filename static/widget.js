@@ -23,6 +23,13 @@
   var embedded = window.parent !== window && /^https?:\/\/[^\/\s]+$/.test(parentOrigin);
   var CODE_LENGTH = 6;
 
+  // A page that forces light or dark (embed.js's data-color-scheme) says so in the URL;
+  // the theme's CSS switches on this attribute. It survives htmx swaps (<html> stays).
+  var forced = new URLSearchParams(location.search).get("color_scheme");
+  if (forced === "light" || forced === "dark") {
+    document.documentElement.setAttribute("data-color-scheme", forced);
+  }
+
   function post(payload) {
     if (!embedded) return;
     // v comes last so a payload can never claim another protocol version.
