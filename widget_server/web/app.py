@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 
 from widget_server import migrate
-from widget_server.admin.portal_auth import LoginThrottle
+from widget_server.admin.portal_auth import PortalThrottle
 from widget_server.admin.templates import ensure_builtin_schemas
 from widget_server.assets import asset_dir
 from widget_server.auth.throttle import LoginThrottle as EndUserLoginThrottle
 from widget_server.auth.throttle import make_store
 from widget_server.clock import Clock, SystemClock
 from widget_server.db import Database
+from widget_server.forwarded import TrustedProxies
 from widget_server.installation import ensure_key_fingerprint
 from widget_server.mail.compose import Composer
 from widget_server.mail.outbox import OutboxWorker
@@ -28,6 +31,7 @@ from widget_server.sms import SmsProvider, provider_from_settings
 from widget_server.web import account, api, assets, dev, oauth, ops, portal, widget
 from widget_server.web.api.openapi import openapi_config
 from widget_server.web.shared.context import WebContext
+from widget_server.web.shared.proxy import ForwardedClientMiddleware
 from widget_server.web.shared.render import Renderer, make_environment
 from widget_server.web.shared.security import SecurityHeadersMiddleware
 from widget_server.web.shared.static import StaticFiles
@@ -44,6 +48,8 @@ def create_app(
 ) -> Litestar:
     if not settings.secret_key:
         raise ValueError("settings.secret_key is empty; set WIDGET_SECRET_KEY")
+    # Read before anything is built: a mistyped network stops the server here, by name.
+    proxies = TrustedProxies.from_settings(settings.trusted_proxies, settings.proxy_header)
     clock = clock or SystemClock()
     db = Database(settings.database_url)
     static = StaticFiles(asset_dir("static"))
@@ -54,6 +60,7 @@ def create_app(
         clock,
         settings.outbox_poll_seconds,
         sms=sms or provider_from_settings(settings),
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
     services = Services(
         settings=settings,
@@ -69,12 +76,12 @@ def create_app(
         notify_outbox=worker.wake,
     )
 
-    # End-user login throttle: in this process, or in Redis shared by all (redis_url).
-    login_throttle = EndUserLoginThrottle(
-        make_store(settings.redis_url),
-        settings.secret_key,
-        now=lambda: clock.now().timestamp(),
-    )
+    # Login throttles, end users' and the portal's: counters in this process, or in Redis
+    # shared by every process (redis_url), one store for both.
+    now = lambda: clock.now().timestamp()  # noqa: E731
+    store = make_store(settings.redis_url)
+    login_throttle = EndUserLoginThrottle(store, settings.secret_key, now=now)
+    portal_throttle = PortalThrottle(store, settings.secret_key, now=now)
 
     async def startup() -> None:
         if migrate_on_start:
@@ -107,12 +114,16 @@ def create_app(
                 "web": WebContext(services, Renderer(env)),
                 "static_files": static,
                 "outbox": worker,
-                "admin_login_throttle": LoginThrottle(),
+                "admin_login_throttle": portal_throttle,
                 "oidc_keys": KeyRing(services),
                 "login_throttle": login_throttle,
             }
         ),
-        middleware=[DefineMiddleware(SecurityHeadersMiddleware)],
+        middleware=[
+            # Behind trusted balancers only: the client's address from their header.
+            *([DefineMiddleware(ForwardedClientMiddleware, proxies=proxies)] if proxies else []),
+            DefineMiddleware(SecurityHeadersMiddleware),
+        ],
         on_startup=[startup],
         on_shutdown=[shutdown, login_throttle.close],
         request_max_body_size=settings.max_body_bytes,

@@ -25,8 +25,8 @@ from litestar.response import Redirect
 from widget_server.admin.access import PERMISSIONS, Action, Actor
 from widget_server.admin.pools import list_pools
 from widget_server.admin.portal_auth import (
-    LoginThrottle,
     PortalSession,
+    PortalThrottle,
     csrf_matches,
     principal_for_session,
 )
@@ -54,8 +54,8 @@ def is_htmx(request: AnyRequest) -> bool:
     return headers.get("hx-request") == "true" and "hx-history-restore-request" not in headers
 
 
-def throttle_of(request: AnyRequest) -> LoginThrottle:
-    throttle: LoginThrottle = request.app.state.admin_login_throttle
+def throttle_of(request: AnyRequest) -> PortalThrottle:
+    throttle: PortalThrottle = request.app.state.admin_login_throttle
     return throttle
 
 
