@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from widget_server.changes import ChangeFeed, LocalFeed
 from widget_server.clock import Clock
 from widget_server.db import Database
 from widget_server.mail.compose import Composer
@@ -23,3 +24,5 @@ class Services:
     composer: Composer
     #: Called after a transaction that wrote outbox messages committed.
     notify_outbox: Callable[[], None] = field(default=lambda: None)
+    #: Tells the other server processes of a change they must apply at once (changes.py).
+    changes: ChangeFeed = field(default_factory=LocalFeed)

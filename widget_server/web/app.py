@@ -14,6 +14,7 @@ from widget_server.admin.templates import ensure_builtin_schemas
 from widget_server.assets import asset_dir
 from widget_server.auth.throttle import LoginThrottle as EndUserLoginThrottle
 from widget_server.auth.throttle import make_store
+from widget_server.changes import make_feed
 from widget_server.clock import Clock, SystemClock
 from widget_server.db import Database
 from widget_server.forwarded import TrustedProxies
@@ -52,6 +53,8 @@ def create_app(
     proxies = TrustedProxies.from_settings(settings.trusted_proxies, settings.proxy_header)
     clock = clock or SystemClock()
     db = Database(settings.database_url)
+    # Pool and signing-key changes told to every other process (changes.py).
+    feed = make_feed(db)
     static = StaticFiles(asset_dir("static"))
     env = make_environment(static)
     worker = OutboxWorker(
@@ -71,9 +74,10 @@ def create_app(
             slots=settings.effective_hash_slots,
             max_waiting=settings.hash_max_waiting,
         ),
-        pools=PoolDirectory(db),
+        pools=PoolDirectory(db, feed),
         composer=Composer(env),
         notify_outbox=worker.wake,
+        changes=feed,
     )
 
     # Login throttles, end users' and the portal's: counters in this process, or in Redis
@@ -90,10 +94,12 @@ def create_app(
         async with db.write() as session:
             await ensure_builtin_schemas(session, clock.now())
         load_common_passwords()  # the first registration should not pay for it
+        await feed.start()
         worker.start()
 
     async def shutdown() -> None:
         await worker.stop()
+        await feed.close()
         services.hashing.close()
         await db.dispose()
 
@@ -115,7 +121,7 @@ def create_app(
                 "static_files": static,
                 "outbox": worker,
                 "admin_login_throttle": portal_throttle,
-                "oidc_keys": KeyRing(services),
+                "oidc_keys": KeyRing(services, feed),
                 "login_throttle": login_throttle,
             }
         ),
