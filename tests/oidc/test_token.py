@@ -8,6 +8,7 @@ import base64
 import hashlib
 import json
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -27,7 +28,7 @@ from tests.oidc.conftest import (
 from widget_server.auth.sessions import revoke_user_sessions, start_session
 from widget_server.models import SigningKey, User
 from widget_server.oidc.codes import issue_code
-from widget_server.oidc.keys import PUBLISH_AHEAD, KeyRing, decrypt_private
+from widget_server.oidc.keys import PUBLISH_AHEAD, KeyRing, decrypt_private, signing_key
 
 
 def pkce() -> tuple[str, str]:
@@ -381,3 +382,24 @@ async def test_userinfo_refuses_id_tokens_and_bad_tokens(
     assert (await harness.client.get("/oauth/userinfo")).status_code == 401
     harness.clock.advance(601)
     assert (await userinfo(answer["access_token"])).status_code == 401
+
+
+def test_the_signing_key_is_the_newest_one_published_long_enough() -> None:
+    t0 = datetime(2030, 1, 1, tzinfo=UTC)
+
+    def key(kid: str, minutes: int) -> SigningKey:
+        return SigningKey(kid=kid, created_at=t0 + timedelta(minutes=minutes))
+
+    ahead = PUBLISH_AHEAD
+    old, new, newer = key("old", 0), key("new", 100), key("newer", 102)
+    # A fresh install: its one key signs at once.
+    assert signing_key([old], t0) == (old, None)
+    # A rotation: the old key signs until the new one has been published long enough.
+    now = new.created_at + timedelta(seconds=1)
+    assert signing_key([new, old], now) == (old, new.created_at + ahead)
+    assert signing_key([new, old], new.created_at + ahead) == (new, None)
+    # Two rotations in a row: each takes over in turn.
+    assert signing_key([newer, new, old], now) == (old, new.created_at + ahead)
+    assert signing_key([newer, new, old], new.created_at + ahead) == (new, newer.created_at + ahead)
+    # The old key retired at once (it leaked): the young keys sign, the oldest first.
+    assert signing_key([newer, new], now) == (new, newer.created_at + ahead)
