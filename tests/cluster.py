@@ -23,7 +23,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -69,7 +69,6 @@ class Cluster:
     servers: list[Server]
     lb_port: int
     maildir: Path
-    started: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -163,7 +162,7 @@ async def wait_healthy(url: str, seconds: float, process: subprocess.Popen[bytes
     raise AssertionError(f"{url} not healthy after {seconds}s")
 
 
-def server_env(tmp: Path, lb_port: int, smtp_port: int, **overrides: str) -> dict[str, str]:
+def server_env(lb_port: int, smtp_port: int, **overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WIDGET_")}
     return env | {
         "WIDGET_DATABASE_URL": POSTGRES_URL,
@@ -187,7 +186,7 @@ async def cluster(count: int, tmp: Path, **overrides: str) -> AsyncIterator[Clus
     lb_port, maildir = free_port(), tmp / "mailbox"
     sink = SmtpSink(maildir, host=HOST, port=free_port())
     sink.start()
-    env = server_env(tmp, lb_port, sink.port, **overrides)
+    env = server_env(lb_port, sink.port, **overrides)
     started: list[subprocess.Popen[bytes]] = []
     try:
         _cli(["migrate"], env, tmp)
@@ -204,7 +203,7 @@ async def cluster(count: int, tmp: Path, **overrides: str) -> AsyncIterator[Clus
         config.write_text(haproxy_config(lb_port, servers))
         started.append(_start([haproxy, "-db", "-f", str(config)], env, tmp, tmp / "haproxy.log"))
         await wait_healthy(f"http://{HOST}:{lb_port}", 20, started[-1])
-        yield Cluster(tmp, env, servers, lb_port, maildir, started)
+        yield Cluster(tmp, env, servers, lb_port, maildir)
     finally:
         for process in reversed(started):
             _stop(process)
