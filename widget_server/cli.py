@@ -126,6 +126,8 @@ async def _serve_app(args: argparse.Namespace, settings: Settings) -> None:
         port=args.port,
         access_log=args.access_log,
         backlog=4096,
+        # Not uvicorn's: the app reads the client's address from trusted balancers itself
+        # (WIDGET_TRUSTED_PROXIES, web/shared/proxy.py), X-Forwarded-For or Forwarded.
         proxy_headers=False,
     )
     await _serve([config])

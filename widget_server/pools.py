@@ -1,6 +1,7 @@
 """A pool as the flows see it: one immutable snapshot of its configuration.
 
-Loaded from the database and cached for ``CACHE_SECONDS``, so a burst of registrations
+Loaded from the database and cached for ``CACHE_SECONDS`` (dropped at once, in every
+process, when an administrator changes the pool: ``forget``), so a burst of registrations
 does not read the pool, schema and tenant rows for each request. One load per pool runs at
 a time: the requests that find the cache expired while it runs wait for it rather than
 start their own (each load builds the schema validator and the password policy, ~2 ms of
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from widget_server.branding.layers import Layers, load_pool_layers
+from widget_server.changes import ChangeFeed, LocalFeed
 from widget_server.db import Database
 from widget_server.errors import PoolNotFound
 from widget_server.forms import KeyedSchema
@@ -27,7 +29,10 @@ from widget_server.passwords.floor import floor_from_config, with_floor
 from widget_server.passwords.policy import PasswordPolicy, policy_from_config
 from widget_server.webhooks.subscriptions import subscribed_events
 
+#: How long a snapshot serves without a look at the database. Changes made through another
+#: process arrive sooner, told by ``changes.py``; this is the backstop should that fail.
 CACHE_SECONDS = 5.0
+TOPIC = "pool:"
 
 
 class PoolView(msgspec.Struct, frozen=True, kw_only=True):
@@ -71,12 +76,14 @@ class PoolView(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class PoolDirectory:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, feed: ChangeFeed | None = None) -> None:
         self._db = db
         self._cache: dict[str, tuple[float, PoolView]] = {}
         self._loading: dict[str, asyncio.Future[PoolView]] = {}
         #: Bumped by ``forget``: a load that began before it must not fill the cache.
         self._changes: dict[str, int] = {}
+        self._feed = feed or LocalFeed()
+        self._feed.subscribe(self._changed)
 
     async def get(self, pool_id: str) -> PoolView:
         cached = self._cache.get(pool_id)
@@ -93,6 +100,20 @@ class PoolDirectory:
         return await asyncio.shield(loading)
 
     def forget(self, pool_id: str) -> None:
+        """Drop ``pool_id``'s snapshot here and in every other process (``changes.py``):
+        called after a change to the pool, its schema or its theme has committed."""
+        self._drop(pool_id)
+        self._feed.publish(TOPIC + pool_id)
+
+    def _changed(self, topic: str | None) -> None:
+        """Another process changed a pool (or, with None, anything may have changed)."""
+        if topic is None:
+            for pool_id in set(self._cache) | set(self._loading):
+                self._drop(pool_id)
+        elif topic.startswith(TOPIC):
+            self._drop(topic[len(TOPIC) :])
+
+    def _drop(self, pool_id: str) -> None:
         self._changes[pool_id] = self._changes.get(pool_id, 0) + 1
         self._cache.pop(pool_id, None)
         self._loading.pop(pool_id, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from widget_server.changes import ChangeFeed, LocalFeed
 from widget_server.clock import Clock
 from widget_server.db import Database
 from widget_server.mail.compose import Composer
@@ -26,3 +27,5 @@ class Services:
     #: Called after a transaction that queued a webhook delivery of its own (a resend,
     #: a test event) committed; events of the flows wait for the worker's next poll.
     notify_webhooks: Callable[[], None] = field(default=lambda: None)
+    #: Tells the other server processes of a change they must apply at once (changes.py).
+    changes: ChangeFeed = field(default_factory=LocalFeed)

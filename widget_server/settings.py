@@ -34,6 +34,11 @@ class Settings:
     mail_from: str = "Widget Server <no-reply@localhost>"
     #: Seconds between outbox polls; messages written in a request are also sent right away.
     outbox_poll_seconds: float = 2.0
+    #: How long a process owns the messages it took to send. A process that dies holding
+    #: them (a crash, SIGKILL) delays them this long; then any process sends them. A
+    #: round of 50 messages over one SMTP connection must fit in it, or a message may go
+    #: out twice.
+    outbox_lease_seconds: float = 60.0
     #: argon2id parameters (OWASP minimum is m=19 MiB, t=2, p=1).
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19456
@@ -63,6 +68,16 @@ class Settings:
     #: ``redis://127.0.0.1:6379/0``; empty keeps them in this process (one process only:
     #: with several, each would count on its own). Masked: the URL may hold a password.
     redis_url: str = field(default="", repr=False)
+    #: The load balancers and proxies in front of the server: comma-separated addresses or
+    #: CIDR networks (e.g. ``10.0.0.0/8,fd00::/8``). Only a request whose TCP peer is one of
+    #: them has its client address read from ``proxy_header``; from anyone else the header is
+    #: ignored, since a client can write any address into it. Empty (the default): no proxy
+    #: is trusted and the TCP peer is the client. Throttles and the audit log use the
+    #: address, so behind a balancer this must be set (widget_server/forwarded.py).
+    trusted_proxies: str = ""
+    #: The header those proxies set: ``x-forwarded-for`` (HAProxy ``option forwardfor``,
+    #: nginx, cloud balancers) or ``forwarded`` (RFC 7239). Only this one is read.
+    proxy_header: str = "x-forwarded-for"
     #: Folder (Maildir) of the dev SMTP sink shown at /dev/mailbox; empty disables the page.
     dev_mailbox_dir: str = ""
     #: Where texts (SMS) go: "" (none: they wait in the outbox until one is set),

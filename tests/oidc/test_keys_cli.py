@@ -22,12 +22,13 @@ def test_rotate_then_retire(
     monkeypatch.setenv("WIDGET_SECRET_KEY", "cli-test-key")
     (first,) = keys(capsys, "--create")  # a new database
     main(["rotate-signing-key"])
-    capsys.readouterr()
+    assert "signs from" in capsys.readouterr().out
     listed = keys(capsys)
-    (second,) = [kid for kid, state in listed.items() if state == "active"]
-    assert listed == {second: "active", first: "published"}
+    # The new key is published now and signs once every cached JWKS has it.
+    (second,) = [kid for kid, state in listed.items() if state == "pending"]
+    assert listed == {second: "pending", first: "active"}
     with pytest.raises(SystemExit):
-        main(["retire-signing-key", second])  # the active key cannot be retired
-    main(["retire-signing-key", first])
+        main(["retire-signing-key", second])  # the newest key cannot be retired
+    main(["retire-signing-key", first])  # a leaked key: the new one takes over at once
     capsys.readouterr()
     assert keys(capsys) == {second: "active", first: "retired"}

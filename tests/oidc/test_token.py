@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -26,7 +28,7 @@ from tests.oidc.conftest import (
 from widget_server.auth.sessions import revoke_user_sessions, start_session
 from widget_server.models import SigningKey, User
 from widget_server.oidc.codes import issue_code
-from widget_server.oidc.keys import KeyRing, decrypt_private
+from widget_server.oidc.keys import PUBLISH_AHEAD, KeyRing, decrypt_private, signing_key
 
 
 def pkce() -> tuple[str, str]:
@@ -314,13 +316,43 @@ async def test_rotation_keeps_old_tokens_verifiable_until_retired(
     harness.clock.advance(1)
     new_kid = await ring.rotate()
     assert new_kid != old_kid
+    # Published at once, but the old key signs until every cached JWKS has the new one.
+    assert [k["kid"] for k in await jwks(harness)] == [new_kid, old_kid]
+    assert kid_of(await id_token()) == old_kid
+    harness.clock.advance(PUBLISH_AHEAD.total_seconds() - 1)
+    assert kid_of(await id_token()) == old_kid
+    harness.clock.advance(1)
     new = await id_token()
     published = KeySet.import_key_set({"keys": await jwks(harness)})
     assert jwt.decode(new, published).header["kid"] == new_kid
     assert jwt.decode(old, published).claims["sub"] == user.id
-    assert await ring.retire(new_kid, harness.clock.now()) is False  # the active key stays
+    assert await ring.retire(new_kid, harness.clock.now()) is False  # the newest key stays
     assert await ring.retire(old_kid, harness.clock.now()) is True
     assert [k["kid"] for k in await jwks(harness)] == [new_kid]
+
+
+async def test_retiring_the_signing_key_hands_over_to_the_new_one_at_once(
+    harness: Harness, party: tuple[PartnerApp, EndUser]
+) -> None:
+    """A leaked key: rotate, retire the old one, and the new one signs right away."""
+    app, user = party
+    assert app.secret is not None
+    ring: KeyRing = harness.app.state.oidc_keys
+    old_kid = (await ring.active()).kid
+    harness.clock.advance(1)
+    new_kid = await ring.rotate()
+    assert (await ring.active()).kid == old_kid
+    assert await ring.retire(old_kid, harness.clock.now()) is True
+    code = await embedded_code(harness, app, user)
+    grant = {"grant_type": "authorization_code", "code": code}
+    response = await token_request(harness, grant, auth=("shop", app.secret))
+    assert kid_of(str(response.json()["id_token"])) == new_kid
+    assert [k["kid"] for k in await jwks(harness)] == [new_kid]
+
+
+def kid_of(token: str) -> str:
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    return str(header["kid"])
 
 
 async def jwks(h: Harness) -> list[dict[str, Any]]:
@@ -350,3 +382,24 @@ async def test_userinfo_refuses_id_tokens_and_bad_tokens(
     assert (await harness.client.get("/oauth/userinfo")).status_code == 401
     harness.clock.advance(601)
     assert (await userinfo(answer["access_token"])).status_code == 401
+
+
+def test_the_signing_key_is_the_newest_one_published_long_enough() -> None:
+    t0 = datetime(2030, 1, 1, tzinfo=UTC)
+
+    def key(kid: str, minutes: int) -> SigningKey:
+        return SigningKey(kid=kid, created_at=t0 + timedelta(minutes=minutes))
+
+    ahead = PUBLISH_AHEAD
+    old, new, newer = key("old", 0), key("new", 100), key("newer", 102)
+    # A fresh install: its one key signs at once.
+    assert signing_key([old], t0) == (old, None)
+    # A rotation: the old key signs until the new one has been published long enough.
+    now = new.created_at + timedelta(seconds=1)
+    assert signing_key([new, old], now) == (old, new.created_at + ahead)
+    assert signing_key([new, old], new.created_at + ahead) == (new, None)
+    # Two rotations in a row: each takes over in turn.
+    assert signing_key([newer, new, old], now) == (old, new.created_at + ahead)
+    assert signing_key([newer, new, old], new.created_at + ahead) == (new, newer.created_at + ahead)
+    # The old key retired at once (it leaked): the young keys sign, the oldest first.
+    assert signing_key([newer, new], now) == (new, newer.created_at + ahead)

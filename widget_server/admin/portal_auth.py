@@ -9,16 +9,15 @@ principal's revocation.
 The CSRF token of a session is derived from it (an HMAC of the token hash), so there is
 nothing more to store and it changes with every sign-in.
 
-Failed sign-ins are counted per email and per client IP in this process (a sliding
-window). With several server processes each counts on its own, so the effective limit
-is N times higher; a shared store (Redis) would make it exact (planned; docs/architecture.md).
+Sign-ins are counted per email and per client IP on the login throttle's store
+(``PortalThrottle``): in Redis, shared by every server process, when ``redis_url`` is set.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -28,6 +27,7 @@ from sqlalchemy import delete, select, update
 from widget_server import secrets_
 from widget_server.admin.access import Actor, Principal, principal_of
 from widget_server.admin.audit import record
+from widget_server.auth.throttle import Limit, ThrottleStore
 from widget_server.errors import NotAuthenticated, TooManyAttempts
 from widget_server.models import AdminPrincipal, AdminSession
 from widget_server.services import Services
@@ -54,64 +54,52 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-class LoginThrottle:
-    """Failed sign-ins in the last ``window`` seconds, per email and per IP, in memory.
+class PortalThrottle:
+    """Sign-in attempts per email and per client IP, on the end users' counter store
+    (``auth/throttle.py``: Redis shared by every process when ``redis_url`` is set, this
+    process's memory otherwise), under keys of its own.
 
-    Only failures count, and a success clears its email's count, so a person who mistypes
-    once is not slowed down. Unknown emails count exactly like known ones: the throttle
-    must not reveal which administrators exist.
+    Each attempt is counted before its password is hashed, in the store's one atomic
+    step, so parallel guesses on several processes cannot slip past the count. A success
+    clears its email's counter and gives back its count on the IP's, so only failures
+    stay counted and a person who mistypes once is not slowed down. After ``per_email``
+    (or ``per_ip``) attempts the next must wait 1 s, then 2, 4, ... up to the store's cap
+    (15 minutes). Unknown emails count exactly like known ones: the throttle must not
+    reveal which administrators exist. Emails are keyed-hashed before they become keys.
     """
 
     def __init__(
         self,
+        store: ThrottleStore,
+        secret_key: str,
         *,
         per_email: int = 5,
         per_ip: int = 30,
-        window_seconds: int = 900,
-        now: Callable[[], float] = time.monotonic,
+        now: Callable[[], float] = time.time,
     ) -> None:
+        self.store = store
         self.per_email = per_email
         self.per_ip = per_ip
-        self.window = window_seconds
+        self._key = secret_key
         self._now = now
-        self._failures: dict[str, deque[float]] = {}
 
-    def check(self, email: str, ip: str | None) -> None:
-        """Raise ``TooManyAttempts`` when either counter is full."""
-        waits = [
-            self._wait(f"e:{email}", self.per_email),
-            self._wait(f"i:{ip}", self.per_ip) if ip else 0,
-        ]
-        if max(waits) > 0:
-            raise TooManyAttempts(retry_after=max(waits))
+    def _keys(self, email: str, ip: str | None) -> tuple[str, str]:
+        hashed = secrets_.keyed_hash(self._key, "portal-throttle", email)[:40]
+        return f"pe:{hashed}", f"pi:{ip or '-'}"
 
-    def failed(self, email: str, ip: str | None) -> None:
-        now = self._now()
-        for key in (f"e:{email}", f"i:{ip}" if ip else None):
-            if key is not None:
-                self._failures.setdefault(key, deque()).append(now)
-        if len(self._failures) > 100_000:
-            self._sweep(now)
+    async def attempt(self, email: str, ip: str | None) -> None:
+        """Count one attempt, or raise ``TooManyAttempts`` (nothing counted) while either
+        counter makes the sign-in wait."""
+        by_email, by_ip = self._keys(email, ip)
+        limits = [Limit(by_email, self.per_email), Limit(by_ip, self.per_ip)]
+        wait = await self.store.acquire(limits, float(self._now()))
+        if wait > 0:
+            raise TooManyAttempts(retry_after=max(1, math.ceil(wait)))
 
-    def succeeded(self, email: str) -> None:
-        self._failures.pop(f"e:{email}", None)
-
-    def _wait(self, key: str, limit: int) -> int:
-        times = self._failures.get(key)
-        if not times:
-            return 0
-        cutoff = self._now() - self.window
-        while times and times[0] <= cutoff:
-            times.popleft()
-        if len(times) < limit:
-            return 0
-        return max(1, int(times[0] - cutoff) + 1)
-
-    def _sweep(self, now: float) -> None:
-        # Bounded memory under a spray of random emails: forget keys with no recent failure.
-        cutoff = now - self.window
-        for key in [k for k, v in self._failures.items() if not v or v[-1] <= cutoff]:
-            del self._failures[key]
+    async def succeeded(self, email: str, ip: str | None) -> None:
+        by_email, by_ip = self._keys(email, ip)
+        await self.store.reset(by_email)
+        await self.store.give_back(by_ip)
 
 
 async def authenticate_person(
@@ -120,14 +108,14 @@ async def authenticate_person(
     password: str,
     *,
     ip: str | None = None,
-    throttle: LoginThrottle | None = None,
+    throttle: PortalThrottle | None = None,
 ) -> Principal:
     """The person with this email and password, or ``NotAuthenticated`` (one answer for
     unknown email, wrong password and revoked access; the portal words it
     ``admin.login_failed``)."""
     email = normalise_email(email)[: MAX_EMAIL + 1]
     if throttle is not None:
-        throttle.check(email, ip)
+        await throttle.attempt(email, ip)
     row = await _person(services, email) if len(email) <= MAX_EMAIL else None
     ok = False
     if row is None or len(password) > MAX_PASSWORD:
@@ -138,12 +126,10 @@ async def authenticate_person(
         if ok and rehash:
             await _rehash(services, row.id, password)
     if row is None or not ok or row.revoked_at is not None:
-        if throttle is not None:
-            throttle.failed(email, ip)
         await _audit_login(services, row, ip, ok=False)
         raise NotAuthenticated()
     if throttle is not None:
-        throttle.succeeded(email)
+        await throttle.succeeded(email, ip)
     await _audit_login(services, row, ip, ok=True)
     return principal_of(row)
 

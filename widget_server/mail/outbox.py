@@ -8,7 +8,10 @@ limit per recipient, the retries and the scrubbing after delivery are the same.
 
 A worker claims due rows by moving ``next_attempt_at`` forward with a conditional UPDATE
 (a lease): any number of app processes can run workers against one database without
-sending a message twice in the normal case.
+sending a message twice in the normal case. A process that dies holding a lease (killed
+mid-round) leaves its rows to the others once the lease has run out
+(``Settings.outbox_lease_seconds``); a message it had handed to the SMTP server but not
+yet marked sent then goes out a second time: delivery is at least once.
 """
 
 from __future__ import annotations
@@ -127,9 +130,11 @@ class OutboxWorker:
         clock: Clock,
         poll_seconds: float,
         sms: SmsProvider | None = None,
+        lease: timedelta = LEASE,
     ) -> None:
         self._db, self._sender, self._clock = db, sender, clock
         self._sms = sms
+        self._lease = lease
         self._poll = poll_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -220,7 +225,7 @@ class OutboxWorker:
 
     async def _claim_batch(self) -> list[_Claimed]:
         now = self._clock.now()
-        params = {"now": now, "lease_until": now + LEASE}
+        params = {"now": now, "lease_until": now + self._lease}
         return await self._db.run_write(lambda c: list(c.execute(_CLAIM, params).all()))
 
     async def _record(self, batch: list[_Claimed], errors: list[str | None]) -> None:

@@ -5,9 +5,17 @@ from ``settings.secret_key``; the key id is the associated data, so a ciphertext
 to another row does not decrypt. (AES-GCM straight from ``cryptography`` rather than a
 JWE: one primitive, no format to parse, and the same library joserfc signs with.)
 
-Which key signs: the newest that is not retired. Which keys are published at
-``/.well-known/jwks.json``: every key not retired, so tokens signed just before a
-rotation still verify; retire a key once its last token has expired.
+Which keys are published at ``/.well-known/jwks.json``: every key not retired, so
+tokens signed just before a rotation still verify; retire a key once its last token has
+expired. Which key signs: the newest that has been published for ``PUBLISH_AHEAD``, so
+that before any process signs with a new key, every process publishes it and every
+relying party's cached copy of the JWKS has expired (a token whose ``kid`` is in nobody's
+copy would fail to verify). A key too young for that signs only when no older key is left
+(a fresh install; an old key retired at once after a rotation, when it leaked).
+
+Across processes: a rotation or a retirement tells every process (``changes.py``), which
+re-reads the table at once; without that (SQLite) each re-reads it within
+``CACHE_SECONDS``, which ``PUBLISH_AHEAD`` covers.
 
 Creating the first key is race-safe across processes: the key id of generation *n* is a
 keyed hash of *n*, every process inserts generation 1 with ``ON CONFLICT DO NOTHING``,
@@ -20,7 +28,7 @@ import base64
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives import hashes
@@ -30,6 +38,7 @@ from joserfc.jwk import ECKey, KeySet
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from widget_server.changes import ChangeFeed, LocalFeed
 from widget_server.clock import Clock
 from widget_server.db import Database
 from widget_server.models import SigningKey
@@ -37,9 +46,13 @@ from widget_server.secrets_ import keyed_hash
 from widget_server.settings import Settings
 
 ALG = "ES256"
-#: How long a process trusts its copy of the key table: a rotation made by another
-#: process is picked up within this time.
+#: How long a process trusts its copy of the key table, should no process tell it of a
+#: change (``changes.py``).
 CACHE_SECONDS = 60.0
+#: How long a new key is published before it signs: this process cache's lifetime plus
+#: the JWKS response's ``max-age`` (300 s, web/oauth/tokens.py) relying parties keep it for.
+PUBLISH_AHEAD = timedelta(seconds=CACHE_SECONDS + 300)
+TOPIC = "keys"
 _FORMAT = "v1"
 
 
@@ -85,25 +98,45 @@ def kid_for(secret_key: str, generation: int) -> str:
     return keyed_hash(secret_key, "signing-key", str(generation))[:16]
 
 
+def signing_key(rows: list[SigningKey], now: datetime) -> tuple[SigningKey, datetime | None]:
+    """Of the published keys (newest first): the one that signs at ``now``, and when a
+    younger one takes over from it (None: none will)."""
+    takes_over = None
+    for row in rows:
+        ready = row.created_at + PUBLISH_AHEAD
+        if ready <= now:
+            return row, takes_over
+        takes_over = ready
+    # Only young keys: the oldest of them, the one published longest.
+    return rows[-1], None if len(rows) == 1 else rows[-2].created_at + PUBLISH_AHEAD
+
+
 class KeyRing:
     """The signing keys as one process sees them, cached for ``CACHE_SECONDS``."""
 
-    def __init__(self, services: KeyServices) -> None:
+    def __init__(self, services: KeyServices, feed: ChangeFeed | None = None) -> None:
         self._services = services
-        self._active: tuple[float, ActiveKey] | None = None
+        #: (monotonic expiry, the moment a younger key takes over or None, the key)
+        self._active: tuple[float, datetime | None, ActiveKey] | None = None
         self._public: tuple[float, list[dict[str, Any]]] | None = None
+        self._feed = feed or LocalFeed()
+        self._feed.subscribe(self._changed)
 
     async def active(self) -> ActiveKey:
-        if self._active is not None and self._active[0] > time.monotonic():
-            return self._active[1]
-        row = await self._newest()
-        if row is None:
+        now = self._services.clock.now()
+        cached = self._active
+        fresh = cached is not None and cached[0] > time.monotonic()
+        if cached is not None and fresh and (cached[1] is None or now < cached[1]):
+            return cached[2]
+        rows = await self._published()
+        if not rows:
             await self._create(generation=1)
-            row = await self._newest()
-            assert row is not None, "generation 1 exists once the insert ran"
+            rows = await self._published()
+            assert rows, "generation 1 exists once the insert ran"
+        row, takes_over = signing_key(rows, now)
         pem = decrypt_private(self._services.settings.secret_key, row.kid, row.private_key)
         active = ActiveKey(kid=row.kid, key=ECKey.import_key(pem))
-        self._active = (time.monotonic() + CACHE_SECONDS, active)
+        self._active = (time.monotonic() + CACHE_SECONDS, takes_over, active)
         return active
 
     async def public_keys(self) -> list[dict[str, Any]]:
@@ -131,14 +164,15 @@ class KeyRing:
         async with self._services.db.read() as session:
             count = int(await session.scalar(select(func.count()).select_from(SigningKey)) or 0)
         kid = await self._create(generation=count + 1)
-        self.forget()
+        self._changed_here()
         return kid
 
     async def retire(self, kid: str, now: datetime) -> bool:
-        """Stop publishing ``kid`` (tokens it signed no longer verify). The active key
-        cannot be retired: rotate first."""
-        active = await self.active()
-        if kid == active.kid:
+        """Stop publishing ``kid`` (tokens it signed no longer verify). The newest key
+        cannot be retired: rotate first. Retiring the key that signs hands signing to the
+        next one at once (a leaked key must not wait for ``PUBLISH_AHEAD``)."""
+        rows = await self._published()
+        if not rows or kid == rows[0].kid:
             return False
         async with self._services.db.write() as session:
             result = await session.execute(
@@ -146,7 +180,7 @@ class KeyRing:
                 .where(SigningKey.kid == kid, SigningKey.retired_at.is_(None))
                 .values(retired_at=now)
             )
-        self.forget()
+        self._changed_here()
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def listing(self) -> list[SigningKey]:
@@ -161,15 +195,23 @@ class KeyRing:
         self._active = None
         self._public = None
 
-    async def _newest(self) -> SigningKey | None:
+    def _changed_here(self) -> None:
+        self.forget()
+        self._feed.publish(TOPIC)
+
+    def _changed(self, topic: str | None) -> None:
+        if topic is None or topic == TOPIC:
+            self.forget()
+
+    async def _published(self) -> list[SigningKey]:
+        """The keys not retired, newest first."""
         async with self._services.db.read() as session:
             result = await session.execute(
                 select(SigningKey)
                 .where(SigningKey.retired_at.is_(None))
                 .order_by(SigningKey.created_at.desc(), SigningKey.kid.desc())
-                .limit(1)
             )
-            return result.scalar_one_or_none()
+            return list(result.scalars())
 
     async def _create(self, generation: int) -> str:
         secret_key = self._services.settings.secret_key

@@ -1,11 +1,14 @@
 """Operator commands for the ID-token signing keys.
 
-widget-server signing-keys                 list keys (active, published, retired)
-widget-server rotate-signing-key           a new key signs from now on (every process
-                                           picks it up within a minute); the old one
+widget-server signing-keys                 list keys (active, pending, published, retired)
+widget-server rotate-signing-key           a new key, published at once by every process,
+                                           signs 6 minutes later (once every relying
+                                           party's copy of the JWKS has it); the old one
                                            stays published
 widget-server retire-signing-key KID       stop publishing an old key, once the tokens
-                                           it signed have expired (10 minutes)
+                                           it signed have expired (10 minutes); retiring
+                                           the key that signs hands over to the new one
+                                           at once (a leaked key)
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+from widget_server.changes import make_feed
 from widget_server.cli_target import add_create_flag
 from widget_server.clock import Clock, SystemClock
 from widget_server.db import Database
-from widget_server.oidc.keys import KeyRing
+from widget_server.models import SigningKey
+from widget_server.oidc.keys import PUBLISH_AHEAD, KeyRing
 from widget_server.settings import Settings
 
 COMMANDS = ("signing-keys", "rotate-signing-key", "retire-signing-key")
@@ -44,20 +49,34 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     """``settings`` are those ``cli_target.open_target`` checked: the database is migrated
     and its signing keys open under ``settings.secret_key``."""
     db = Database(settings.database_url)
+    # Tells the running servers (PostgreSQL) to re-read the keys now, not within a minute.
+    feed = make_feed(db, listen=False)
     try:
         clock = SystemClock()
-        ring = KeyRing(_KeyServices(settings, db, clock))
+        ring = KeyRing(_KeyServices(settings, db, clock), feed)
         if args.command == "rotate-signing-key":
-            print(f"new signing key: {await ring.rotate()}")
+            kid = await ring.rotate()
+            print(f"new signing key: {kid} (signs from {clock.now() + PUBLISH_AHEAD:%H:%M} UTC)")
         elif args.command == "retire-signing-key":
             if not await ring.retire(args.kid, clock.now()):
-                raise SystemExit(f"{args.kid}: not a published key, or the active one")
+                raise SystemExit(f"{args.kid}: not a published key, or the newest one")
             print(f"retired: {args.kid}")
         active = (await ring.active()).kid
-        for key in await ring.listing():
-            state = (
-                "retired" if key.retired_at else ("active" if key.kid == active else "published")
-            )
-            print(f"{key.kid}  {key.alg}  {key.created_at:%Y-%m-%d %H:%M}  {state}")
+        seen_active = False
+        for key in await ring.listing():  # newest first
+            seen_active = seen_active or key.kid == active
+            print(f"{key.kid}  {key.alg}  {key.created_at:%Y-%m-%d %H:%M}  ", end="")
+            print(_state(key, active, seen_active))
     finally:
+        await feed.close()
         await db.dispose()
+
+
+def _state(key: SigningKey, active: str, seen_active: bool) -> str:
+    """retired; active (signs); pending (published, signs later); published (verifies
+    older tokens only)."""
+    if key.retired_at is not None:
+        return "retired"
+    if key.kid == active:
+        return "active"
+    return "published" if seen_active else "pending"

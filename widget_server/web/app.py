@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 
 from widget_server import migrate
-from widget_server.admin.portal_auth import LoginThrottle
+from widget_server.admin.portal_auth import PortalThrottle
 from widget_server.admin.templates import ensure_builtin_schemas
 from widget_server.assets import asset_dir
 from widget_server.auth.throttle import LoginThrottle as EndUserLoginThrottle
 from widget_server.auth.throttle import make_store
+from widget_server.changes import make_feed
 from widget_server.clock import Clock, SystemClock
 from widget_server.db import Database
+from widget_server.forwarded import TrustedProxies
 from widget_server.installation import ensure_key_fingerprint
 from widget_server.mail.compose import Composer
 from widget_server.mail.outbox import OutboxWorker
@@ -28,6 +32,7 @@ from widget_server.sms import SmsProvider, provider_from_settings
 from widget_server.web import account, api, assets, dev, developers, oauth, ops, portal, widget
 from widget_server.web.api.openapi import openapi_config
 from widget_server.web.shared.context import WebContext
+from widget_server.web.shared.proxy import ForwardedClientMiddleware
 from widget_server.web.shared.render import Renderer, make_environment
 from widget_server.web.shared.security import SecurityHeadersMiddleware
 from widget_server.web.shared.static import StaticFiles
@@ -45,8 +50,12 @@ def create_app(
 ) -> Litestar:
     if not settings.secret_key:
         raise ValueError("settings.secret_key is empty; set WIDGET_SECRET_KEY")
+    # Read before anything is built: a mistyped network stops the server here, by name.
+    proxies = TrustedProxies.from_settings(settings.trusted_proxies, settings.proxy_header)
     clock = clock or SystemClock()
     db = Database(settings.database_url)
+    # Pool and signing-key changes told to every other process (changes.py).
+    feed = make_feed(db)
     static = StaticFiles(asset_dir("static"))
     env = make_environment(static)
     worker = OutboxWorker(
@@ -55,6 +64,7 @@ def create_app(
         clock,
         settings.outbox_poll_seconds,
         sms=sms or provider_from_settings(settings),
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
     webhooks = WebhookWorker(db, clock, settings)
     services = Services(
@@ -66,18 +76,19 @@ def create_app(
             slots=settings.effective_hash_slots,
             max_waiting=settings.hash_max_waiting,
         ),
-        pools=PoolDirectory(db),
+        pools=PoolDirectory(db, feed),
         composer=Composer(env, settings.public_url),
         notify_outbox=worker.wake,
         notify_webhooks=webhooks.wake,
+        changes=feed,
     )
 
-    # End-user login throttle: in this process, or in Redis shared by all (redis_url).
-    login_throttle = EndUserLoginThrottle(
-        make_store(settings.redis_url),
-        settings.secret_key,
-        now=lambda: clock.now().timestamp(),
-    )
+    # Login throttles, end users' and the portal's: counters in this process, or in Redis
+    # shared by every process (redis_url), one store for both.
+    now = lambda: clock.now().timestamp()  # noqa: E731
+    store = make_store(settings.redis_url)
+    login_throttle = EndUserLoginThrottle(store, settings.secret_key, now=now)
+    portal_throttle = PortalThrottle(store, settings.secret_key, now=now)
 
     async def startup() -> None:
         if migrate_on_start:
@@ -86,12 +97,14 @@ def create_app(
         async with db.write() as session:
             await ensure_builtin_schemas(session, clock.now())
         load_common_passwords()  # the first registration should not pay for it
+        await feed.start()
         worker.start()
         webhooks.start()
 
     async def shutdown() -> None:
         await webhooks.stop()
         await worker.stop()
+        await feed.close()
         services.hashing.close()
         await db.dispose()
 
@@ -114,12 +127,16 @@ def create_app(
                 "static_files": static,
                 "outbox": worker,
                 "webhooks": webhooks,
-                "admin_login_throttle": LoginThrottle(),
-                "oidc_keys": KeyRing(services),
+                "admin_login_throttle": portal_throttle,
+                "oidc_keys": KeyRing(services, feed),
                 "login_throttle": login_throttle,
             }
         ),
-        middleware=[DefineMiddleware(SecurityHeadersMiddleware)],
+        middleware=[
+            # Behind trusted balancers only: the client's address from their header.
+            *([DefineMiddleware(ForwardedClientMiddleware, proxies=proxies)] if proxies else []),
+            DefineMiddleware(SecurityHeadersMiddleware),
+        ],
         on_startup=[startup],
         on_shutdown=[shutdown, login_throttle.close],
         request_max_body_size=settings.max_body_bytes,

@@ -34,6 +34,7 @@ from widget_server.messages import Msg, msg
 from widget_server.services import Services
 from widget_server.web.shared.context import web_context
 from widget_server.web.shared.errors import explain
+from widget_server.web.shared.request_io import client_ip
 
 #: The caller of an admin API handler, from its API key (``provide_actor``).
 CurrentActor = NamedDependency[Actor]
@@ -86,7 +87,7 @@ async def provide_actor(request: Request[Any, Any, Any]) -> Actor:
     principal = await authenticate_api_key(
         services.db, services.settings.secret_key, token.strip(), services.clock.now()
     )
-    return Actor(principal=principal, ip=request.client.host if request.client else None)
+    return Actor(principal=principal, ip=client_ip(request))
 
 
 def api_services(request: Request[Any, Any, Any]) -> Services:

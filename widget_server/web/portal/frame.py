@@ -22,8 +22,8 @@ from litestar.datastructures import Cookie
 from widget_server.admin.access import PERMISSIONS, Action, Actor
 from widget_server.admin.pools import list_pools
 from widget_server.admin.portal_auth import (
-    LoginThrottle,
     PortalSession,
+    PortalThrottle,
     principal_for_session,
 )
 from widget_server.errors import (
@@ -50,8 +50,8 @@ COOKIE = "ws_admin"
 BASE = "/admin"
 
 
-def throttle_of(request: AnyRequest) -> LoginThrottle:
-    throttle: LoginThrottle = request.app.state.admin_login_throttle
+def throttle_of(request: AnyRequest) -> PortalThrottle:
+    throttle: PortalThrottle = request.app.state.admin_login_throttle
     return throttle
 
 

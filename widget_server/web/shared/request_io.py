@@ -81,6 +81,9 @@ def is_top_level(request: Request[Any, Any, Any]) -> bool:
 
 
 def client_ip(request: Request[Any, Any, Any]) -> str | None:
+    """The client's address: the TCP peer, or, behind a trusted load balancer, the
+    address it forwarded (``proxy.ForwardedClientMiddleware`` set it on the scope). Every
+    handler that counts, audits or shows an address reads it here."""
     return request.client.host if request.client else None
 
 
