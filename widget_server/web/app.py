@@ -62,7 +62,8 @@ def create_app(
         hashing=HashingPool(
             hasher or Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib),
             slots=settings.effective_hash_slots,
-            max_waiting=settings.hash_max_waiting,
+            max_wait_seconds=settings.hash_max_wait_seconds,
+            refuse_first=settings.hash_refuse_first,
         ),
         pools=PoolDirectory(db),
         composer=Composer(env),
@@ -83,6 +84,9 @@ def create_app(
         async with db.write() as session:
             await ensure_builtin_schemas(session, clock.now())
         load_common_passwords()  # the first registration should not pay for it
+        # Admission goes by this machine's measured hash time; take it before the first
+        # burst can arrive (two hashes, ~40 ms at the defaults).
+        await services.hashing.calibrate()
         worker.start()
 
     async def shutdown() -> None:
