@@ -122,11 +122,9 @@ CATALOG: dict[str, str] = {
     "busy.retrying": "Trying again…",
     "busy.registration_later": (
         "Lots of people are signing up right now. Please send the form again in "
-        "{seconds} seconds; we kept what you typed except your password."
+        "{seconds} s; we kept what you typed except your password."
     ),
-    "busy.login_later": (
-        "Lots of people are signing in right now. Please try again in {seconds} seconds."
-    ),
+    "busy.login_later": "Lots of people are signing in right now. Please try again in {seconds} s.",
     "server.too_large": "That was more than this form accepts.",
     # Administration (API and portal).
     "admin.unauthenticated": "Sign in, or send a valid API key.",

@@ -49,9 +49,10 @@ class Settings:
     #: it for snappier refusals; raise it to hold more people (each costs one open
     #: connection and a few kilobytes while it waits).
     hash_max_wait_seconds: float = 10.0
-    #: Tests only: refuse this many hashing admissions after start, whatever the queue,
-    #: to show the widget's waiting (e2e/test_busy.py). 0 in any real deployment.
-    hash_refuse_first: int = 0
+    #: Tests only: refuse every Nth hashing admission, starting with the first (2: the
+    #: first, third, fifth, ...), whatever the queue, to show the widget waiting in line
+    #: (e2e/test_busy.py). 0 (never) in any real deployment.
+    hash_refuse_every: int = 0
     #: Lifetimes, in seconds.
     flow_ttl_seconds: int = 3600
     code_ttl_seconds: int = 600

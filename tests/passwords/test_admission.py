@@ -156,13 +156,13 @@ async def test_people_refused_together_are_told_successive_times(
 async def test_a_refusal_with_little_ahead_says_one_second(
     hasher: ClockedHasher, clock: FakeClock
 ) -> None:
-    pool = HashingPool(hasher, slots=1, clock=clock, refuse_first=2)
-    for _ in range(2):
+    pool = HashingPool(hasher, slots=1, clock=clock, refuse_every=2)
+    for attempt in range(2):
         with pytest.raises(Overloaded) as refused:
             pool.admit()
         assert refused.value.retry_after == 1
-    with pool.admit():
-        assert await pool.hash("third time") == "h$third time"
+        with pool.admit():
+            assert await pool.hash(str(attempt)) == f"h${attempt}"
     pool.close()
 
 

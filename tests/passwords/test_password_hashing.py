@@ -129,7 +129,7 @@ def test_pool_refuses_nonsense_sizes() -> None:
     with pytest.raises(ValueError):
         HashingPool(FAST, slots=1, max_wait_seconds=-1)
     with pytest.raises(ValueError):
-        HashingPool(FAST, slots=1, refuse_first=-1)
+        HashingPool(FAST, slots=1, refuse_every=-1)
 
 
 async def test_over_long_passwords_are_never_hashed() -> None:

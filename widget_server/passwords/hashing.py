@@ -127,8 +127,8 @@ class HashingPool:
     Use from one event loop.
 
     ``clock`` times the hashes and the line of refused callers (injected by tests);
-    ``refuse_first`` refuses that many ``admit`` calls whatever the queue (tests of the
-    widget's waiting use it: ``Settings.hash_refuse_first``).
+    ``refuse_every`` refuses every Nth ``admit`` call, starting with the first, whatever
+    the queue (tests of the widget's waiting: ``Settings.hash_refuse_every``).
     """
 
     def __init__(
@@ -139,18 +139,19 @@ class HashingPool:
         hand_back: int = HAND_BACK,
         *,
         clock: Callable[[], float] = time.monotonic,
-        refuse_first: int = 0,
+        refuse_every: int = 0,
     ) -> None:
         self.hasher = hasher
         self.slots = slots if slots is not None else cores()
         self.max_wait_seconds = max_wait_seconds
-        if self.slots < 1 or max_wait_seconds < 0 or hand_back < 1 or refuse_first < 0:
+        if self.slots < 1 or max_wait_seconds < 0 or hand_back < 1 or refuse_every < 0:
             raise ValueError(
-                "slots and hand_back must be >= 1, max_wait_seconds and refuse_first >= 0"
+                "slots and hand_back must be >= 1, max_wait_seconds and refuse_every >= 0"
             )
         self.hand_back = hand_back
         self._clock = clock
-        self._refuse_first = refuse_first
+        self._refuse_every = refuse_every
+        self._asked = 0  # admit calls, for refuse_every
         # Our own threads, not anyio's shared 40-thread pool: that one lets hashes starve
         # other thread work (file and DB calls) and oversubscribes the cores. A thread
         # that finishes a hash takes the next queued one at once, without waiting for
@@ -199,8 +200,8 @@ class HashingPool:
         ``max_wait_seconds``. Cheap: no lock, no await, a few arithmetic operations."""
         if self._closed:
             raise RuntimeError("the hashing pool is closed")
-        if self._refuse_first:
-            self._refuse_first -= 1
+        self._asked += 1
+        if self._refuse_every and self._asked % self._refuse_every == 1 % self._refuse_every:
             raise self._refusal()
         if self.expected_wait() > self.max_wait_seconds:
             raise self._refusal()

@@ -63,7 +63,7 @@ def create_app(
             hasher or Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib),
             slots=settings.effective_hash_slots,
             max_wait_seconds=settings.hash_max_wait_seconds,
-            refuse_first=settings.hash_refuse_first,
+            refuse_every=settings.hash_refuse_every,
         ),
         pools=PoolDirectory(db),
         composer=Composer(env),
