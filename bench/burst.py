@@ -12,7 +12,9 @@ One run, one ``widget-server serve`` (SQLite by default) with the demo pools:
      (GET) and send it (htmx POST, a unique email and password each). A client refused
      with 503 waits ``Retry-After`` plus a random 0-10 % of it plus up to 1 s (what
      static/widget.js does) and sends the same form again; it counts as registered when
-     the answer is the code step. Meanwhile a new visitor every ``--probe-interval``
+     the answer is the code step. The people are ``bench/burstgen.c`` (built with the
+     machine's gcc; ``--python-client``: asyncio clients in this process, several times
+     its CPU on the server's cores). Meanwhile a new visitor every ``--probe-interval``
      seconds opens ``/healthz`` and another the form (each on a new connection);
 (a') the bound again, after the burst's mail has been delivered.
 
@@ -39,6 +41,7 @@ import re
 import secrets
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -107,6 +110,7 @@ class Burst:
     started: float = 0.0
     healthz: list[float] = field(default_factory=list)  # new visitors during the burst
     form_probe: list[float] = field(default_factory=list)
+    client_cpu: float = 0.0  # burstgen's; 0 when the people ran in this process
 
 
 async def person(
@@ -275,7 +279,8 @@ def verdict(ok: bool) -> str:
 async def bench(args: argparse.Namespace) -> None:
     print(
         f"machine: {NCPU} cores, load average {os.getloadavg()[0]:.2f}; python "
-        f"{sys.version.split()[0]}; database={args.database}, workers={args.workers}, "
+        f"{sys.version.split()[0]}; server={args.server}, database={args.database}, "
+        f"workers={args.workers}, "
         f"people={args.people}",
         flush=True,
     )
@@ -290,12 +295,17 @@ async def bench(args: argparse.Namespace) -> None:
         sink_cmd = [sys.executable, str(BENCH_DIR / "smtp_sink.py"), str(maildir)]
         sink = start([*sink_cmd, env["WIDGET_SMTP_PORT"]], env, tmp, tmp / "sink.log")
         _seed_demo(env, tmp, port)
-        serve = [str(VENV_BIN / "widget-server"), "serve", "--host", HOST, "--port", str(port)]
-        server = start([*serve, "--workers", str(args.workers)], env, tmp, tmp / "server.log")
+        if args.server == "granian":
+            # What serve --workers does for each of its processes (serving.py).
+            env["WIDGET_HASH_SLOTS"] = str(max(1, NCPU // args.workers))
+        server = start(server_cmd(args, port), env, tmp, tmp / "server.log")
         await wait_ready(port, server, tmp / "server.log", 60)
         await warm_up(port, args)
         await drain(maildir, args.warmup, 30)
-        b, cpu, rss = await run_burst(args, port, server.pid, sink.pid)
+        # Bounded in time: three times what the bound allows, unless --max-seconds says.
+        limit = args.max_seconds or max(120.0, 3 * args.people / a.rate)
+        burstgen = None if args.python_client else build_burstgen(tmp)
+        b, cpu, rss = await run_burst(args, port, server.pid, sink.pid, limit, burstgen)
         drained = await drain(maildir, args.warmup + b.registered, 120)
         a2 = bound("(a')", args)
         report(args, a, a2, b, cpu, rss, drained)
@@ -307,6 +317,18 @@ async def bench(args: argparse.Namespace) -> None:
         stop(sink)
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def server_cmd(args: argparse.Namespace, port: int) -> list[str]:
+    if args.server == "granian":
+        return [
+            str(VENV_BIN / "granian"),
+            *("--interface", "asgi", "--host", HOST, "--port", str(port)),
+            *("--workers", str(args.workers), "--backlog", "4096", "--no-access-log"),
+            *("--factory", "--working-dir", str(BENCH_DIR), "granian_app:app"),
+        ]
+    serve = [str(VENV_BIN / "widget-server"), "serve", "--host", HOST, "--port", str(port)]
+    return [*serve, "--workers", str(args.workers)]
 
 
 def bound(label: str, args: argparse.Namespace) -> Argon2Result:
@@ -345,7 +367,12 @@ class Rss:
 
 
 async def run_burst(
-    args: argparse.Namespace, port: int, server_pid: int, sink_pid: int
+    args: argparse.Namespace,
+    port: int,
+    server_pid: int,
+    sink_pid: int,
+    limit: float,
+    burstgen: Path | None,
 ) -> tuple[Burst, CpuMeter, Rss]:
     burst = Burst()
     done = asyncio.Event()
@@ -357,15 +384,78 @@ async def run_burst(
         asyncio.create_task(probe(port, b"/healthz", every, done)),
         asyncio.create_task(probe(port, PATH, every, done)),
     ]
-    deadline = time.monotonic() + args.max_seconds
+    deadline = time.monotonic() + limit
     with CpuMeter(server_pid=server_pid, sink_pid=sink_pid) as cpu:
-        burst.started = time.perf_counter()
-        people = [person(port, i, burst.run_id, burst, args, deadline) for i in range(args.people)]
-        await asyncio.gather(*people)
+        if burstgen is not None:
+            burst.client_cpu = await asyncio.to_thread(
+                run_burstgen, burstgen, args, port, limit, burst
+            )
+            cpu.client += burst.client_cpu
+        else:
+            burst.started = time.perf_counter()
+            people = range(args.people)
+            await asyncio.gather(*(person(port, i, burst.run_id, burst, args, deadline)
+                                   for i in people))
         done.set()
         burst.healthz, burst.form_probe = await asyncio.gather(*probes)
     await sampler
     return burst, cpu, Rss(before, peak[0])
+
+
+def build_burstgen(tmp: Path) -> Path | None:
+    """``bench/burstgen.c`` compiled into ``tmp``; None (with a note) if that fails."""
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    if gcc is None:
+        print("    note: no C compiler; the people are the asyncio client")
+        return None
+    binary = tmp / "burstgen"
+    built = subprocess.run(
+        [gcc, "-O2", "-o", str(binary), str(BENCH_DIR / "burstgen.c")],
+        capture_output=True,
+        text=True,
+    )
+    if built.returncode != 0:
+        print(f"    note: burstgen.c did not build ({built.stderr.strip()[:200]}); asyncio client")
+        return None
+    return binary
+
+
+def run_burstgen(
+    binary: Path, args: argparse.Namespace, port: int, limit: float, burst: Burst
+) -> float:
+    """The people, by ``burstgen`` (output read into ``burst``); the CPU it used."""
+    cmd = [str(binary), str(port), "partner-1", str(args.people), str(args.timeout)]
+    cmd += [str(limit), str(args.max_attempts), burst.run_id]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    output = proc.stdout.read().decode()
+    proc.stdout.close()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"burstgen failed with exit code {proc.returncode}")
+    for line in output.splitlines():
+        kind, _, rest = line.partition(" ")
+        if kind == "G":
+            burst.form_latency.append(float(rest))
+        elif kind == "P":
+            burst.admitted_latency.append(float(rest))
+        elif kind == "X":
+            latency, retry_after = rest.split()
+            burst.refusals += 1
+            burst.refusal_latency.append(float(latency))
+            burst.retry_after.append(int(retry_after))
+        elif kind == "S":
+            at, index = rest.split()
+            burst.last_success = max(burst.last_success, float(at))
+            burst.emails.append(f"burst-{burst.run_id}-{index}@example.com")
+        elif kind == "F":
+            burst.gave_up[rest] += 1
+        elif kind == "N":
+            burst.refusals_per_person[int(rest)] += 1
+        elif kind == "R":
+            burst.registered = int(rest.split()[0])
+    return usage.ru_utime + usage.ru_stime
 
 
 def report(
@@ -387,8 +477,10 @@ def report(
     if b.gave_up:
         print(f"    NOT registered: {dict(b.gave_up)}")
     print(f"    {cpu.line()}")
+    people = "burstgen" if b.client_cpu else "asyncio, with the probes"
     print(f"    server CPU per registration {cpu.server / max(1, b.registered) * 1000:.1f} ms; "
-          f"client {cpu.client / max(1, b.registered) * 1000:.2f} ms")
+          f"the people {(b.client_cpu or cpu.client) / max(1, b.registered) * 1000:.2f} ms "
+          f"({people}); bench process {(cpu.client - b.client_cpu):.1f} s (probes, sampler)")
     print(f"==> duration {took:.1f} s against {args.people} / {rate:.1f} hashes/s = "
           f"{ideal:.1f} s: {ratio:.2f}x ({verdict(ratio <= 1.2)} the 1.2x target)")
     spread = sorted(b.refusals_per_person.items())
@@ -438,15 +530,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     p.add_argument("--postgres-url", default=PG_DEFAULT, help="local only; its schema is dropped")
     p.add_argument("--workers", type=int, default=1, help="widget-server serve --workers")
+    servers = ["uvicorn"] + (["granian"] if shutil.which("granian", path=str(VENV_BIN)) else [])
+    p.add_argument("--server", choices=servers, default="uvicorn",
+                   help="widget-server serve (uvicorn), or granian (the bench extra)")
     p.add_argument("--max-wait", type=float, default=10.0, help="WIDGET_HASH_MAX_WAIT_SECONDS")
-    p.add_argument("--probe-interval", type=float, default=0.05,
+    p.add_argument("--probe-interval", type=float, default=0.1,
                    help="seconds between new visitors of /healthz (and of the form)")
     p.add_argument("--argon2-hashes", type=int, default=300, help="hashes per bound measurement")
     p.add_argument("--warmup", type=int, default=32, help="registrations before the burst")
     p.add_argument("--max-attempts", type=int, default=30, help="POSTs per person at most")
-    p.add_argument("--max-seconds", type=float, default=300.0, help="time bound of the burst")
+    p.add_argument("--max-seconds", type=float, default=0.0,
+                   help="time bound of the burst (default: 3 x people / bound, at least 120 s)")
     p.add_argument("--timeout", type=float, default=60.0, help="per-request timeout")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (logs, db, mail)")
+    p.add_argument("--python-client", action="store_true",
+                   help="the people as asyncio clients in this process instead of "
+                   "bench/burstgen.c (several times its CPU, on the server's cores)")
     args = p.parse_args(argv)
     if min(args.people, args.workers, args.argon2_hashes, args.warmup, args.max_attempts) < 1:
         p.error("counts must be >= 1")
