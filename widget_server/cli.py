@@ -17,7 +17,7 @@ import uvicorn
 if sys.platform != "win32":
     import uvloop
 
-from widget_server import admin_cli, branding_cli, cli_target, migrate
+from widget_server import admin_cli, branding_cli, cli_target, migrate, serving
 from widget_server.clock import SystemClock
 from widget_server.db import Database
 from widget_server.demo.oidc_app import DEMO_CLIENT_ID, ensure_demo_app
@@ -47,6 +47,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="server processes on one socket (uvicorn's supervisor); each hashes on "
+        "cores / N threads, at least one (widget_server/serving.py)",
+    )
     demo = commands.add_parser("demo", help="everything for a first look, on SQLite")
     demo.add_argument("--data-dir", default=".data")
     demo.add_argument("--widget-port", type=int, default=8000)
@@ -64,9 +71,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("mail.log", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.command == "serve" and args.workers > 1:
+        serving.serve_workers(args)  # uvicorn's supervisor: it must not run inside a loop
+        return
     # uvloop (declared off Windows): ~10% less event-loop CPU per request than asyncio's.
     run = asyncio.run if sys.platform == "win32" else uvloop.run
     run(_run(args))
+
+
+def _positive(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
 
 
 async def _run(args: argparse.Namespace) -> None:

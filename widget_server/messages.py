@@ -113,6 +113,18 @@ CATALOG: dict[str, str] = {
     "ui.password_label": "Password",
     # Server.
     "server.busy": "We're busy right now. Please try again in a few seconds.",
+    # The widget while the password hashing is refused for load (web/widget/busy.py):
+    # with JavaScript it keeps what was typed and sends it again by itself after the
+    # countdown ("{seconds}" counts down in the page); without, the page says when.
+    "busy.registration": "Lots of people are signing up right now — we'll keep trying.",
+    "busy.login": "Lots of people are signing in right now — we'll keep trying.",
+    "busy.countdown": "Trying again in {seconds} s…",
+    "busy.retrying": "Trying again…",
+    "busy.registration_later": (
+        "Lots of people are signing up right now. Please send the form again in "
+        "{seconds} s; we kept what you typed except your password."
+    ),
+    "busy.login_later": "Lots of people are signing in right now. Please try again in {seconds} s.",
     "server.too_large": "That was more than this form accepts.",
     # Administration (API and portal).
     "admin.unauthenticated": "Sign in, or send a valid API key.",

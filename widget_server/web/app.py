@@ -74,7 +74,8 @@ def create_app(
         hashing=HashingPool(
             hasher or Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib),
             slots=settings.effective_hash_slots,
-            max_waiting=settings.hash_max_waiting,
+            max_wait_seconds=settings.hash_max_wait_seconds,
+            refuse_every=settings.hash_refuse_every,
         ),
         pools=PoolDirectory(db, feed),
         composer=Composer(env, settings.public_url),
@@ -98,6 +99,9 @@ def create_app(
             await ensure_builtin_schemas(session, clock.now())
         load_common_passwords()  # the first registration should not pay for it
         await feed.start()
+        # Admission goes by this machine's measured hash time; take it before the first
+        # burst can arrive (two hashes, ~40 ms at the defaults).
+        await services.hashing.calibrate()
         worker.start()
         webhooks.start()
 
