@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from widget_server.seed import DEMO_ADMINS
 
-OPERATOR, LEAD = DEMO_ADMINS
+OPERATOR, LEAD = DEMO_ADMINS[0], DEMO_ADMINS[1]
 STRONG_PASSWORD = "Lantern-tundra-Gq7-42"
 MEMBER = {
     "first_name": "Mia",
