@@ -111,7 +111,8 @@ def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_cli_exports_imports_publishes_and_manages_workspaces(tmp_path: Path) -> None:
-    assert cli(tmp_path, "seed-demo").returncode == 0
+    # A new database: the CLI sets one up only when told (--create).
+    assert cli(tmp_path, "seed-demo", "--create").returncode == 0
     listed = cli(tmp_path, "theme", "list")
     assert listed.returncode == 0, listed.stderr
     assert "acme-partners\tACME Partners\tlive v1" in listed.stdout
