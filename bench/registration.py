@@ -942,7 +942,13 @@ async def _server_env(args: argparse.Namespace, port: int, tmp: Path) -> dict[st
 
 def _seed_demo(env: dict[str, str], tmp: Path, port: int) -> None:
     seed = subprocess.run(
-        [str(VENV_BIN / "widget-server"), "seed-demo", "--origin", f"http://{HOST}:{port}"],
+        [
+            str(VENV_BIN / "widget-server"),
+            "seed-demo",
+            "--create",  # a fresh database every run
+            "--origin",
+            f"http://{HOST}:{port}",
+        ],
         env=env,
         cwd=tmp,
         capture_output=True,

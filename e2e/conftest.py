@@ -7,13 +7,14 @@ The widget is served on ``http://localhost:A`` and the partner page on
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,19 @@ def demo(
 ) -> Iterator[Demo]:
     """``widget-server demo`` with fresh SQLite, mailing to our sink and texting our
     webhook receiver; stopped at the end."""
-    data = tmp_path_factory.mktemp("demo")
+    with run_demo(tmp_path_factory.mktemp("demo"), smtp_sink, sms_gateway) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def run_demo(
+    data: Path,
+    smtp_sink: Sink,
+    sms_gateway: ReceiverServer,
+    extra: Mapping[str, str] | None = None,
+) -> Iterator[Demo]:
+    """A demo of its own in ``data``, with ``extra`` WIDGET_* settings (a test that needs
+    the server to behave differently starts one with this)."""
     widget_port, partner_port = free_port(), free_port()
     # Unknown WIDGET_* variables are a startup error, and a stray WIDGET_DATABASE_URL
     # would point the demo at a shared database: start from a clean slate.
@@ -112,6 +125,7 @@ def demo(
         "WIDGET_SMS_WEBHOOK_URL": sms_gateway.url,
         "WIDGET_SMS_WEBHOOK_SECRET": SMS_SECRET,
         "PYTHONUNBUFFERED": "1",
+        **(extra or {}),
     }
     log = data / "server.log"
     with log.open("wb") as out:

@@ -77,12 +77,15 @@ def test_registers_through_every_step_inside_the_cross_site_iframe(
     expect(widget.rule("password.help.common")).to_have_class("ws-rule ws-rule--fail")
 
     # The server rejects it and says why, on the field.
-    widget.continue_()
+    with page.expect_response(lambda r: r.request.method == "POST") as refused:
+        widget.continue_()
     expect(widget.errors("password")).to_have_count(1)
     expect(widget.errors("password")).to_have_attribute("data-message-id", "password.common")
     expect(widget.control("password")).to_have_attribute("aria-invalid", "true")
-    expect(widget.control("email")).to_have_value(email)  # kept; the password never is
-    expect(widget.control("password")).to_have_value("")
+    expect(widget.control("email")).to_have_value(email)  # kept by the server
+    # The password is kept too, by the browser: the server never sends it back.
+    assert 'value="password"' not in refused.value.text()
+    expect(widget.control("password")).to_have_value("password")
     widget.expect_step("account")
     partner.wait_until_widget_fits()
     shot(page, "02-step-error", mobile=True, settle=partner.wait_until_widget_fits)

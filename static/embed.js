@@ -5,6 +5,9 @@
  *   <script src="https://id.example.com/static/embed.js" data-pool="partner-1"
  *           data-flow="register" data-target="#signup" async></script>
  *
+ * data-color-scheme="light" or "dark" forces the widget's palette (default: the browser's
+ * prefers-color-scheme); data-locale is passed on to the widget.
+ *
  * For a partner app's login add data-flow="login" data-client-id="<client id>": the
  * `logged-in` event then carries a one-time `code` for the app's backend to exchange.
  *
@@ -50,9 +53,14 @@
     }
     var widgetOrigin = originOf(options.origin || (script && script.src) || location.href);
     var flow = options.flow || "register";
+    // "light" or "dark" forces the widget's palette; anything else follows the browser.
+    var scheme = options.colorScheme === "light" || options.colorScheme === "dark" ?
+      options.colorScheme : null;
     var src = widgetOrigin + "/embed/" + encodeURIComponent(options.pool) + "/" +
       encodeURIComponent(flow) + "?parent_origin=" + encodeURIComponent(location.origin) +
-      (options.clientId ? "&client_id=" + encodeURIComponent(options.clientId) : "");
+      (options.clientId ? "&client_id=" + encodeURIComponent(options.clientId) : "") +
+      (scheme ? "&color_scheme=" + scheme : "") +
+      (options.locale ? "&locale=" + encodeURIComponent(options.locale) : "");
 
     var topLevelUrl = widgetOrigin + "/embed/" + encodeURIComponent(options.pool) + "/" +
       encodeURIComponent(flow);
@@ -65,6 +73,7 @@
     iframe.setAttribute("allow", "publickey-credentials-get *; clipboard-write");
     // color-scheme must match the widget page's, or browsers paint an opaque backdrop.
     iframe.style.cssText = "display:block;width:100%;border:0;height:560px;color-scheme:normal;";
+    if (scheme) iframe.style.colorScheme = scheme;
     host.appendChild(iframe);
 
     function onMessage(event) {
@@ -188,6 +197,8 @@
       pool: script.dataset.pool,
       flow: script.dataset.flow,
       clientId: script.dataset.clientId,
+      colorScheme: script.dataset.colorScheme,
+      locale: script.dataset.locale,
       origin: script.src,
     });
   }

@@ -98,6 +98,9 @@ def settings(database_url: str) -> Settings:
         secret_key="test-secret-key",
         outbox_poll_seconds=0.05,
         public_url="http://localhost:8000",
+        # Test receivers listen on 127.0.0.1 (tests/webhooks); production keeps this off.
+        webhooks_allow_private=True,
+        webhook_poll_seconds=0.05,
     )
 
 

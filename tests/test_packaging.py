@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REQUIRED = [
     "widget_server/_assets/widgets/layout.html",
     "widget_server/_assets/widgets/flows/registration_card.html",
-    "widget_server/_assets/widgets/emails/activation_code.txt",
+    "widget_server/_assets/widgets/emails/layout.txt",
     "widget_server/_assets/static/htmx-2.0.11.min.js",
     "widget_server/_assets/static/embed.js",
     "widget_server/_assets/static/widget.css",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -9,11 +10,36 @@ import pytest
 
 from widget_server.themes import (
     DEFAULT_THEME_ID,
+    SYSTEM_FONT_STACKS,
     Theme,
     css_variables,
     load_builtin_themes,
+    logo_src,
     resolve_theme,
 )
+
+SHA = "ab" * 32
+OTHER_SHA = "cd" * 32
+
+# What a theme stylesheet may consist of: an optional @font-face for an uploaded font, the
+# :root rule, and the dark rules; declarations of custom properties and color-scheme only.
+_DECL = r"(?:--ws-[a-z-]+|color-scheme):[^;{}<>@\\]+"
+_DECLS = rf"{_DECL}(?:;{_DECL})*"
+_URL = r'url\("/brand-assets/[0-9a-f]{64}"\)'
+_FONT_FACE = (
+    rf'@font-face\{{font-family:"ws-brand";src:{_URL} format\("woff2"\);font-display:swap\}}'
+)
+_DARK = (
+    rf"@media \(prefers-color-scheme:dark\){{:root:not\(\[data-color-scheme=light\]\){{{_DECLS}}}}}"
+    rf":root\[data-color-scheme=dark\]{{{_DECLS}}}"
+)
+_STYLESHEET = re.compile(rf"(?:{_FONT_FACE})?:root{{{_DECLS}}}(?:{_DARK})?")
+
+
+def assert_only_theme_rules(css: str) -> None:
+    assert _STYLESHEET.fullmatch(css), css
+    # Every URL is one of our own asset paths.
+    assert all(re.fullmatch(_URL, u) for u in re.findall(r"url\([^)]*\)", css)), css
 
 
 def test_builtin_themes_load() -> None:
@@ -124,19 +150,21 @@ def test_accepted_lengths() -> None:
         "javascript:alert(1)",
         "data:image/svg+xml,<svg onload=alert(1)>",
         "http://insecure.example/logo.png",
+        # A theme never makes the widget load a third party's URL: upload the image.
+        "https://cdn.example/brand/logo.svg",
         "//evil.example/logo.png",
         "/static/../admin",
         'https://cdn.example/logo.png" onerror="alert(1)',
         "/uploads/logo.png",
     ],
 )
-def test_logo_url_must_be_https_or_static(url: str) -> None:
+def test_logo_url_must_be_a_static_path(url: str) -> None:
     with pytest.raises(ValueError, match=r"logo\.url"):
         resolve_theme({"logo": {"url": url}})
 
 
 def test_logo_url_accepted_and_kept_out_of_css() -> None:
-    for url in ("https://cdn.example/brand/logo.svg", "/static/logos/acme.png"):
+    for url in ("/static/logos/acme.png", "/static/logo.svg?v=2"):
         theme = resolve_theme({"logo": {"url": url}})
         assert theme.logo.url == url
         assert url not in css_variables(theme)
@@ -173,10 +201,116 @@ def test_css_variables_contains_every_token() -> None:
         assert f"--ws-color-{name}:" in css
     for name in ("font-family", "font-size", "radius", "spacing"):
         assert f"--ws-{name}:" in css
-    assert "<" not in css and "@" not in css
+    assert "<" not in css and "@" not in css and "url(" not in css
 
 
 @pytest.mark.parametrize("theme", load_builtin_themes().values(), ids=lambda t: t.id)
-def test_builtin_css_has_one_rule(theme: Theme) -> None:
+def test_builtin_css_has_only_the_theme_rules(theme: Theme) -> None:
+    assert_only_theme_rules(css_variables(theme))
+
+
+# --- tokens of the brand studio ----------------------------------------------------------
+
+
+def test_new_tokens_have_defaults_and_accept_their_values() -> None:
+    plain = resolve_theme()
+    assert (plain.button.style, plain.button.shape, plain.page.layout) == (
+        "filled",
+        "rounded",
+        "card",
+    )
+    assert plain.dark is None and plain.assets() == {}
+    theme = resolve_theme(
+        {
+            "font": {"asset": SHA},
+            "logo": {"asset": SHA},
+            "button": {"style": "outline", "shape": "pill"},
+            "page": {"layout": "full", "background_image": OTHER_SHA, "favicon": SHA},
+            "dark": {"colors": {"primary": "#ffffff"}, "logo": OTHER_SHA},
+        }
+    )
+    assert theme.assets() == {
+        "font.asset": SHA,
+        "logo.asset": SHA,
+        "page.background_image": OTHER_SHA,
+        "page.favicon": SHA,
+        "dark.logo": OTHER_SHA,
+    }
+    assert logo_src(theme) == f"/brand-assets/{SHA}"
+    assert logo_src(theme, dark=True) == f"/brand-assets/{OTHER_SHA}"
     css = css_variables(theme)
-    assert css.count("{") == 1 and css.count("}") == 1
+    assert_only_theme_rules(css)
+    assert f'src:url("/brand-assets/{SHA}") format("woff2")' in css
+    assert '--ws-font-family:"ws-brand", -apple-system' in css
+    assert f'--ws-page-image:url("/brand-assets/{OTHER_SHA}")' in css
+    assert "--ws-button-bg:transparent;" in css and "--ws-button-radius:999px" in css
+    assert "--ws-card-width:100%" in css
+
+
+@pytest.mark.parametrize(
+    ("layer", "token"),
+    [
+        ({"font": {"asset": "https://fonts.example/x.woff2"}}, r"font\.asset"),
+        ({"logo": {"asset": "../../etc/passwd"}}, r"logo\.asset"),
+        ({"logo": {"asset": SHA.upper()}}, r"logo\.asset"),
+        ({"page": {"background_image": 'x") ; background:url("https://evil'}}, "background_image"),
+        ({"page": {"favicon": SHA + "0"}}, "favicon"),
+        ({"page": {"layout": "sidebar"}}, "layout"),
+        ({"button": {"style": "ghost;}"}}, "style"),
+        ({"button": {"shape": "blob"}}, "shape"),
+        ({"dark": {"logo": "javascript:alert(1)"}}, r"dark\.logo"),
+        ({"dark": {"colors": {"text": "red;}"}}}, r"colors\.text"),
+        ({"page": {"frame_ancestors": "*"}}, "frame_ancestors"),
+    ],
+)
+def test_new_tokens_are_as_strict_as_the_old(layer: dict[str, Any], token: str) -> None:
+    with pytest.raises(ValueError, match=token):
+        resolve_theme(layer)
+
+
+def test_partial_dark_palette_is_completed_from_the_builtin_dark_theme() -> None:
+    dark = load_builtin_themes()["dark"].dark
+    assert dark is not None
+    theme = resolve_theme({"dark": {"colors": {"primary": "#ff00ff"}}})
+    assert theme.dark is not None
+    assert theme.dark.colors.primary == "#ff00ff"
+    assert theme.dark.colors.surface == dark.colors.surface
+    # A more specific layer can switch dark mode off again.
+    assert resolve_theme({"dark": {"colors": {}}}, {"dark": None}).dark is None
+
+
+def test_dark_palette_becomes_media_and_forced_rules() -> None:
+    css = css_variables(load_builtin_themes()["dark"])
+    assert_only_theme_rules(css)
+    assert "color-scheme:light dark" in css
+    media, forced = css.split("@media", 1)[1].split("}}", 1)
+    assert "--ws-color-background:#0b1220" in media
+    assert forced.startswith(":root[data-color-scheme=dark]{")
+    assert "--ws-color-background:#0b1220" in forced
+    # Without a dark palette nothing reacts to the system's preference.
+    assert "@media" not in css_variables(resolve_theme())
+
+
+def test_copy_ids_must_exist_and_keep_their_placeholders() -> None:
+    theme = resolve_theme({"copy": {"ui.sign_up_for": "Join {pool} today", "ui.back": "{{Back}}"}})
+    assert theme.copy["ui.sign_up_for"] == "Join {pool} today"
+    with pytest.raises(ValueError, match=r"copy\.ui\.nope: there is no such message id"):
+        resolve_theme({"copy": {"ui.nope": "x"}})
+    for text in ("Join {team}", "{pool.__class__}", "{pool!r}", "{pool:>99999}", "{0}", "{"):
+        with pytest.raises(ValueError, match=r"copy\.ui\.sign_up_for: placeholders"):
+            resolve_theme({"copy": {"ui.sign_up_for": text}})
+
+
+def test_system_font_stacks_pass_the_grammar() -> None:
+    for stack in SYSTEM_FONT_STACKS.values():
+        assert resolve_theme({"font": {"family": stack}}).font.family == stack
+
+
+def test_builtins_include_a_dark_one_and_pass_contrast() -> None:
+    from widget_server.branding.contrast import failures
+
+    themes = load_builtin_themes()
+    assert {"default", "forest", "midnight", "dark"} <= set(themes)
+    assert themes["dark"].dark is not None
+    for theme in themes.values():
+        assert failures(theme) == [], theme.id

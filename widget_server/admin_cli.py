@@ -42,6 +42,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     admin.add_argument("--name", required=True)
     admin.add_argument("--role", choices=ROLES, default="tenant_admin")
     admin.add_argument("--pool", help="the pool of a pool_admin or pool_viewer")
+    admin.add_argument("--workspace", help="the workspace id of a brand_designer (else: tenant)")
     admin.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     pool = commands.add_parser("create-pool", help="create a pool from a sector template")
     pool.add_argument("--tenant", required=True)
@@ -57,6 +58,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     key.add_argument("--pool", help="the pool of a pool_admin or pool_viewer key")
     for command in (tenant, admin, pool, key):
         add_create_flag(command)
+    key.add_argument("--workspace", help="the workspace id of a brand_designer key")
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> None:
@@ -124,6 +126,7 @@ async def _create_admin(services: Services, actor: Actor, args: argparse.Namespa
         role=args.role,
         name=args.name,
         pool_id=args.pool,
+        workspace_id=args.workspace,
         email=args.email,
         password=password,
     )
@@ -144,7 +147,13 @@ async def _create_pool(services: Services, actor: Actor, args: argparse.Namespac
 
 
 async def _issue_key(services: Services, actor: Actor, args: argparse.Namespace) -> None:
-    new = NewAdmin(kind="api_key", role=args.role, name=args.name, pool_id=args.pool)
+    new = NewAdmin(
+        kind="api_key",
+        role=args.role,
+        name=args.name,
+        pool_id=args.pool,
+        workspace_id=args.workspace,
+    )
     created = await principals.create_admin(services, actor, new)
     print(f"API key for {args.name} ({args.role}); shown once, keep it safe:")
     print(created.api_key)
@@ -155,3 +164,9 @@ _COMMANDS = {
     "create-pool": _create_pool,
     "issue-api-key": _issue_key,
 }
+
+
+#: For the other command modules (``branding_cli``): the same services, and the same
+#: audited tenant-admin actor named after the machine user.
+services_for = _services
+cli_actor = _cli_actor

@@ -17,7 +17,7 @@ import uvicorn
 if sys.platform != "win32":
     import uvloop
 
-from widget_server import admin_cli, cli_target, migrate
+from widget_server import admin_cli, branding_cli, cli_target, migrate, serving
 from widget_server.clock import SystemClock
 from widget_server.db import Database
 from widget_server.demo.oidc_app import DEMO_CLIENT_ID, ensure_demo_app
@@ -47,6 +47,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="server processes on one socket (uvicorn's supervisor); each hashes on "
+        "cores / N threads, at least one (widget_server/serving.py)",
+    )
     demo = commands.add_parser("demo", help="everything for a first look, on SQLite")
     demo.add_argument("--data-dir", default=".data")
     demo.add_argument("--widget-port", type=int, default=8000)
@@ -59,13 +66,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     admin_cli.add_commands(commands)
     keys_cli.add_commands(commands)
+    branding_cli.add_commands(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("mail.log", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.command == "serve" and args.workers > 1:
+        serving.serve_workers(args)  # uvicorn's supervisor: it must not run inside a loop
+        return
     # uvloop (declared off Windows): ~10% less event-loop CPU per request than asyncio's.
     run = asyncio.run if sys.platform == "win32" else uvloop.run
     run(_run(args))
+
+
+def _positive(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
 
 
 async def _run(args: argparse.Namespace) -> None:
@@ -92,6 +110,8 @@ async def _run(args: argparse.Namespace) -> None:
         await admin_cli.run(args, settings)
     elif args.command in keys_cli.COMMANDS:
         await keys_cli.run(args, settings)
+    elif args.command in branding_cli.COMMANDS:
+        await branding_cli.run(args, settings)
     elif args.command == "seed-demo":
         db = Database(settings.database_url)
         try:
@@ -138,6 +158,9 @@ async def _demo(args: argparse.Namespace) -> None:
     key_source = cli_target.key_source(settings, data)
     settings = settings.with_secret(data)
     overrides: dict[str, object] = {"public_url": widget_origin}
+    if "WIDGET_WEBHOOKS_ALLOW_PRIVATE" not in os.environ:
+        # A partner backend tried out on this machine receives webhooks at localhost.
+        overrides["webhooks_allow_private"] = True
     if "WIDGET_DATABASE_URL" not in os.environ:
         overrides["database_url"] = f"sqlite+aiosqlite:///{data / 'widget.db'}"
     sink = None
@@ -220,7 +243,17 @@ def _banner(
         lines.append(f"  Dev mailbox (codes arrive here):   {widget_origin}/dev/mailbox")
     if admins:
         lines.append(f"  Admin portal:                      {widget_origin}/admin")
-        lines += [f"    {a.role:<13} {a.email:<22} password {a.password}" for a in admins]
+        lines += [
+            f"    {a.role:<14} {a.email:<22} password {a.password}"
+            for a in admins
+            if a.role != "developer"
+        ]
+        lines.append(f"  Developer portal:                  {widget_origin}/developers")
+        lines += [
+            f"    {a.role:<14} {a.email:<22} password {a.password}"
+            for a in admins
+            if a.role == "developer"
+        ]
     lines += [f"  Database: {settings.database_url}", "Press Ctrl+C to stop.", ""]
     print("\n".join(lines), flush=True)
 

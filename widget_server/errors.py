@@ -37,7 +37,9 @@
           │                                look the same, so scope leaks no existence
           ├── Forbidden(action)            in scope, but the role does not allow it
           ├── Conflict(message_id)         the object's state forbids it (built-in schema,
-          │                                pool still has users, illegal status change)
+          │    │                           pool still has users, illegal status change)
+          │    └── ContrastFailures(failures)  a theme below WCAG AA published without
+          │                                     ``accept_contrast_failures``
           └── TooManyAttempts(retry_after) portal sign-in throttled (per email, per IP)
 
     OAuthError(error, description)        OAuth 2.0 / OIDC (RFC 6749 §5.2 error codes)
@@ -210,6 +212,15 @@ class Conflict(AdminError):
     @property
     def message(self) -> Msg:
         return msg(self.message_id, "error", **self.params)
+
+
+class ContrastFailures(Conflict):
+    """Publishing a theme whose colour pairs fail WCAG 2.2 AA needs an explicit accept;
+    ``failures`` names the pairs (``light.focus``), as ``branding.contrast`` does."""
+
+    def __init__(self, failures: Sequence[str]) -> None:
+        super().__init__("brand.contrast_failures", pairs=", ".join(failures))
+        self.failures = tuple(failures)
 
 
 class TooManyAttempts(AdminError):

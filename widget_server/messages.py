@@ -113,6 +113,18 @@ CATALOG: dict[str, str] = {
     "ui.password_label": "Password",
     # Server.
     "server.busy": "We're busy right now. Please try again in a few seconds.",
+    # The widget while the password hashing is refused for load (web/widget/busy.py):
+    # with JavaScript it keeps what was typed and sends it again by itself after the
+    # countdown ("{seconds}" counts down in the page); without, the page says when.
+    "busy.registration": "Lots of people are signing up right now — we'll keep trying.",
+    "busy.login": "Lots of people are signing in right now — we'll keep trying.",
+    "busy.countdown": "Trying again in {seconds} s…",
+    "busy.retrying": "Trying again…",
+    "busy.registration_later": (
+        "Lots of people are signing up right now. Please send the form again in "
+        "{seconds} s; we kept what you typed except your password."
+    ),
+    "busy.login_later": "Lots of people are signing in right now. Please try again in {seconds} s.",
     "server.too_large": "That was more than this form accepts.",
     # Administration (API and portal).
     "admin.unauthenticated": "Sign in, or send a valid API key.",
@@ -251,6 +263,22 @@ CATALOG: dict[str, str] = {
     "app.public_no_secret": "A public app has no client secret; it uses PKCE instead.",
     "app.revoked": "This app is revoked; create a new one.",
     "app.needs_pool": "An app needs at least one pool.",
+    # Webhook endpoints (widget_server/webhooks/manage.py, deliveries.py).
+    "webhook.url_invalid": "Enter an absolute https:// address without a fragment.",
+    "webhook.url_https": "Use https:// (http:// only for localhost in development).",
+    "webhook.url_private": "This address is inside a private network; webhooks go to "
+    "public addresses only.",
+    "webhook.url_credentials": "Leave the user name and password out of the address; "
+    "check the webhook-signature header instead.",
+    "webhook.owner": "Choose either a pool or an app for the endpoint, not both.",
+    "webhook.unknown_event": "Unknown event type {value}; known: {allowed}.",
+    "webhook.too_many": "This pool or app already has {limit} endpoints.",
+    "webhook.grace": "Choose a grace period between 0 and {max} seconds.",
+    "webhook.disabled": "This endpoint is disabled; enable it first.",
+    "webhook.created": "The endpoint was added. Copy its signing secret now: it is shown once.",
+    "webhook.rotated": "A new signing secret is active. The previous one also signs until {until}.",
+    "webhook.test_sent": "A test event is on its way.",
+    "webhook.resent": "The event is being sent again.",
     # End-user login, sessions, recovery and logout (flows/login.py, flows/recovery.py,
     # web/login.py, web/recovery.py).
     "login.failed": "That sign-in didn't work. Check your details and try again.",
@@ -275,6 +303,7 @@ CATALOG: dict[str, str] = {
     "ui.register_link": "Create one",
     "ui.logged_in_title": "You're signed in",
     "ui.logged_in_text": "You are signed in to {pool}.",
+    "ui.signed_in_as": "Signed in as {identifier}",
     "ui.log_out": "Sign out",
     "ui.switch_account": "Sign in with another account",
     "ui.signed_out_title": "You're signed out",
@@ -377,6 +406,41 @@ CATALOG: dict[str, str] = {
     "ui.mfa_send_email": "Send me a code",
     "ui.mfa_resend_email": "Send a new code",
     "ui.mfa_use_app": "Use my authenticator app instead",
+    # The developer portal's snippet generator (developers/snippets.py). Errors attach to
+    # the request field; notes are shown beside the snippet.
+    "snippet.public_url_invalid": "The public URL must be an origin: https://host[:port], "
+    "without a path.",
+    "snippet.no_pool": "No pool is in your reach yet. Ask the operator who invited you to "
+    "give you a pool or a workspace.",
+    "snippet.value_invalid": "Choose one of the options, or a value of at most 255 characters.",
+    "snippet.client_id_required": "Choose an app: the backend code exchanges that app's "
+    "login code.",
+    "snippet.backend_needs_secret": "A public app has no secret to exchange the embedded "
+    "login's code with. Use a confidential app, or the redirect flow with PKCE.",
+    "snippet.note.secret": "Keep the client secret out of your code and repository: the "
+    "snippet reads it from the environment variable {variable}.",
+    "snippet.note.callback": "Your page posts the login code to {path} on your own site; keep "
+    "that path the same in the frontend and backend snippets.",
+    "snippet.note.code_from_login": "The code comes only with an app's login (the logged-in "
+    "event); your backend learns about new registrations through the user.registered webhook.",
+    "snippet.note.allow_origin": "The widget shows only on pages whose origin is allowed for "
+    "pool {pool} or for the app: add your page's exact origin (scheme, host and port) in the "
+    "developer portal. Until then the page shows a fallback and gets an error event.",
+    "snippet.note.iframe": "A plain iframe keeps the height you give it and sends your page no "
+    "events; use the script tag for both.",
+    "snippet.note.code_exchange": "The logged-in event carries a one-time code (single use, "
+    "60 s). The snippet posts it to {path} on your site; exchange it there with a backend "
+    "snippet.",
+    "snippet.note.public_app": "A public app cannot exchange the embedded login's code yet: "
+    "use the redirect flow with PKCE, or a confidential app.",
+    "snippet.note.client_id_unused": "The {flow} widget does not use an app's client id; only "
+    "the login flow does.",
+    "snippet.note.events_are_hints": "Events are a signal for your page, not proof: anything "
+    "on the page can dispatch one. Grant access only after your backend verified a token.",
+    "snippet.note.csp": "If your page sends a Content-Security-Policy, add the sources below "
+    "to its directives. A sha256 source allows exactly the snippet's inline block: recompute "
+    "it if you edit the block. With a nonce instead, put the same per-response value in "
+    "nonce=\"…\" on the snippet's script and style tags.",
     # The installation: which database and secret key a server or CLI run acts on
     # (installation.py, cli_target.py). Read by operators in a terminal.
     "install.no_database": "There is no database at {url}. Run this from the folder the "
@@ -397,4 +461,105 @@ CATALOG: dict[str, str] = {
     "with: API keys, invitation links, codes, sessions, CSRF tokens, encrypted TOTP seeds and "
     "signing keys made under one are unreadable under the other. Use the key it was set up "
     "with: set WIDGET_SECRET_KEY to it, or run from the folder whose .data/secret.key holds it.",
+    # The brand studio (widget_server/branding): themes, assets, workspaces, delegation.
+    "brand.builtin_readonly": "Built-in themes cannot be changed. Copy one into a theme of "
+    "your own.",
+    "brand.unknown_theme": "There is no such theme.",
+    "brand.invalid_token": "{detail}",
+    "brand.draft_changed": "Someone saved this theme since you opened it (now revision "
+    "{revision}). Reload to see their changes.",
+    "brand.unknown_version": "This theme has no published version {version}.",
+    "brand.not_published": "Publish this theme before assigning it.",
+    "brand.theme_in_use": "This theme is assigned in {count} places. Assign another theme there "
+    "first.",
+    "brand.theme_scope": "This theme belongs to another workspace or pool and cannot be used here.",
+    "brand.unknown_target": "There is no such {kind}.",
+    "brand.contrast_failures": "These colour pairs are below WCAG 2.2 AA contrast: {pairs}. "
+    "Fix them, or publish anyway to accept them.",
+    "brand.published": "Version {version} is live.",
+    "brand.asset_missing": "The file this uses ({sha256}) is not uploaded (or was deleted). "
+    "Upload it again or choose another.",
+    "brand.asset_kind": "This needs an uploaded {kind}.",
+    "brand.asset_in_use": "A published theme uses this file. Publish a version without it first.",
+    "brand.unknown_asset": "There is no such file.",
+    "brand.asset_empty": "This file is empty.",
+    "brand.asset_too_large": "This file is larger than {max_kb} KB.",
+    "brand.asset_type": "This is not a PNG, JPEG, WebP or SVG image, or a WOFF2 font. Files are "
+    "recognised by their content, not their name.",
+    "brand.asset_corrupt": "This image could not be read. Export it again and upload the new file.",
+    "brand.asset_dimensions": "This image is {width} by {height} pixels; at most {max} by "
+    "{max} are accepted.",
+    "brand.font_magic": "This is not a WOFF2 font: its content does not start with wOF2.",
+    "brand.font_corrupt": "This WOFF2 font is damaged: its header does not match its size.",
+    "brand.svg_invalid": "This SVG could not be read as XML.",
+    "brand.svg_doctype": "SVG with a DOCTYPE or entity declarations is not accepted.",
+    "brand.svg_script": "SVG with scripts is not accepted.",
+    "brand.svg_event_handler": "SVG with event handlers ({attribute}) is not accepted.",
+    "brand.svg_external_reference": "SVG that loads other files ({reference}) is not "
+    "accepted; embed everything in the file.",
+    "brand.svg_foreign_object": "SVG with foreignObject (embedded HTML) is not accepted.",
+    "brand.workspace_name_taken": "A workspace with this name already exists.",
+    "brand.unknown_workspace": "There is no such workspace.",
+    "brand.workspace_not_empty": "This workspace still holds {count} pools, apps, themes or "
+    "administrators. Move or remove them first.",
+    "brand.pool_uses_workspace_theme": "This pool uses a theme of its workspace. Assign it "
+    "another theme before moving it.",
+    "brand.import_invalid": "This is not a theme file: {detail}",
+    "brand.import_hash": "An embedded file does not match its SHA-256 ({sha256}).",
+    "policy.below_floor": "Your organisation requires {field} of at least {min}.",
+    "policy.floor_requires": "Your organisation requires the {field} check.",
+    # Emails (mail/compose.py): subject, heading, intro, button and closing line of each;
+    # a theme re-words them like any other id, in both the HTML and the text part.
+    "email.activation_code.subject": "{code} is your {pool} verification code",
+    "email.activation_code.heading": "Your {pool} verification code",
+    "email.activation_code.intro": "Enter this code on the sign-up page to activate your account.",
+    "email.activation_code.footer": "The code expires in {minutes} minutes and works once. If "
+    "you did not try to create an account, ignore this email: nothing happens without the code.",
+    "email.already_registered.subject": "Someone tried to sign up to {pool} with your address",
+    "email.already_registered.heading": "You already have a {pool} account",
+    "email.already_registered.intro": "Someone just tried to create an account with this email "
+    "address. Nothing was changed.",
+    "email.already_registered.footer": "If it was you, sign in instead. If it was not you, "
+    "ignore this email.",
+    "email.invitation.subject": "{code} is your code to activate your {pool} account",
+    "email.invitation.heading": "You have been invited to {pool}",
+    "email.invitation.intro": "Open the activation page and enter this code.",
+    "email.invitation.button": "Activate your account",
+    "email.invitation.footer": "The invitation is valid for {hours} hours and the code works "
+    "once. If you did not expect it, ignore this email: nothing happens without the code.",
+    "email.set_password.subject": "Choose your password for {pool}",
+    "email.set_password.heading": "Your {pool} account is ready",
+    "email.set_password.intro": "Choose your password to start using it.",
+    "email.set_password.button": "Choose your password",
+    "email.set_password.footer": "The link is valid for {hours} hours and works once. If you "
+    "did not expect this email, ignore it.",
+    "email.mfa_code.subject": "{code} is your {pool} sign-in code",
+    "email.mfa_code.heading": "Your {pool} sign-in code",
+    "email.mfa_code.intro": "Enter this code on the sign-in page to finish signing in.",
+    "email.mfa_code.footer": "The code expires in {minutes} minutes and works once. If you are "
+    "not signing in right now, someone knows your password: change it in your account settings.",
+    "email.verify_address.subject": "{code} is your code to add this address to {pool}",
+    "email.verify_address.heading": "Confirm your email address",
+    "email.verify_address.intro": "Enter this code in your {pool} account settings to add this "
+    "address.",
+    "email.verify_address.footer": "The code expires in {minutes} minutes and works once. If you "
+    "did not ask for this, ignore this email: nothing changes without the code.",
+    "email.address_in_use.subject": "Someone tried to add your address to another {pool} account",
+    "email.address_in_use.heading": "Your address stays yours",
+    "email.address_in_use.intro": "Someone tried to add this email address to another {pool} "
+    "account. It stays with your account: nothing was changed.",
+    "email.address_in_use.footer": "If it was you, sign in with this address instead. If it was "
+    "not you, ignore this email.",
+    "email.recovery_code.subject": "{code} is your code to reset your {pool} password",
+    "email.recovery_code.heading": "Reset your {pool} password",
+    "email.recovery_code.intro": "Enter this code on the password reset page.",
+    "email.recovery_code.footer": "The code expires in {minutes} minutes and works once. If you "
+    "did not ask to reset your password, ignore this email: nothing changes without the code.",
+    "email.password_changed.subject": "Your {pool} password was changed",
+    "email.password_changed.heading": "Your password was changed",
+    "email.password_changed.intro": "The password of your {pool} account was just changed, and "
+    "every other session was signed out.",
+    "email.password_changed.footer": "If this was you, there is nothing to do. If it was not "
+    "you, reset your password now with “Forgot your password?” on the sign-in page, and tell "
+    "your administrator.",
 }

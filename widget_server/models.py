@@ -18,9 +18,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column
 from sqlalchemy.orm.instrumentation import manager_of_class
@@ -67,7 +70,24 @@ class Tenant(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     theme: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: The least a pool's password policy may ask for (``PasswordFloor`` fields), whoever
+    #: sets it; NULL: no floor beyond the policy's own limits.
+    password_floor: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
+
+
+class Workspace(Base):
+    """A group of a tenant's pools (and apps): "Partners", "Employees". Every pool belongs
+    to one; themes and administrators may be scoped to one."""
+
+    __tablename__ = "workspaces"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_workspace_tenant_name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class IdentitySchema(Base):
@@ -112,6 +132,17 @@ class Pool(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    #: Never NULL once written by the services (branding/workspaces.py). Nullable in the
+    #: table because SQLite can add a referencing column to a populated table only as
+    #: nullable; making it NOT NULL would mean rebuilding ``pools``, which the foreign
+    #: keys of its users forbid inside the migration's transaction.
+    workspace_id: Mapped[str | None] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    #: What the tenant lets the pool's own administrators do: brand the pool (its
+    #: pool-level theme), and set its password policy above the tenant's floor.
+    admins_may_brand: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    admins_may_set_policy: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
 
 class User(Base):
@@ -281,7 +312,8 @@ class AdminPrincipal(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
     pool_id: Mapped[str | None] = mapped_column(ForeignKey("pools.id"))
     kind: Mapped[str] = mapped_column(String(16))  # person | api_key
-    role: Mapped[str] = mapped_column(String(16))  # tenant_admin | pool_admin | pool_viewer
+    #: tenant_admin | brand_designer | pool_admin | pool_viewer
+    role: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
     secret_hash: Mapped[str] = mapped_column(String(255))
@@ -289,6 +321,8 @@ class AdminPrincipal(Base):
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    #: A brand designer scoped to one workspace (pool_id and workspace_id NULL: the tenant).
+    workspace_id: Mapped[str | None] = mapped_column(ForeignKey("workspaces.id"))
 
 
 class AdminSession(Base):
@@ -353,6 +387,9 @@ class App(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    #: The workspace the app is grouped under, if any (its theme layer still comes from
+    #: the workspace of the pool a user signs in to).
+    workspace_id: Mapped[str | None] = mapped_column(ForeignKey("workspaces.id"))
 
 
 class AuthorizationCode(Base):
@@ -422,3 +459,191 @@ class MfaFactor(Base):
     confirmed_at: Mapped[datetime | None]
     last_step: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime]
+
+
+# --- Brand studio (widget_server/branding) ---------------------------------------------
+
+
+class ThemeRecord(Base):
+    """A custom theme: a working draft and a pointer to the published version that is live
+    wherever the theme is assigned. Scoped to the tenant, one workspace or one pool (a
+    pool's own administrators brand their pool with a pool-scoped theme)."""
+
+    __tablename__ = "themes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    workspace_id: Mapped[str | None] = mapped_column(ForeignKey("workspaces.id"))
+    pool_id: Mapped[str | None] = mapped_column(ForeignKey("pools.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    #: The built-in theme it was copied from (for display; the tokens are its own).
+    base: Mapped[str] = mapped_column(String(64))
+    #: Token layer being edited; never live until published.
+    draft: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Bumped on every saved edit: a save that names an older revision is refused.
+    draft_revision: Mapped[int] = mapped_column(Integer, default=1)
+    draft_updated_at: Mapped[datetime]
+    draft_updated_by: Mapped[str] = mapped_column(String(200))
+    #: ``ThemeVersion.number`` that is live; NULL until the first publish.
+    published_version: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+class ThemeVersion(Base):
+    """One publication of a theme: the tokens as they went live, by whom and when. Never
+    changed; a rollback publishes a copy of an earlier one as a new version."""
+
+    __tablename__ = "theme_versions"
+    __table_args__ = (UniqueConstraint("theme_id", "number", name="uq_theme_version_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    theme_id: Mapped[str] = mapped_column(ForeignKey("themes.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    tokens: Mapped[dict[str, Any]]
+    published_at: Mapped[datetime]
+    published_by: Mapped[str | None] = mapped_column(String(36))
+    published_by_name: Mapped[str] = mapped_column(String(200))
+    #: The version this one republished (a rollback), else NULL.
+    restored_from: Mapped[int | None] = mapped_column(Integer)
+    #: Contrast pairs below WCAG AA that the publisher explicitly accepted.
+    contrast_failures: Mapped[list[str]] = mapped_column(default=list)
+
+
+class ThemeAssignment(Base):
+    """Which theme is the layer of a tenant, workspace, pool or app. One row per target;
+    no row: the level adds nothing of its own (beyond the inline ``theme`` tokens)."""
+
+    __tablename__ = "theme_assignments"
+    __table_args__ = (PrimaryKeyConstraint("level", "target_id"),)
+
+    level: Mapped[str] = mapped_column(String(16))  # tenant | workspace | pool | app
+    target_id: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    theme_id: Mapped[str] = mapped_column(ForeignKey("themes.id"), index=True)
+    assigned_at: Mapped[datetime]
+    assigned_by: Mapped[str] = mapped_column(String(200))
+
+
+class BrandAsset(Base):
+    """An uploaded logo, background, favicon or font, checked by content and addressed by
+    its SHA-256. Themes name assets by that hash; the same bytes uploaded by two tenants
+    are two rows (each tenant decides when its own is deleted)."""
+
+    __tablename__ = "brand_assets"
+    __table_args__ = (
+        PrimaryKeyConstraint("tenant_id", "sha256"),
+        Index("ix_brand_assets_sha256", "sha256"),
+    )
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(8))  # image | font
+    media_type: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+class WebhookEndpoint(Base):
+    """Where a partner receives signed events (Standard Webhooks): for one pool, or for one
+    app (the pools it accepts). Signing secrets are stored sealed (``crypto.seal``, see
+    ``webhooks.signing``); during a rotation's grace period the previous secret signs
+    too."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    #: Exactly one of pool_id and app_id is set.
+    pool_id: Mapped[str | None] = mapped_column(
+        ForeignKey("pools.id", ondelete="CASCADE"), index=True
+    )
+    app_id: Mapped[str | None] = mapped_column(
+        ForeignKey("apps.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(String(2048))
+    description: Mapped[str] = mapped_column(String(200), default="")
+    #: Event types delivered here; empty means every type.
+    event_types: Mapped[list[str]] = mapped_column(default=list)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    secret: Mapped[str] = mapped_column(Text)
+    previous_secret: Mapped[str | None] = mapped_column(Text)
+    #: The previous secret signs too until then (the rotation's grace period).
+    previous_secret_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class WebhookEvent(Base):
+    """One event, written in the transaction of the change it reports (the outbox of
+    webhooks); the delivery worker fans it out to the endpoints that want it. ``id`` is
+    the order events are delivered in, per endpoint and user."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (Index("ix_webhook_events_pending", "fanned_out", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: The ``webhook-id`` header: the same on every attempt and resend of this event.
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    pool_id: Mapped[str | None] = mapped_column(String(64))
+    #: The app of a login or of the flow a registration came through.
+    app_id: Mapped[str | None] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(32))
+    #: Events of one user reach an endpoint in ``id`` order; NULL: no order needed.
+    user_id: Mapped[str | None] = mapped_column(String(36))
+    data: Mapped[dict[str, Any]]
+    fanned_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class WebhookDelivery(Base):
+    """One event on its way to one endpoint: retried with backoff until the endpoint
+    answers 2xx or the schedule (over 24 hours) runs out."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_order", "endpoint_id", "user_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_events.id", ondelete="CASCADE"), index=True
+    )
+    #: Copied from the event: the ordering key (``ix_webhook_deliveries_order``).
+    user_id: Mapped[str | None] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(16))  # pending | succeeded | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    #: "event", "resend" or "test".
+    trigger: Mapped[str] = mapped_column(String(16), default="event")
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class WebhookAttempt(Base):
+    """One HTTP request of a delivery, for the endpoint's delivery log. Excerpts are cut
+    to a bounded size, and finished deliveries are purged after a retention period."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_endpoint", "endpoint_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    endpoint_id: Mapped[str] = mapped_column(String(36))
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    #: None when no answer came (refused address, connection error, timeout).
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(300))
+    request_excerpt: Mapped[str] = mapped_column(Text)
+    response_excerpt: Mapped[str | None] = mapped_column(Text)

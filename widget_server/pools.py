@@ -19,12 +19,15 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+from widget_server.branding.layers import Layers, load_pool_layers
 from widget_server.changes import ChangeFeed, LocalFeed
 from widget_server.db import Database
 from widget_server.errors import PoolNotFound
 from widget_server.forms import KeyedSchema
 from widget_server.models import IdentitySchema, Pool, Tenant
+from widget_server.passwords.floor import floor_from_config, with_floor
 from widget_server.passwords.policy import PasswordPolicy, policy_from_config
+from widget_server.webhooks.subscriptions import subscribed_events
 
 #: How long a snapshot serves without a look at the database. Changes made through another
 #: process arrive sooner, told by ``changes.py``; this is the backstop should that fail.
@@ -42,7 +45,8 @@ class PoolView(msgspec.Struct, frozen=True, kw_only=True):
     activation_methods: tuple[str, ...]
     self_registration: bool
     allowed_origins: tuple[str, ...]
-    #: Token layers, least specific first (tenant, pool); resolved over the built-in default.
+    #: Token layers, least specific first (tenant, workspace, pool); resolved over the
+    #: built-in default. ``theme_layers_for`` adds an app's.
     theme_layers: tuple[dict[str, Any], ...]
     #: JSON Schema of what admins set on users (roles, groups); None: free-form object.
     metadata_schema: dict[str, Any] | None = None
@@ -55,6 +59,17 @@ class PoolView(msgspec.Struct, frozen=True, kw_only=True):
     mfa: str = "off"
     #: ISO 3166 regions phone identifiers may come from; empty allows any.
     phone_regions: tuple[str, ...] = ()
+    workspace_id: str | None = None
+    #: Where each of ``theme_layers`` comes from (``branding.layers.LayerSource``).
+    theme_sources: Layers = msgspec.field(default_factory=Layers)
+    #: The layers of the apps that sign in to this pool and have a theme of their own.
+    app_theme_layers: dict[str, Layers] = msgspec.field(default_factory=dict)
+    #: What the tenant lets this pool's own administrators do.
+    admins_may_brand: bool = False
+    admins_may_set_policy: bool = False
+    #: Event types some webhook endpoint of this pool wants (``webhooks.subscriptions``);
+    #: empty, the common case, means the flows write no event at all.
+    webhook_events: frozenset[str] = frozenset()
 
     def allows_origin(self, origin: str | None) -> bool:
         return origin is not None and origin in self.allowed_origins
@@ -120,31 +135,60 @@ class PoolDirectory:
         async with self._db.read() as session:
             row = (
                 await session.execute(
-                    select(Pool, IdentitySchema.body, Tenant.theme, metadata.body)
+                    select(Pool, IdentitySchema.body, Tenant, metadata.body)
                     .join(IdentitySchema, IdentitySchema.id == Pool.payload_schema_id)
                     .join(Tenant, Tenant.id == Pool.tenant_id)
                     .outerjoin(metadata, metadata.id == Pool.metadata_schema_id)
                     .where(Pool.id == pool_id)
                 )
             ).first()
-        if row is None:
-            raise PoolNotFound()
-        pool, schema, tenant_theme, metadata_schema = row
+            if row is None:
+                raise PoolNotFound()
+            pool, schema, tenant, metadata_schema = row
+            layers = await load_pool_layers(session, pool, tenant)
+            webhook_events = await subscribed_events(session, pool.tenant_id, pool.id)
+        # The tenant's floor holds even for a policy set before the floor was raised.
+        policy = with_floor(pool.password_policy, floor_from_config(tenant.password_floor))
         return PoolView(
             id=pool.id,
             tenant_id=pool.tenant_id,
             name=pool.name,
             version=pool.version,
             schema=KeyedSchema(schema),
-            policy=policy_from_config(pool.password_policy),
+            policy=policy_from_config(policy),
             activation_methods=tuple(pool.activation_methods),
             self_registration=pool.self_registration,
             allowed_origins=tuple(pool.allowed_origins),
-            theme_layers=(tenant_theme or {}, pool.theme or {}),
+            theme_layers=layers.pool.tokens,
+            theme_sources=layers.pool,
+            app_theme_layers=layers.apps,
+            workspace_id=pool.workspace_id,
+            admins_may_brand=pool.admins_may_brand,
+            admins_may_set_policy=pool.admins_may_set_policy,
             metadata_schema=KeyedSchema(metadata_schema) if metadata_schema is not None else None,
             email_domains=tuple(d.lower() for d in pool.email_domains or ()),
             session_lifetime_seconds=pool.session_lifetime_seconds,
             session_idle_seconds=pool.session_idle_seconds,
             mfa=pool.mfa,
             phone_regions=tuple(r.upper() for r in pool.phone_regions or ()),
+            webhook_events=webhook_events,
         )
+
+
+def theme_layers_for(pool: PoolView, app_id: str | None = None) -> tuple[dict[str, Any], ...]:
+    """The token layers of a page of ``pool`` shown for ``app_id`` (an embedded login's
+    ``client_id``, or a flow's app): the pool's, then the app's own when it has one.
+
+    Cache what is resolved from them by ``(pool.id, pool.version, app_id)``: an app's
+    theme changing bumps the version of every pool the app signs in to.
+    """
+    if app_id is None:
+        return pool.theme_layers
+    app = pool.app_theme_layers.get(app_id)
+    return pool.theme_layers if app is None else pool.theme_layers + app.tokens
+
+
+def theme_sources_for(pool: PoolView, app_id: str | None = None) -> Layers:
+    """``theme_layers_for`` with where each layer comes from."""
+    app = pool.app_theme_layers.get(app_id) if app_id is not None else None
+    return pool.theme_sources if app is None else pool.theme_sources + app

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,22 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from widget_server.branding.tokens import layer_of
 from widget_server.clock import Clock
 from widget_server.db import Database
 from widget_server.forms import check_schema
-from widget_server.models import AdminPrincipal, IdentitySchema, Pool, Tenant
+from widget_server.models import (
+    AdminPrincipal,
+    IdentitySchema,
+    Pool,
+    Tenant,
+    ThemeAssignment,
+    ThemeRecord,
+    ThemeVersion,
+    Workspace,
+)
 from widget_server.secrets_ import new_id
+from widget_server.themes import load_builtin_themes, merge_layer
 
 _SCHEMAS = Path(__file__).resolve().parent / "builtin_schemas"
 #: The demo tenant, ACME.
@@ -34,11 +46,15 @@ class DemoPool(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     name: str
     schema: str
+    #: The name of its workspace (``DEMO_WORKSPACES``).
+    workspace: str
     self_registration: bool = True
     theme: dict[str, Any] = msgspec.field(default_factory=dict)
     activation_methods: tuple[str, ...] = ("email",)
     #: Second factor: "off", "optional" (users may enrol in the account portal), "required".
     mfa: str = "off"
+    #: The business customer's own admins may brand the pool and set its password policy.
+    delegated: bool = False
 
 
 DEMO_POOLS = (
@@ -46,15 +62,17 @@ DEMO_POOLS = (
         id="partner-1",
         name="Partner 1",
         schema="consumer-basic",
+        workspace="Partners",
         theme={"logo": {"text": "Partner One"}},
     ),
     DemoPool(
         id="partner-2",
         name="Partner 2",
         schema="consumer-basic",
+        workspace="Partners",
         theme={
             "logo": {"text": "Partner Two"},
-            "colors": {"primary": "#0f766e", "focus": "rgba(15,118,110,0.35)"},
+            "colors": {"primary": "#0f766e", "focus": "rgba(15,118,110,0.75)"},
             "radius": "4px",
         },
     ),
@@ -62,13 +80,16 @@ DEMO_POOLS = (
         id="business-1",
         name="Business 1",
         schema="business-customer",
+        workspace="Business customers",
         theme={"logo": {"text": "Business One"}},
         mfa="optional",
+        delegated=True,
     ),
     DemoPool(
         id="employees",
         name="Employees",
         schema="employee",
+        workspace="Employees",
         self_registration=False,
         theme={"logo": {"text": "ACME Staff"}},
     ),
@@ -78,8 +99,44 @@ DEMO_POOLS = (
         id="partner-phone",
         name="Partner 3 (phone)",
         schema="consumer-phone",
+        workspace="Partners",
         activation_methods=("phone",),
         theme={"logo": {"text": "Partner Three"}, "colors": {"primary": "#7c3aed"}},
+    ),
+)
+
+
+DEMO_WORKSPACES = ("Partners", "Business customers", "Employees")
+
+
+class DemoTheme(msgspec.Struct, frozen=True, kw_only=True):
+    #: Stable, so seeding again finds it.
+    id: str
+    name: str
+    base: str
+    tokens: dict[str, Any]
+    #: The workspace it is made for and assigned to.
+    workspace: str
+
+
+DEMO_THEMES = (
+    DemoTheme(
+        id="acme-partners",
+        name="ACME Partners",
+        base="default",
+        tokens={
+            "colors": {"primary": "#b42318", "focus": "#b42318b3", "background": "#fbf7f6"},
+            "radius": "6px",
+            "button": {"shape": "pill"},
+        },
+        workspace="Partners",
+    ),
+    DemoTheme(
+        id="acme-staff",
+        name="ACME Staff",
+        base="dark",
+        tokens={"page": {"layout": "card"}},
+        workspace="Employees",
     ),
 )
 
@@ -112,8 +169,13 @@ async def seed_demo(db: Database, clock: Clock, allowed_origins: list[str]) -> N
     async with db.write() as session:
         await seed_builtin(session, clock)
         if await session.get(Tenant, DEMO_TENANT) is None:
-            session.add(Tenant(id=DEMO_TENANT, name="ACME", theme={}, created_at=now))
+            # The floor is the product's default length: pool admins may go longer, not shorter.
+            floor = {"min_length": 8}
+            session.add(
+                Tenant(id=DEMO_TENANT, name="ACME", theme={}, password_floor=floor, created_at=now)
+            )
         await session.flush()
+        workspaces = await _seed_workspaces(session, now)
         for demo in DEMO_POOLS:
             pool = await session.get(Pool, demo.id)
             if pool is None:
@@ -121,6 +183,7 @@ async def seed_demo(db: Database, clock: Clock, allowed_origins: list[str]) -> N
                     Pool(
                         id=demo.id,
                         tenant_id=DEMO_TENANT,
+                        workspace_id=workspaces[demo.workspace],
                         name=demo.name,
                         payload_schema_id=demo.schema,
                         metadata_schema_id=None,
@@ -131,6 +194,8 @@ async def seed_demo(db: Database, clock: Clock, allowed_origins: list[str]) -> N
                         theme=demo.theme,
                         session_lifetime_seconds=86400,
                         mfa=demo.mfa,
+                        admins_may_brand=demo.delegated,
+                        admins_may_set_policy=demo.delegated,
                         version=1,
                         created_at=now,
                         updated_at=now,
@@ -143,6 +208,74 @@ async def seed_demo(db: Database, clock: Clock, allowed_origins: list[str]) -> N
                 pool.allowed_origins = sorted(set(pool.allowed_origins) | set(allowed_origins))
                 pool.version += 1
                 pool.updated_at = now
+        await session.flush()
+        await _seed_themes(session, workspaces, now)
+
+
+async def _seed_workspaces(session: AsyncSession, now: datetime) -> dict[str, str]:
+    """The demo's workspaces by name, made where missing."""
+    rows = await session.execute(
+        select(Workspace.name, Workspace.id).where(Workspace.tenant_id == "acme")
+    )
+    found = {name: workspace_id for name, workspace_id in rows}
+    for name in DEMO_WORKSPACES:
+        if name not in found:
+            found[name] = new_id()
+            session.add(
+                Workspace(
+                    id=found[name], tenant_id="acme", name=name, created_at=now, updated_at=now
+                )
+            )
+    await session.flush()
+    return found
+
+
+async def _seed_themes(session: AsyncSession, workspaces: dict[str, str], now: datetime) -> None:
+    """Two custom themes, published and assigned to their workspaces."""
+    for demo in DEMO_THEMES:
+        if await session.get(ThemeRecord, demo.id) is not None:
+            continue
+        tokens = merge_layer(layer_of(load_builtin_themes()[demo.base]), demo.tokens)
+        workspace_id = workspaces[demo.workspace]
+        session.add(
+            ThemeRecord(
+                id=demo.id,
+                tenant_id="acme",
+                workspace_id=workspace_id,
+                pool_id=None,
+                name=demo.name,
+                base=demo.base,
+                draft=tokens,
+                draft_revision=1,
+                draft_updated_at=now,
+                draft_updated_by="demo",
+                published_version=1,
+                created_at=now,
+            )
+        )
+        await session.flush()
+        session.add_all(
+            [
+                ThemeVersion(
+                    theme_id=demo.id,
+                    number=1,
+                    tokens=tokens,
+                    published_at=now,
+                    published_by=None,
+                    published_by_name="demo",
+                    restored_from=None,
+                    contrast_failures=[],
+                ),
+                ThemeAssignment(
+                    level="workspace",
+                    target_id=workspace_id,
+                    tenant_id="acme",
+                    theme_id=demo.id,
+                    assigned_at=now,
+                    assigned_by="demo",
+                ),
+            ]
+        )
 
 
 # --- Demo administrators (the portal) ---------------------------------------------------
@@ -172,13 +305,28 @@ DEMO_ADMINS = (
         pool_id="business-1",
         password="team-lead-demo-2026",  # noqa: S106 (printed by the demo)
     ),
+    DemoAdmin(
+        email="brand@acme.test",
+        name="Bea Brand",
+        role="brand_designer",
+        pool_id=None,
+        password="brand-demo-2026",  # noqa: S106 (printed by the demo)
+    ),
+    DemoAdmin(
+        email="dev@partner-1.test",
+        name="Dev Partner",
+        role="developer",
+        pool_id="partner-1",
+        password="developer-demo-2026",  # noqa: S106 (printed by the demo)
+    ),
 )
 
 
 async def seed_demo_admins(
     db: Database, clock: Clock, hash_password: Callable[[str], str]
 ) -> tuple[DemoAdmin, ...]:
-    """A tenant admin and a pool admin of Business 1 who can sign in to the portal.
+    """A tenant admin, a pool admin of Business 1, a brand designer of the tenant (the
+    operator portal) and a developer of Partner 1 (the developer portal), who can sign in.
 
     Existing ones are left as they are (their password may have been changed)."""
     now = clock.now()

@@ -42,10 +42,22 @@ class Settings:
     #: argon2id parameters (OWASP minimum is m=19 MiB, t=2, p=1).
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19456
-    #: Threads that hash at once (default: one per core) and how many callers may wait
-    #: before the server answers 503 instead of queueing without bound.
+    #: Threads that hash at once in this process (0: one per core this process may use;
+    #: ``widget-server serve --workers N`` gives each process cores / N, at least 1, so N
+    #: processes never hash on more threads than there are cores).
     hash_slots: int = 0
-    hash_max_waiting: int = 256
+    #: The longest expected wait for a hash the server admits, in seconds. The wait is
+    #: measured, not guessed: the hashes ahead (queued, running and admitted) times the
+    #: seconds per hash this machine takes now. A request past it is refused before any
+    #: work with 503 and ``Retry-After`` = its real place in line, and the widget keeps
+    #: what was typed and tries again by itself then (``passwords/admission.py``). Lower
+    #: it for snappier refusals; raise it to hold more people (each costs one open
+    #: connection and a few kilobytes while it waits).
+    hash_max_wait_seconds: float = 10.0
+    #: Tests only: refuse every Nth hashing admission, starting with the first (2: the
+    #: first, third, fifth, ...), whatever the queue, to show the widget waiting in line
+    #: (e2e/test_busy.py). 0 (never) in any real deployment.
+    hash_refuse_every: int = 0
     #: Lifetimes, in seconds.
     flow_ttl_seconds: int = 3600
     code_ttl_seconds: int = 600
@@ -90,6 +102,17 @@ class Settings:
     sms_webhook_timeout_seconds: float = 10.0
     #: Sender name or number passed to the webhook as ``from`` (empty: left out).
     sms_from: str = ""
+    #: Partner webhooks (widget_server/webhooks): seconds a receiver has for one request
+    #: (connecting, answering and the first KiB of its answer), requests in flight at once
+    #: per endpoint in each process, and seconds between looks for new events.
+    webhook_timeout_seconds: float = 10.0
+    webhook_endpoint_concurrency: int = 4
+    webhook_poll_seconds: float = 1.0
+    #: Development and tests only: webhook endpoints may be ``http://localhost`` (or
+    #: 127.0.0.1), and requests may go to private, loopback and link-local addresses.
+    #: Keep it off in production: partners choose the URLs, and they must not reach the
+    #: operator's own network through this server (SSRF). The demo turns it on.
+    webhooks_allow_private: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -130,7 +153,15 @@ class Settings:
 
     @property
     def effective_hash_slots(self) -> int:
-        return self.hash_slots or (os.cpu_count() or 1)
+        return self.hash_slots or cores()
+
+
+def cores() -> int:
+    """Cores this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _convert(raw: str, kind: type, key: str) -> object:

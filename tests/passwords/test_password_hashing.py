@@ -12,7 +12,7 @@ import anyio.to_thread
 import pytest
 
 from widget_server.errors import Overloaded
-from widget_server.passwords.hashing import Argon2Hasher, HashingPool
+from widget_server.passwords.hashing import FIRST_GUESS_SECONDS, Argon2Hasher, HashingPool
 from widget_server.passwords.policy import HARD_CAP
 
 FAST = Argon2Hasher.fast_for_tests()
@@ -108,32 +108,34 @@ def test_defaults_are_owasp_argon2id() -> None:
 
 
 async def test_pool_round_trip_and_rehash_flag() -> None:
-    pool = HashingPool(FAST, slots=2, max_waiting=4)
+    pool = HashingPool(FAST, slots=2)
     hashed = await pool.hash("pw")
     assert await pool.verify(hashed, "pw") == (True, False)
     assert await pool.verify(hashed, "nope") == (False, False)
     assert await pool.verify("garbage", "pw") == (False, False)
 
-    stronger = HashingPool(Argon2Hasher(time_cost=2, memory_kib=16), slots=1, max_waiting=1)
+    stronger = HashingPool(Argon2Hasher(time_cost=2, memory_kib=16), slots=1)
     assert await stronger.verify(hashed, "pw") == (True, True)
     assert await stronger.verify(hashed, "nope") == (False, False)
 
 
-def test_default_slots_is_one_per_core() -> None:
-    assert HashingPool(FAST).slots == (os.cpu_count() or 1)
+def test_default_slots_is_one_per_core_this_process_may_use() -> None:
+    assert HashingPool(FAST).slots == len(os.sched_getaffinity(0))
 
 
 def test_pool_refuses_nonsense_sizes() -> None:
     with pytest.raises(ValueError):
         HashingPool(FAST, slots=0)
     with pytest.raises(ValueError):
-        HashingPool(FAST, slots=1, max_waiting=-1)
+        HashingPool(FAST, slots=1, max_wait_seconds=-1)
+    with pytest.raises(ValueError):
+        HashingPool(FAST, slots=1, refuse_every=-1)
 
 
 async def test_over_long_passwords_are_never_hashed() -> None:
     hasher = BlockingHasher()
     hasher.release.set()
-    pool = HashingPool(hasher, slots=1, max_waiting=0)
+    pool = HashingPool(hasher, slots=1)
     huge = "x" * (HARD_CAP + 1)
     assert await pool.verify("stub$x", huge) == (False, False)
     await pool.verify_dummy(huge)
@@ -145,7 +147,7 @@ async def test_over_long_passwords_are_never_hashed() -> None:
 async def test_verify_dummy_costs_one_hash_then_one_verify_each_time() -> None:
     hasher = BlockingHasher()
     hasher.release.set()
-    pool = HashingPool(hasher, slots=1, max_waiting=0)
+    pool = HashingPool(hasher, slots=1)
     await pool.verify_dummy("guess")
     assert (hasher.hashes, hasher.verifies) == (1, 0)
     await pool.verify_dummy("guess")
@@ -154,13 +156,14 @@ async def test_verify_dummy_costs_one_hash_then_one_verify_each_time() -> None:
 
 
 async def test_verify_dummy_with_argon2_completes_quietly() -> None:
-    pool = HashingPool(FAST, slots=1, max_waiting=0)
+    pool = HashingPool(FAST, slots=1)
     await pool.verify_dummy("guess")
     await pool.verify_dummy("guess")
 
 
 async def test_saturated_pool_raises_overloaded_at_once(stub: BlockingHasher) -> None:
-    pool = HashingPool(stub, slots=1, max_waiting=1)
+    # Nothing timed yet: FIRST_GUESS_SECONDS per hash, so two hashes ahead are 0.1 s.
+    pool = HashingPool(stub, slots=1, max_wait_seconds=FIRST_GUESS_SECONDS * 2.5)
     async with anyio.create_task_group() as tg:
         tg.start_soon(pool.hash, "running")
         await until(lambda: stub.active == 1)
@@ -182,7 +185,7 @@ async def test_saturated_pool_raises_overloaded_at_once(stub: BlockingHasher) ->
 
 
 async def test_concurrency_never_exceeds_slots(stub: BlockingHasher) -> None:
-    pool = HashingPool(stub, slots=3, max_waiting=100)
+    pool = HashingPool(stub, slots=3)
     async with anyio.create_task_group() as tg:
         for i in range(20):
             tg.start_soon(pool.hash, str(i))
@@ -194,7 +197,7 @@ async def test_concurrency_never_exceeds_slots(stub: BlockingHasher) -> None:
 
 
 async def test_pool_does_not_use_anyios_shared_thread_limiter(stub: BlockingHasher) -> None:
-    pool = HashingPool(stub, slots=2, max_waiting=0)
+    pool = HashingPool(stub, slots=2)
     async with anyio.create_task_group() as tg:
         tg.start_soon(pool.hash, "a")
         tg.start_soon(pool.hash, "b")
@@ -204,7 +207,7 @@ async def test_pool_does_not_use_anyios_shared_thread_limiter(stub: BlockingHash
 
 
 async def test_waiting_count_recovers_after_cancellation(stub: BlockingHasher) -> None:
-    pool = HashingPool(stub, slots=1, max_waiting=1)
+    pool = HashingPool(stub, slots=1, max_wait_seconds=FIRST_GUESS_SECONDS * 2.5)
     async with anyio.create_task_group() as tg:
         tg.start_soon(pool.hash, "running")
         await until(lambda: stub.active == 1)
@@ -231,7 +234,7 @@ async def test_waiting_count_recovers_after_cancellation(stub: BlockingHasher) -
 async def test_cancelled_running_hash_keeps_its_slot_until_the_thread_ends(
     stub: BlockingHasher,
 ) -> None:
-    pool = HashingPool(stub, slots=1, max_waiting=0)
+    pool = HashingPool(stub, slots=1, max_wait_seconds=FIRST_GUESS_SECONDS * 1.5)
     async with anyio.create_task_group() as tg:
         scope = anyio.CancelScope()
 
@@ -257,7 +260,7 @@ async def test_cancelled_running_hash_keeps_its_slot_until_the_thread_ends(
 async def test_close_drops_queued_work_and_lets_the_running_hash_finish(
     stub: BlockingHasher,
 ) -> None:
-    pool = HashingPool(stub, slots=1, max_waiting=2)
+    pool = HashingPool(stub, slots=1)
     running = asyncio.create_task(pool.hash("running"))
     await until(lambda: stub.active == 1)
     queued = asyncio.create_task(pool.hash("queued"))

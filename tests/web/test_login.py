@@ -654,3 +654,23 @@ async def test_the_typed_identifier_comes_back_escaped(harness: Harness) -> None
     assert page.status == 400 and page.message_ids == ["login.failed"]
     assert "<script>alert(1)</script>" not in page.text
     assert "&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;@example.com" in page.text
+
+
+async def test_the_done_card_says_who_is_signed_in(harness: Harness, client: LoginClient) -> None:
+    ada = await make_user(harness)
+    page = await client.log_in(ada.email.upper(), ada.password)
+    signed_in_as = re.search(r"<p class=\"ws-signed-in-as\"[^>]*>(.*?)</p>", page.text, re.S)
+    assert signed_in_as is not None
+    # The verified address as stored (normalised), not what was typed.
+    assert ada.email.lower() in signed_in_as.group(1)
+    assert ada.email.upper() not in page.text
+    # The same card for a browser that comes back signed in (no new login).
+    cookie = set_cookie(client.last)  # type: ignore[arg-type]
+    assert cookie is not None
+    again = await harness.client.get(
+        client.path,
+        params={"parent_origin": PARTNER},
+        headers={"cookie": f"{cookie['name']}={cookie['value']}"},
+    )
+    assert 'data-state="done"' in again.text
+    assert f'<span class="ws-address">{ada.email.lower()}</span>' in again.text

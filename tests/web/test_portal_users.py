@@ -10,6 +10,7 @@ from tests.conftest import Harness, deliver_all, rows
 from tests.web.conftest import Login
 from tests.web.portal_client import LEAD, OPERATOR, PortalClient, field_errors, message_ids
 from widget_server.models import AdminPrincipal, AuditEvent, User
+from widget_server.seed import DEMO_ADMINS
 
 USERS = "/admin/pools/partner-1/users"
 TEAM = "/admin/pools/business-1/users"
@@ -231,7 +232,7 @@ async def test_new_admin_problems_are_shown_by_field(h: Harness, login: Login) -
     )
     assert response.status_code == 422
     assert field_errors(response, "email") and field_errors(response, "password")
-    assert len(await rows(h, AdminPrincipal)) == 2  # the two demo admins
+    assert len(await rows(h, AdminPrincipal)) == len(DEMO_ADMINS)  # the demo admins only
 
 
 async def test_schemas_builtin_read_only_custom_validated(h: Harness, login: Login) -> None:

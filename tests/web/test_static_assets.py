@@ -93,3 +93,30 @@ def test_choose_encoding_reads_quality_values():
     assert choose_encoding("*;q=0", 10_000) == "identity"
     assert choose_encoding("br", 100) == "identity"  # too small to be worth it
     assert choose_encoding(None, 10_000) == "identity"
+
+
+async def test_brand_assets_are_served_by_hash_with_a_locked_down_svg(harness):
+    from widget_server.admin.access import Actor, Principal
+    from widget_server.branding.assets import upload_asset
+
+    operator = Actor(
+        principal=Principal(
+            id="op", tenant_id="acme", pool_id=None, role="tenant_admin", kind="api_key", name="op"
+        )
+    )
+    svg = (
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+        b'<rect width="10" height="10" fill="#123456"/></svg>'
+    )
+    stored = await upload_asset(harness.web.services, operator, "logo.svg", svg)
+    response = await harness.client.get(f"/brand-assets/{stored.sha256}")
+    assert response.status_code == 200
+    assert response.content == svg
+    assert response.headers["content-type"].startswith("image/svg+xml")
+    assert response.headers["cache-control"] == IMMUTABLE
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in response.headers["content-security-policy"]
+    missing = await harness.client.get("/brand-assets/" + "0" * 64)
+    assert missing.status_code == 404
+    malformed = await harness.client.get("/brand-assets/../../pyproject.toml")
+    assert malformed.status_code in (400, 404)

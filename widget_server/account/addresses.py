@@ -46,6 +46,7 @@ from widget_server.pools import PoolView
 from widget_server.services import Services
 from widget_server.sms import compose as sms_compose
 from widget_server.upsert import insert_ignoring_conflict
+from widget_server.webhooks import emit
 
 log = logging.getLogger(__name__)
 
@@ -195,8 +196,8 @@ def _message(
             return sms_compose.address_in_use(value, pool.name)
         return sms_compose.verify_address(value, code, pool.name, minutes)
     if code is None:
-        return services.composer.address_in_use(value, pool.name)
-    return services.composer.verify_address(value, code, pool.name, minutes)
+        return services.composer.address_in_use(value, pool)
+    return services.composer.verify_address(value, code, pool, minutes)
 
 
 async def _replace_pending(
@@ -258,6 +259,10 @@ async def verify_address(services: Services, pool: PoolView, user_id: str, code:
             outcome = CodeExhausted()  # never: such a code cannot be right (see codes.check)
         else:
             outcome = await _store(session, pool, pending, now)
+        if outcome is None:
+            await emit.user_updated(
+                session, pool, user_id, now, source="account", changes=["addresses"]
+            )
     if outcome is not None:
         raise outcome
     log.info("account: user %s verified a new address", user_id)
@@ -307,5 +312,9 @@ async def remove_address(services: Services, pool: PoolView, user_id: str, addre
         if not verified:
             raise InvalidInput({"": [msg("account.address_primary")]})
         await session.execute(delete(Address).where(Address.id == found.id))
+        now = services.clock.now()
+        await emit.user_updated(
+            session, pool, user_id, now, source="account", changes=["addresses"]
+        )
     log.info("account: user %s removed an address", user_id)
     return found.value

@@ -27,6 +27,7 @@ from widget_server.passwords.history import recent_hashes, remember, reused
 from widget_server.passwords.policy import PasswordContext
 from widget_server.pools import PoolView
 from widget_server.services import Services
+from widget_server.webhooks import emit
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ async def change_password(
             # Changed meanwhile (another tab, a reset): what was typed is not current any more.
             raise InvalidInput({CURRENT: [msg("account.password_incorrect")]})
         await remember(session, user_id, fresh, keep, now)
+        await emit.user_updated(session, pool, user_id, now, source="account", changes=["password"])
         ended = await revoke_user_sessions(session, user_id, now)
         token, session_id = await start_session(
             services,
@@ -88,7 +90,7 @@ async def change_password(
             user_agent=user_agent,
         )
         if contact is not None and contact[0] == "email":
-            notice = services.composer.password_changed(contact[1], pool.name)
+            notice = services.composer.password_changed(contact[1], pool)
             await enqueue_email(
                 session, services.clock, notice, services.settings.mail_per_address_per_hour
             )

@@ -37,6 +37,7 @@ from widget_server.messages import Msg, msg
 from widget_server.models import User
 from widget_server.pools import PoolView
 from widget_server.services import Services
+from widget_server.webhooks import emit
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +129,18 @@ async def update_profile(
         # A stored, read-only value the schema no longer accepts is not the user's to fix:
         # say so above the form rather than under a field they cannot change.
         raise InvalidInput(_by_editable(problems, fields))
+    now = services.clock.now()
+    changed = [
+        f"payload.{k}" for k in merged.keys() | current.keys() if merged.get(k) != current.get(k)
+    ]
     async with services.db.write() as session:
-        await session.execute(
+        stored = await session.execute(
             update(User)
             .where(User.id == user_id, User.status == "active")
-            .values(payload=merged, updated_at=services.clock.now())
+            .values(payload=merged, updated_at=now)
         )
+        if changed and stored.rowcount == 1:  # type: ignore[attr-defined]
+            await emit.user_updated(session, pool, user_id, now, source="account", changes=changed)
     log.info("account: user %s edited their profile (%s)", user_id, ", ".join(sorted(values)))
     return merged
 

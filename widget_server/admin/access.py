@@ -2,13 +2,23 @@
 
 Roles, most powerful first::
 
-    tenant_admin   every pool of the tenant; pools, schemas, administrators
-    pool_admin     one pool: its users (create, edit, lifecycle), read its settings and audit
-    pool_viewer    one pool: read its users, settings and audit log
+    tenant_admin    every pool of the tenant; pools, schemas, administrators, themes,
+                    apps and webhook endpoints
+    brand_designer  the tenant or one workspace: themes (edit, publish, assign), brand
+                    assets, and reading workspaces; nothing about users, schemas,
+                    policies or keys
+    pool_admin      one pool: its users (create, edit, lifecycle), its webhook endpoints,
+                    read its settings and audit; its pool-level theme and password policy
+                    when the tenant lets the pool's admins (``branding/access.py``,
+                    ``admin/pools.py``)
+    pool_viewer     one pool: read its users, settings, webhook endpoints and audit log
+    developer       one pool or one workspace: its apps (register, change, rotate, revoke)
+                    and webhook endpoints, through the developer portal; never users
 
 Scope is checked before role: an object outside the caller's scope is ``NotFound``
 (404), exactly like one that does not exist, so a pool admin learns nothing about other
-pools. Inside the scope, an action the role lacks is ``Forbidden`` (403).
+pools, and a workspace's designer nothing about other workspaces. Inside the scope, an
+action the role lacks is ``Forbidden`` (403).
 """
 
 from __future__ import annotations
@@ -24,8 +34,14 @@ from widget_server.db import Database
 from widget_server.errors import Forbidden, NotAuthenticated, NotFound
 from widget_server.models import AdminPrincipal
 
-Role = Literal["tenant_admin", "pool_admin", "pool_viewer"]
-ROLES: tuple[Role, ...] = ("tenant_admin", "pool_admin", "pool_viewer")
+Role = Literal["tenant_admin", "brand_designer", "pool_admin", "pool_viewer", "developer"]
+ROLES: tuple[Role, ...] = (
+    "tenant_admin",
+    "brand_designer",
+    "pool_admin",
+    "pool_viewer",
+    "developer",
+)
 Action = Literal[
     "pools.read",
     "pools.write",
@@ -39,28 +55,62 @@ Action = Literal[
     # Apps (OAuth clients) span pools: tenant admins only.
     "apps.read",
     "apps.write",
+    # The brand studio (widget_server/branding).
+    "themes.read",
+    "themes.write",
+    "themes.publish",
+    "themes.assign",
+    "workspaces.read",
+    "workspaces.write",
+    # Webhook endpoints, their secrets, delivery logs, resends and test events. A pool's
+    # endpoints need the pool in scope; an app's endpoints a tenant-wide principal.
+    "webhooks.read",
+    "webhooks.write",
 ]
+_BRANDING: frozenset[Action] = frozenset(
+    {"themes.read", "themes.write", "themes.publish", "themes.assign", "workspaces.read"}
+)
+
+_OPERATOR: frozenset[Action] = frozenset(
+    {
+        "pools.read",
+        "pools.write",
+        "schemas.read",
+        "schemas.write",
+        "admins.read",
+        "admins.write",
+        "users.read",
+        "users.write",
+        "audit.read",
+        "apps.read",
+        "apps.write",
+        "workspaces.write",
+        "webhooks.read",
+        "webhooks.write",
+    }
+)
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
-    "tenant_admin": frozenset(
+    "tenant_admin": _OPERATOR | _BRANDING,
+    "brand_designer": _BRANDING,
+    "pool_admin": frozenset(
         {
             "pools.read",
-            "pools.write",
             "schemas.read",
-            "schemas.write",
-            "admins.read",
-            "admins.write",
             "users.read",
             "users.write",
             "audit.read",
-            "apps.read",
-            "apps.write",
+            "webhooks.read",
+            "webhooks.write",
         }
     ),
-    "pool_admin": frozenset(
-        {"pools.read", "schemas.read", "users.read", "users.write", "audit.read"}
+    "pool_viewer": frozenset(
+        {"pools.read", "schemas.read", "users.read", "audit.read", "webhooks.read"}
     ),
-    "pool_viewer": frozenset({"pools.read", "schemas.read", "users.read", "audit.read"}),
+    # Apps of its pools (admin/apps.py keeps them to the scope), and their webhooks.
+    "developer": frozenset(
+        {"pools.read", "apps.read", "apps.write", "webhooks.read", "webhooks.write"}
+    ),
 }
 
 API_KEY_PREFIX = "wsk_"
@@ -69,11 +119,13 @@ API_KEY_PREFIX = "wsk_"
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     tenant_id: str
-    #: None: the whole tenant.
+    #: None: the whole tenant (or the workspace, when ``workspace_id`` is set).
     pool_id: str | None
     role: Role
     kind: Literal["person", "api_key"]
     name: str
+    #: A brand designer or developer scoped to one workspace; None otherwise.
+    workspace_id: str | None = None
 
 
 class Actor(msgspec.Struct, frozen=True, kw_only=True):
@@ -95,19 +147,37 @@ def principal_of(row: AdminPrincipal) -> Principal:
         role=row.role,  # type: ignore[arg-type]
         kind=row.kind,  # type: ignore[arg-type]
         name=row.name,
+        workspace_id=row.workspace_id,
     )
 
 
-def sees_pool(principal: Principal, pool_id: str) -> bool:
-    return principal.pool_id is None or principal.pool_id == pool_id
+def sees_pool(principal: Principal, pool_id: str, workspace_id: str | None = None) -> bool:
+    """Whether ``pool_id`` (of ``workspace_id``) is inside the principal's scope."""
+    if principal.pool_id is not None:
+        return principal.pool_id == pool_id
+    return principal.workspace_id is None or principal.workspace_id == workspace_id
 
 
-def require(principal: Principal, action: Action, pool_id: str | None = None) -> None:
-    """Raise unless ``principal`` may do ``action`` (on ``pool_id``, when given).
+def sees_workspace(principal: Principal, workspace_id: str) -> bool:
+    """Pool-scoped principals see no workspace as a whole."""
+    if principal.pool_id is not None:
+        return False
+    return principal.workspace_id is None or principal.workspace_id == workspace_id
+
+
+def require(
+    principal: Principal,
+    action: Action,
+    pool_id: str | None = None,
+    *,
+    workspace_id: str | None = None,
+) -> None:
+    """Raise unless ``principal`` may do ``action`` (on ``pool_id`` of ``workspace_id``,
+    when given).
 
     The caller has already checked that the pool belongs to the principal's tenant.
     """
-    if pool_id is not None and not sees_pool(principal, pool_id):
+    if pool_id is not None and not sees_pool(principal, pool_id, workspace_id):
         raise NotFound("pool")
     if action not in PERMISSIONS[principal.role]:
         raise Forbidden(action)

@@ -7,6 +7,10 @@ are stored in their one canonical spelling and later matched exactly
 (``oidc.redirects``); origins are checked exactly like pool origins (they end up in
 ``frame-ancestors`` and as ``postMessage`` targets). Every change is audited in its own
 transaction.
+
+An app's theme is a layer of the pages of the pools it signs in to, which carry it in
+their snapshot (``PoolView.app_theme_layers``): a change of its theme or pools, or its
+revocation, bumps those pools' versions (``branding/reach.py``).
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server.admin import audit
-from widget_server.admin.access import Actor
+from widget_server.admin.access import Action, Actor
+from widget_server.admin.audit import record_denied
 from widget_server.admin.guard import guard
 from widget_server.admin.validation import Problems
+from widget_server.branding import reach
 from widget_server.errors import Conflict, InvalidInput, NotFound
 from widget_server.models import App, Pool
 from widget_server.oidc.clients import client_secret_hash
@@ -54,6 +60,8 @@ class AppDetail(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     updated_at: datetime
     revoked_at: datetime | None
+    #: The workspace the app is grouped under (``branding/workspaces.py``), if any.
+    workspace_id: str | None = None
 
 
 class CreatedApp(msgspec.Struct, frozen=True, kw_only=True):
@@ -89,16 +97,70 @@ class AppPatch(AppSettings, frozen=True, kw_only=True, forbid_unknown_fields=Tru
 async def list_apps(services: Services, actor: Actor) -> list[AppDetail]:
     await guard(services, actor, "apps.read", target_type="app")
     async with services.db.read() as session:
+        scope = await pools_in_scope(session, actor)
         rows = await session.execute(
             select(App).where(App.tenant_id == actor.tenant_id).order_by(App.name, App.id)
         )
-        return [_detail(app) for app in rows.scalars()]
+        return [_detail(app) for app in rows.scalars() if _within(app, scope)]
 
 
 async def get_app(services: Services, actor: Actor, app_id: str) -> AppDetail:
-    await guard(services, actor, "apps.read", target_type="app", target_id=app_id)
+    await _guard_app(services, actor, "apps.read", app_id)
     async with services.db.read() as session:
         return _detail(await _owned(session, actor, app_id))
+
+
+async def pools_in_scope(session: AsyncSession, actor: Actor) -> frozenset[str] | None:
+    """The pools a principal scoped to a pool or a workspace (a developer) may register
+    apps for; None: the whole tenant."""
+    principal = actor.principal
+    if principal.pool_id is not None:
+        return frozenset({principal.pool_id})
+    if principal.workspace_id is None:
+        return None
+    ids = await session.execute(
+        select(Pool.id).where(
+            Pool.tenant_id == actor.tenant_id, Pool.workspace_id == principal.workspace_id
+        )
+    )
+    return frozenset(ids.scalars())
+
+
+async def app_pool_ids(services: Services, actor: Actor) -> list[str]:
+    """The pools the actor may register apps for, by name: its scope, or the tenant's."""
+    await guard(services, actor, "apps.read", target_type="app")
+    async with services.db.read() as session:
+        scope = await pools_in_scope(session, actor)
+        query = select(Pool.id).where(Pool.tenant_id == actor.tenant_id).order_by(Pool.name)
+        if scope is not None:
+            query = query.where(Pool.id.in_(scope))
+        return list((await session.execute(query)).scalars())
+
+
+def _within(app: App, scope: frozenset[str] | None) -> bool:
+    """An app is in a scoped principal's reach only if every pool it signs in to is."""
+    return scope is None or (bool(app.pool_ids) and set(app.pool_ids) <= scope)
+
+
+async def _guard_app(services: Services, actor: Actor, action: Action, app_id: str) -> None:
+    """``guard``, then the app's pools against the principal's scope: an app outside it is
+    a 404 like a missing one, and the attempt is in the audit log."""
+    await guard(services, actor, action, target_type="app", target_id=app_id)
+    async with services.db.read() as session:
+        scope = await pools_in_scope(session, actor)
+        app = await session.get(App, app_id[:64]) if scope is not None else None
+    if scope is None or app is None or _within(app, scope):
+        return  # a missing app is _owned's NotFound, for every caller alike
+    await record_denied(
+        services.db,
+        actor,
+        action,
+        target_type="app",
+        target_id=app_id,
+        pool_id=None,
+        now=services.clock.now(),
+    )
+    raise NotFound("app")
 
 
 async def create_app(services: Services, actor: Actor, new: NewApp) -> CreatedApp:
@@ -130,11 +192,13 @@ async def create_app(services: Services, actor: Actor, new: NewApp) -> CreatedAp
             raise InvalidInput({"id": [problems.message("admin.id_taken")]})
         await _audit(session, actor, "app.create", app_id, now, {"fields": sorted(values)})
         app = await _owned(session, actor, app_id)
+        pools = await reach.bump(session, app.pool_ids if app.theme else (), now)
+    reach.forget(services, pools)
     return CreatedApp(app=_detail(app), client_secret=secret)
 
 
 async def update_app(services: Services, actor: Actor, app_id: str, patch: AppPatch) -> AppDetail:
-    await guard(services, actor, "apps.write", target_type="app", target_id=app_id)
+    await _guard_app(services, actor, "apps.write", app_id)
     problems = Problems()
     now = services.clock.now()
     async with services.db.write() as session:
@@ -143,18 +207,22 @@ async def update_app(services: Services, actor: Actor, app_id: str, patch: AppPa
             raise Conflict("app.revoked")
         values = await _checked(session, actor, patch, problems)
         problems.raise_if_any()
+        before = set(app.pool_ids)
         if values:
             await session.execute(
                 update(App).where(App.id == app_id).values(**values, updated_at=now)
             )
         await _audit(session, actor, "app.update", app_id, now, {"fields": sorted(values)})
         await session.refresh(app)
+        changed = "theme" in values or "pool_ids" in values
+        pools = await reach.bump(session, before | set(app.pool_ids) if changed else (), now)
+    reach.forget(services, pools)
     return _detail(app)
 
 
 async def rotate_secret(services: Services, actor: Actor, app_id: str) -> CreatedApp:
     """A new client secret (shown once); the old one stops working at once."""
-    await guard(services, actor, "apps.write", target_type="app", target_id=app_id)
+    await _guard_app(services, actor, "apps.write", app_id)
     now = services.clock.now()
     secret = secrets.token_urlsafe(32)
     async with services.db.write() as session:
@@ -178,16 +246,20 @@ async def rotate_secret(services: Services, actor: Actor, app_id: str) -> Create
 
 async def revoke_app(services: Services, actor: Actor, app_id: str) -> AppDetail:
     """Stop the app for good: no new authorizations, codes or token exchanges."""
-    await guard(services, actor, "apps.write", target_type="app", target_id=app_id)
+    await _guard_app(services, actor, "apps.write", app_id)
     now = services.clock.now()
     async with services.db.write() as session:
         app = await _owned(session, actor, app_id)
+        pools: list[str] = []
         if app.revoked_at is None:
             await session.execute(
                 update(App).where(App.id == app_id).values(revoked_at=now, updated_at=now)
             )
             await _audit(session, actor, "app.revoke", app_id, now, {})
             await session.refresh(app)
+            # Its theme layer leaves its pools' pages.
+            pools = await reach.bump(session, app.pool_ids, now)
+    reach.forget(services, pools)
     return _detail(app)
 
 
@@ -250,8 +322,12 @@ async def _check_pools(
             )
         ).scalars()
     )
+    scope = await pools_in_scope(session, actor)
+    if scope is not None:
+        found &= scope
     for pool_id in sorted(wanted - found):
-        # Another tenant's pool reads exactly like a missing one.
+        # Another tenant's pool, or one outside the caller's scope, reads exactly like a
+        # missing one.
         problems.add("pool_ids", "app.pool_unknown", value=pool_id)
     return sorted(wanted)
 
@@ -296,6 +372,7 @@ def _detail(app: App) -> AppDetail:
         pool_ids=list(app.pool_ids),
         scopes=list(app.scopes),
         theme=dict(app.theme),
+        workspace_id=app.workspace_id,
         created_at=app.created_at,
         updated_at=app.updated_at,
         revoked_at=app.revoked_at,

@@ -36,7 +36,8 @@ async def guard(
                 raise NotFound("pool") from None
             if pool.tenant_id != actor.tenant_id:
                 raise NotFound("pool")
-        require(actor.principal, action, pool_id)
+        workspace_id = pool.workspace_id if pool is not None else None
+        require(actor.principal, action, pool_id, workspace_id=workspace_id)
     except (NotFound, Forbidden):
         await record_denied(
             services.db,

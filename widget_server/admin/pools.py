@@ -3,7 +3,10 @@ change settings, delete. Every function checks scope and role first (``guard``) 
 its audit event in the same transaction as the change.
 
 Pool-scoped principals see their own pool and nothing else; only tenant admins change
-pool settings (the issue: delegated admins manage users, the operator manages pools).
+pool settings (the issue: delegated admins manage users, the operator manages pools),
+except what the tenant delegates to a pool's admins (``admin/delegation.py``). No pool's
+password policy may be set below the tenant's floor (``passwords/floor.py``), whoever
+sets it.
 """
 
 from __future__ import annotations
@@ -22,8 +25,22 @@ from widget_server.admin.guard import guard, guarded_pool
 from widget_server.admin.templates import TEMPLATES
 from widget_server.admin.users import count_invalid_users
 from widget_server.admin.validation import Problems
+from widget_server.branding.workspaces import default_workspace, workspace_of_tenant
 from widget_server.errors import Conflict, InvalidInput, NotFound
-from widget_server.models import Address, AdminPrincipal, Flow, IdentitySchema, Pool, Session, User
+from widget_server.models import (
+    Address,
+    AdminPrincipal,
+    Flow,
+    IdentitySchema,
+    Pool,
+    Session,
+    Tenant,
+    ThemeAssignment,
+    ThemeRecord,
+    ThemeVersion,
+    User,
+)
+from widget_server.passwords.floor import below_floor, floor_from_config
 from widget_server.services import Services
 from widget_server.upsert import insert_ignoring_conflict
 
@@ -56,6 +73,10 @@ class PoolDetail(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
     #: Users by status (deleted ones included, as they still hold an id and audit trail).
     users: dict[str, int]
+    workspace_id: str | None = None
+    #: What the tenant lets this pool's own administrators do (``admin/delegation.py``).
+    admins_may_brand: bool = False
+    admins_may_set_policy: bool = False
 
 
 class PoolSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -83,6 +104,8 @@ class NewPool(PoolSettings, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     id: Annotated[str, msgspec.Meta(min_length=2, max_length=63)]
     #: A sector template id (``GET /templates``); its settings apply where none are given.
     template: str | None = None
+    #: The workspace the pool joins; the tenant's first one when absent.
+    workspace_id: str | None = None
 
 
 class PoolPatch(PoolSettings, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -101,6 +124,8 @@ async def list_pools(services: Services, actor: Actor) -> list[PoolDetail]:
     query = select(Pool).where(Pool.tenant_id == actor.tenant_id).order_by(Pool.name, Pool.id)
     if actor.principal.pool_id is not None:
         query = query.where(Pool.id == actor.principal.pool_id)
+    elif actor.principal.workspace_id is not None:
+        query = query.where(Pool.workspace_id == actor.principal.workspace_id)
     async with services.db.read() as session:
         pools = (await session.execute(query)).scalars().all()
         counts = await _user_counts(session, [p.id for p in pools])
@@ -119,42 +144,63 @@ async def get_pool(services: Services, actor: Actor, pool_id: str) -> PoolDetail
 
 async def create_pool(services: Services, actor: Actor, new: NewPool) -> PoolDetail:
     await guard(services, actor, "pools.write", target_id=new.id)
+    async with services.db.write() as session:
+        await insert_pool(session, actor, new, services.clock.now())
+    return await get_pool(services, actor, new.id)
+
+
+async def insert_pool(session: AsyncSession, actor: Actor, new: NewPool, now: datetime) -> None:
+    """``create_pool``'s checks and insert, in the caller's transaction (a sector template
+    creates a workspace, its pools and its theme in one)."""
     problems = Problems()
     if not POOL_ID.fullmatch(new.id):
         problems.add("id", "admin.invalid_pool_id")
     base = _template_settings(new.template, problems)
-    now = services.clock.now()
-    async with services.db.write() as session:
-        values = await _checked_settings(session, actor, _overlay(base, new), problems)
-        for required in ("name", "payload_schema_id"):
-            if not values.get(required) and required not in problems.by_field:
-                problems.add(required, "form.required")
-        problems.raise_if_any()
-        row = (
-            {
-                "id": new.id,
-                "tenant_id": actor.tenant_id,
-                "template": new.template,
-                "version": 1,
-                "created_at": now,
-                "updated_at": now,
-            }
-            | _DEFAULTS
-            | values
-        )
-        if not await insert_ignoring_conflict(session, Pool, row, ("id",)):
-            raise InvalidInput({"id": [problems.message("admin.id_taken")]})
-        await audit.record(
-            session,
-            actor,
-            "pool.create",
-            target_type="pool",
-            target_id=new.id,
-            pool_id=new.id,
-            now=now,
-            details={"template": new.template, "fields": sorted(values)},
-        )
-    return await get_pool(services, actor, new.id)
+    values = await _checked_settings(session, actor, _overlay(base, new), problems)
+    for required in ("name", "payload_schema_id"):
+        if not values.get(required) and required not in problems.by_field:
+            problems.add(required, "form.required")
+    workspace_id = await _workspace(session, actor, new.workspace_id, problems, now)
+    problems.raise_if_any()
+    row = (
+        {
+            "id": new.id,
+            "tenant_id": actor.tenant_id,
+            "template": new.template,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+            "workspace_id": workspace_id,
+        }
+        | _DEFAULTS
+        | values
+    )
+    if not await insert_ignoring_conflict(session, Pool, row, ("id",)):
+        raise InvalidInput({"id": [problems.message("admin.id_taken")]})
+    await audit.record(
+        session,
+        actor,
+        "pool.create",
+        target_type="pool",
+        target_id=new.id,
+        pool_id=new.id,
+        now=now,
+        details={"template": new.template, "fields": sorted(values), "workspace": workspace_id},
+    )
+
+
+async def _workspace(
+    session: AsyncSession,
+    actor: Actor,
+    workspace_id: str | None,
+    problems: Problems,
+    now: datetime,
+) -> str:
+    if workspace_id is None:
+        return await default_workspace(session, actor.tenant_id, now)
+    if await workspace_of_tenant(session, actor.tenant_id, workspace_id) is None:
+        problems.add("workspace_id", "brand.unknown_workspace")
+    return workspace_id
 
 
 async def update_pool(
@@ -293,6 +339,8 @@ async def _checked_settings(
 ) -> dict[str, Any]:
     """The given settings as column values, each checked; problems are collected."""
     values = _checked_values(given, problems)
+    if given.password_policy is not None and "password_policy" not in problems.by_field:
+        await check_floor(session, actor.tenant_id, given.password_policy, problems)
     for field, kind in (("payload_schema_id", "payload"), ("metadata_schema_id", "metadata")):
         schema_id = getattr(given, field)
         if schema_id is not None:
@@ -334,6 +382,18 @@ def _checked_values(given: PoolSettings, problems: Problems) -> dict[str, Any]:
         if getattr(given, name) is not None:
             values[name] = getattr(given, name)
     return values
+
+
+async def check_floor(
+    session: AsyncSession, tenant_id: str, policy: dict[str, Any], problems: Problems
+) -> None:
+    """Problems for each rule of ``policy`` below the tenant's floor, on
+    ``password_policy.<rule>``."""
+    floor = floor_from_config(
+        await session.scalar(select(Tenant.password_floor).where(Tenant.id == tenant_id))
+    )
+    for rule, problem in below_floor(policy, floor).items():
+        problems.by_field.setdefault(f"password_policy.{rule}", []).append(problem)
 
 
 async def _check_schema_ref(
@@ -380,6 +440,16 @@ async def _delete_pool_rows(session: AsyncSession, pool_id: str) -> None:
     for table in (Session, Flow, Address, User):
         await session.execute(delete(table).where(table.pool_id == pool_id))
     await session.execute(delete(AdminPrincipal).where(AdminPrincipal.pool_id == pool_id))
+    # The pool's theme assignment, and the themes of its own (a brand they may not keep).
+    await session.execute(
+        delete(ThemeAssignment).where(
+            ThemeAssignment.level == "pool", ThemeAssignment.target_id == pool_id
+        )
+    )
+    own = select(ThemeRecord.id).where(ThemeRecord.pool_id == pool_id)
+    await session.execute(delete(ThemeAssignment).where(ThemeAssignment.theme_id.in_(own)))
+    await session.execute(delete(ThemeVersion).where(ThemeVersion.theme_id.in_(own)))
+    await session.execute(delete(ThemeRecord).where(ThemeRecord.pool_id == pool_id))
     await session.execute(delete(Pool).where(Pool.id == pool_id))
 
 
@@ -404,4 +474,7 @@ def _detail(pool: Pool, counts: dict[str, int]) -> PoolDetail:
         created_at=pool.created_at,
         updated_at=pool.updated_at,
         users=counts,
+        workspace_id=pool.workspace_id,
+        admins_may_brand=pool.admins_may_brand,
+        admins_may_set_policy=pool.admins_may_set_policy,
     )

@@ -1,5 +1,6 @@
 """Administrators: people (portal sign-in) and API keys (machines), each with a role and a
-scope (the tenant, or one pool). Only tenant admins manage them.
+scope (the tenant, one workspace for brand designers, or one pool). Only tenant admins
+manage them.
 
 Escalation is closed three ways: the role table gives pool roles no ``admins.*`` action;
 a principal can never grant a role above its own; nobody changes or revokes themselves
@@ -22,6 +23,7 @@ from widget_server.admin import audit
 from widget_server.admin.access import Actor, Role, new_api_key, outranks_or_equals
 from widget_server.admin.guard import guard
 from widget_server.admin.validation import Problems
+from widget_server.branding.workspaces import workspace_of_tenant
 from widget_server.errors import Conflict, Forbidden, InvalidInput, NotFound
 from widget_server.models import AdminPrincipal, AdminSession, Pool
 from widget_server.passwords.policy import PasswordContext, policy_from_config
@@ -43,14 +45,17 @@ class AdminView(msgspec.Struct, frozen=True, kw_only=True):
     created_by: str | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+    workspace_id: str | None = None
 
 
 class NewAdmin(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     kind: Literal["person", "api_key"]
     role: Role
     name: _Name
-    #: Required for pool roles, absent for tenant admins.
+    #: Required for pool roles, absent for tenant admins and brand designers.
     pool_id: str | None = None
+    #: A brand designer's workspace; absent: the whole tenant.
+    workspace_id: str | None = None
     #: People only.
     email: Annotated[str, msgspec.Meta(max_length=320)] | None = None
     password: Annotated[str, msgspec.Meta(max_length=1024)] | None = None
@@ -96,7 +101,8 @@ async def create_admin(services: Services, actor: Actor, new: NewAdmin) -> Creat
         raise Forbidden("admins.write")
     problems = Problems()
     async with services.db.read() as session:
-        await _check_scope(session, actor, new.role, new.pool_id, problems)
+        await _check_scope(session, actor, new.role, new.pool_id, problems, new.workspace_id)
+        await _check_workspace(session, actor, new.role, new.workspace_id, problems)
     email = _check_person(new, problems) if new.kind == "person" else None
     if new.kind == "api_key" and (new.email is not None or new.password is not None):
         problems.add("kind", "admin.api_key_fields")
@@ -112,6 +118,7 @@ async def create_admin(services: Services, actor: Actor, new: NewAdmin) -> Creat
         id=principal_id,
         tenant_id=actor.tenant_id,
         pool_id=new.pool_id,
+        workspace_id=new.workspace_id,
         kind=new.kind,
         role=new.role,
         name=new.name,
@@ -145,7 +152,10 @@ async def update_admin(
         row = await _row(session, actor, admin_id)
         problems = Problems()
         if patch.role is not None:
-            await _check_scope(session, actor, patch.role, row.pool_id, problems)
+            await _check_scope(
+                session, actor, patch.role, row.pool_id, problems, row.workspace_id
+            )
+            await _check_workspace(session, actor, patch.role, row.workspace_id, problems)
         problems.raise_if_any()
         if patch.name is not None:
             row.name = patch.name
@@ -185,11 +195,23 @@ async def _row(session: AsyncSession, actor: Actor, admin_id: str) -> AdminPrinc
 
 
 async def _check_scope(
-    session: AsyncSession, actor: Actor, role: Role, pool_id: str | None, problems: Problems
+    session: AsyncSession,
+    actor: Actor,
+    role: Role,
+    pool_id: str | None,
+    problems: Problems,
+    workspace_id: str | None = None,
 ) -> None:
-    if role == "tenant_admin":
+    if role == "developer" and (pool_id is None) == (workspace_id is None):
+        # A partner's developer works on one pool, or on the pools of one workspace.
+        problems.add("pool_id", "admin.role_scope", role=role, scope="one pool or one workspace")
+        return
+    if role == "developer" and pool_id is None:
+        return
+    if role in ("tenant_admin", "brand_designer"):
         if pool_id is not None:
-            problems.add("pool_id", "admin.role_scope", role=role, scope="the whole tenant")
+            scope = "the whole tenant" if role == "tenant_admin" else "the tenant or a workspace"
+            problems.add("pool_id", "admin.role_scope", role=role, scope=scope)
         return
     if pool_id is None:
         problems.add("pool_id", "admin.role_scope", role=role, scope="one pool")
@@ -197,6 +219,23 @@ async def _check_scope(
     pool = await session.get(Pool, pool_id[:64])
     if pool is None or pool.tenant_id != actor.tenant_id:
         problems.add("pool_id", "admin.unknown_pool")
+
+
+async def _check_workspace(
+    session: AsyncSession,
+    actor: Actor,
+    role: Role,
+    workspace_id: str | None,
+    problems: Problems,
+) -> None:
+    """Only brand designers and developers may be scoped to a workspace (the other roles'
+    services scope by pool or tenant)."""
+    if workspace_id is None:
+        return
+    if role not in ("brand_designer", "developer"):
+        problems.add("workspace_id", "admin.role_scope", role=role, scope="the tenant or one pool")
+    elif await workspace_of_tenant(session, actor.tenant_id, workspace_id) is None:
+        problems.add("workspace_id", "brand.unknown_workspace")
 
 
 def _check_person(new: NewAdmin, problems: Problems) -> str | None:
@@ -246,4 +285,5 @@ def _view(row: AdminPrincipal) -> AdminView:
         created_by=row.created_by,
         last_used_at=row.last_used_at,
         revoked_at=row.revoked_at,
+        workspace_id=row.workspace_id,
     )

@@ -42,6 +42,9 @@ class SectorTemplate(msgspec.Struct, frozen=True, kw_only=True):
     self_registration: bool
     email_domains: tuple[str, ...]
     """Lower-case domains the identifier must belong to; empty allows any."""
+    theme: str = "default"
+    """The built-in theme a workspace made from this template starts from
+    (``branding/templates.py``)."""
 
 
 class BuiltinSchema(msgspec.Struct, frozen=True, kw_only=True):
@@ -356,6 +359,7 @@ TEMPLATES: dict[str, SectorTemplate] = {
             metadata_schema=METADATA_SCHEMA,
             metadata_schema_id=BUILTIN_METADATA,
             password_policy=BANKING_POLICY,
+            theme="midnight",
             # Phone first: the form already collects the number, so the activation code
             # goes by SMS (flows/registration.py picks the first method with a filled field).
             activation_methods=("phone", "email"),
@@ -376,6 +380,7 @@ TEMPLATES: dict[str, SectorTemplate] = {
             password_policy={"min_length": 10},
             activation_methods=("email",),
             self_registration=False,
+            theme="forest",
             # Empty here on purpose: every business has its own domains, which the operator
             # passes to create_pool as an override (email_domains=["company.com"]).
             email_domains=(),

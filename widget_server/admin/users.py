@@ -47,6 +47,8 @@ from widget_server.users.inputs import (
     patched_payload,
 )
 from widget_server.users.views import AddressView, UserPage, UserView, views_of
+from widget_server.webhooks import emit
+from widget_server.webhooks.events import USER_ACTIVATED, USER_REGISTERED
 
 __all__ = [
     "AddressView",
@@ -203,6 +205,9 @@ async def create_user(services: Services, actor: Actor, pool_id: str, new: NewUs
         how = await _welcome(services, session, pool, user, email.lower(), new)
         await _record(session, actor, "user.create", pool, user_id, now, how)
         await session.flush()
+        await emit.user_event(session, pool, USER_REGISTERED, user_id, now, source="admin")
+        if new.status == "active":
+            await emit.user_event(session, pool, USER_ACTIVATED, user_id, now, source="admin")
         view = (await views_of(session, [user]))[0]
     services.notify_outbox()
     return view
@@ -300,6 +305,8 @@ async def update_user(
             .values(payload=payload, metadata_=metadata, updated_at=now)
         )
         await _record(session, actor, "user.update", pool, user.id, now, {"fields": changed})
+        if changed:
+            await emit.user_updated(session, pool, user.id, now, source="admin", changes=changed)
         await session.refresh(user)
         return (await views_of(session, [user]))[0]
 
@@ -347,6 +354,10 @@ async def change_status(
             await _revoke(session, user.id, now)
         await session.execute(update(User).where(User.id == user.id).values(**changes))
         await _record(session, actor, f"user.{action}", pool, user.id, now, details)
+        if action == "activate":
+            await emit.user_event(session, pool, USER_ACTIVATED, user.id, now, source="admin")
+        else:
+            await emit.user_updated(session, pool, user.id, now, source="admin", changes=["status"])
         await session.refresh(user)
         return (await views_of(session, [user]))[0]
 
@@ -400,6 +411,7 @@ async def delete_user(services: Services, actor: Actor, pool_id: str, user_id: s
         _transition(before, "delete")
         await erase(session, user.id, now)
         await _record(session, actor, "user.delete", pool, user.id, now, {"from": before})
+        await emit.user_deleted(session, pool, user.id, now, source="admin")
 
     await _with_user(services, actor, pool_id, user_id, "users.write", work)
 

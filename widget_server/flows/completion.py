@@ -27,6 +27,7 @@ from widget_server.mail.outbox import HOUR, INSERT_OUTBOX, RECENT_TO, lock_recip
 from widget_server.mail.senders import Envelope
 from widget_server.models import Address, Code, Credential, Flow, OutboxMessage, User
 from widget_server.upsert import PreparedInsertIgnoring
+from widget_server.webhooks import emit
 
 # Mapped classes type ``__table__`` as a FromClause; these are Tables.
 _FLOWS: Table = cast(Table, Flow.__table__)
@@ -60,6 +61,11 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True):
     #: The outbox channel of what ``compose`` renders: "email", or "sms" for a phone
     #: address (the envelope then holds the number and the text).
     channel: str = "email"
+    #: Webhook events (``webhooks.emit``), None when no endpoint of the pool wants them:
+    #: ``user.registered`` of the new user, written only if the user is created, and
+    #: ``user.deleted`` of an abandoned registration whose address this one takes.
+    event: dict[str, Any] | None = None
+    released_event: dict[str, Any] | None = None
 
     def with_secret(self, secret_hash: str) -> Completion:
         """The plan with the credential's hash, made after the plan (see ``_store``)."""
@@ -116,6 +122,7 @@ def complete_registration(connection: Connection, plan: Completion) -> bool:
         _UNLINK_FLOW.run(connection, {"b_id": plan.flow_id, "user_id": None})
     else:
         _INSERT_CREDENTIAL.run(connection, plan.credential)
+        emit.insert_row(connection, plan.event)
     _INSERT_CODE.run(connection, plan.code | {"user_id": None} if taken else plan.code)
     envelope = plan.compose(taken)
     lock = lock_recipient(connection.dialect.name)
@@ -147,7 +154,9 @@ def _release_abandoned(connection: Connection, plan: Completion) -> bool:
     )
     if owner is None:
         return False
-    _DELETE_NEW_USER.run(connection, {"b_id": owner})
+    released = _DELETE_NEW_USER.rowcount(connection, {"b_id": owner}) == 1
+    if released and plan.released_event is not None:
+        emit.insert_row(connection, emit.with_user(plan.released_event, owner))
     return True
 
 

@@ -3,7 +3,8 @@
 ``complete_registration`` (``completion.py``) is nine statements; through asyncpg each
 is a round trip whose client side costs the event loop ~0.4 ms in a burst, most of a
 registration's CPU beside the hash. Here the same ``Completion`` becomes one JSON
-document for ``widget_complete_registration_v1`` (migration 0005), sent in one
+document for ``widget_complete_registration_v2`` (migration 0007: v1 of migration 0005
+plus the webhook events), sent in one
 statement on the driver's connection, outside any transaction of SQLAlchemy's: a
 function call is atomic on its own, so no BEGIN and COMMIT either.
 
@@ -27,15 +28,16 @@ from widget_server.errors import FlowStateError
 from widget_server.fastsql import python_default
 from widget_server.flows.completion import Completion
 from widget_server.mail.outbox import HOUR, outbox_row
-from widget_server.models import Address, Code, Credential, Flow, User
+from widget_server.models import Address, Code, Credential, Flow, User, WebhookEvent
 
-CALL = "SELECT widget_complete_registration_v1($1::jsonb)"
+CALL = "SELECT widget_complete_registration_v2($1::jsonb)"
 
 _FLOWS = cast(Table, Flow.__table__)
 _USERS = cast(Table, User.__table__)
 _ADDRESSES = cast(Table, Address.__table__)
 _CREDENTIALS = cast(Table, Credential.__table__)
 _CODES = cast(Table, Code.__table__)
+_EVENTS = cast(Table, WebhookEvent.__table__)
 
 
 async def complete_registration_pg(db: Database, plan: Completion) -> bool:
@@ -45,7 +47,7 @@ async def complete_registration_pg(db: Database, plan: Completion) -> bool:
     if outcome == "replayed":
         raise FlowStateError()
     if outcome not in ("created", "taken"):
-        raise RuntimeError(f"widget_complete_registration_v1 answered {outcome!r}")
+        raise RuntimeError(f"widget_complete_registration_v2 answered {outcome!r}")
     return bool(outcome == "created")
 
 
@@ -68,6 +70,8 @@ def document(plan: Completion) -> dict[str, Any]:
         "mail_per_hour": plan.mail_per_hour,
         "message": outbox_row(plan.compose(False), plan.now, plan.channel),
         "notice": outbox_row(plan.compose(True), plan.now, plan.channel),
+        "event": plan.event and whole_row(_EVENTS, plan.event),
+        "released_event": plan.released_event and whole_row(_EVENTS, plan.released_event),
     }
 
 

@@ -87,3 +87,10 @@ def decode_submission(form: Mapping[str, Sequence[str]], default_action: str) ->
     except msgspec.ValidationError as exc:
         raise InvalidInput({"": [msg("flow.malformed")]}) from exc
     return submission
+
+
+def hashes_password(form: Mapping[str, Sequence[str]], default_action: str) -> bool:
+    """Whether this post, if it is valid, hashes a password: a step sent with one. Read
+    before anything is decoded or validated, to take a place in the hashing line first."""
+    action = form.get("action") or (default_action,)
+    return list(action) == ["next"] and any(form.get("password", ()))

@@ -47,6 +47,8 @@ from widget_server.users.invitations import (
     SET_PASSWORD,
     issue_invitation_code,
 )
+from widget_server.webhooks import emit
+from widget_server.webhooks.events import USER_ACTIVATED
 
 #: Codes one invitation may have (the first and four resends); then the admin resends.
 MAX_CODES = 5
@@ -116,7 +118,7 @@ async def verify_code(services: Services, pool: PoolView, flow: Flow, code: str)
         raise InvalidInput({"code": [msg("code.format")]})
     # Decide inside the transaction, raise after it: a wrong guess must be committed.
     async with services.db.write() as session:
-        outcome = await _check_code(services, session, flow, code)
+        outcome = await _check_code(services, session, pool, flow, code)
     if isinstance(outcome, Exception):
         raise outcome
     flow.state = outcome
@@ -124,18 +126,18 @@ async def verify_code(services: Services, pool: PoolView, flow: Flow, code: str)
 
 
 async def _check_code(
-    services: Services, session: AsyncSession, flow: Flow, code: str
+    services: Services, session: AsyncSession, pool: PoolView, flow: Flow, code: str
 ) -> Exception | State:
     found = await codes.check_in_flow(
         services, session, ACTIVATION, flow.id, code, done_message="flow.completed"
     )
     if isinstance(found, Exception):
         return found
-    return await _accept(session, flow, found, services.clock.now())
+    return await _accept(session, pool, flow, found, services.clock.now())
 
 
 async def _accept(
-    session: AsyncSession, flow: Flow, code: Code, now: datetime
+    session: AsyncSession, pool: PoolView, flow: Flow, code: Code, now: datetime
 ) -> Exception | State:
     # The code is used already (``codes.check``, conditional: one request wins).
     has_password = await session.scalar(
@@ -146,7 +148,7 @@ async def _accept(
         # is either still invited or active with both.
         await _move(session, flow, "password", now)
         return "password"
-    if not await _activate(session, flow, now):
+    if not await _activate(session, pool, flow, now):
         return CodeExpired()
     await _move(session, flow, "done", now)
     return "done"
@@ -205,7 +207,7 @@ async def set_password(
     secret_hash = await services.hashing.hash(password)
     # Errors are raised inside the transaction: nothing of a refused step is kept.
     async with services.db.write() as session:
-        await _store_password(services, session, flow, secret_hash)
+        await _store_password(services, session, pool, flow, secret_hash)
         # The history holds the current password too (passwords/history.py).
         await remember(session, user_id, secret_hash, pool.policy.history, services.clock.now())
     flow.state = "done"
@@ -232,7 +234,7 @@ async def _payload(services: Services, flow: Flow) -> dict[str, object]:
 
 
 async def _store_password(
-    services: Services, session: AsyncSession, flow: Flow, secret_hash: str
+    services: Services, session: AsyncSession, pool: PoolView, flow: Flow, secret_hash: str
 ) -> None:
     now = services.clock.now()
     claimed = await session.execute(
@@ -248,7 +250,7 @@ async def _store_password(
             .where(Code.flow_id == flow.id, Code.purpose == SET_PASSWORD, Code.used_at.is_(None))
             .values(used_at=now)
         )
-    elif not await _activate(session, flow, now):
+    elif not await _activate(session, pool, flow, now):
         raise CodeExpired()
     existing = await session.scalar(select(Credential.id).where(Credential.user_id == flow.user_id))
     if existing is not None:
@@ -268,12 +270,18 @@ async def _store_password(
                 updated_at=now,
             )
         )
+    if flow.kind == SET_PASSWORD and flow.user_id is not None:
+        # An invitation's password comes with the activation (``user.activated``); a
+        # set-password link changes an existing account.
+        await emit.user_updated(
+            session, pool, flow.user_id, now, source="invitation", changes=["password"]
+        )
 
 
 # --- shared -------------------------------------------------------------------------------
 
 
-async def _activate(session: AsyncSession, flow: Flow, now: datetime) -> bool:
+async def _activate(session: AsyncSession, pool: PoolView, flow: Flow, now: datetime) -> bool:
     """new → active with a verified address; False if the user is no longer waiting
     (deleted, or changed by an admin meanwhile)."""
     activated = await session.execute(
@@ -288,6 +296,8 @@ async def _activate(session: AsyncSession, flow: Flow, now: datetime) -> bool:
         .where(Address.user_id == flow.user_id, Address.value == flow.address)
         .values(status="verified", verified_at=now)
     )
+    assert flow.user_id is not None  # the update above found the user
+    await emit.user_event(session, pool, USER_ACTIVATED, flow.user_id, now, source="invitation")
     return True
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import msgspec
 from sqlalchemy import Connection, Table, bindparam, inspect, select, update
@@ -55,6 +55,7 @@ from widget_server.pools import PoolView
 from widget_server.services import Services
 from widget_server.upsert import PreparedInsertIgnoring, insert_ignoring_conflict
 from widget_server.users.lifecycle import can_log_in
+from widget_server.webhooks import emit
 
 log = logging.getLogger(__name__)
 
@@ -235,16 +236,28 @@ async def log_in(
     account = await _account(services, pool, typed.kind, typed.value) if typed else None
     if account is None or account.secret_hash is None:
         await services.hashing.verify_dummy(password)
-        raise LoginFailed()
+        await _failed(services, pool, flow, account)
     ok, rehash = await services.hashing.verify(account.secret_hash, password)
     if not ok or not can_log_in(account.status):
         if ok:
             log.info("login refused: user %s is %s", account.user_id, account.status)
-        raise LoginFailed()
+        await _failed(services, pool, flow, account)
     await throttle.succeeded(pool.id, key, ip)
     if rehash:
         await _rehash(services, account, password)
-    return await _finish(services, pool, flow, account.user_id, ip=ip, user_agent=user_agent)
+    return await _finish(
+        services, pool, flow, account.user_id, identifier=key, ip=ip, user_agent=user_agent
+    )
+
+
+async def _failed(
+    services: Services, pool: PoolView, flow: Flow, account: _Account | None
+) -> NoReturn:
+    """``LoginFailed``, reported to the pool's webhooks (``login.failed``) first: with the
+    user's id when the identifier is one of theirs, with nothing for an unknown one."""
+    user_id = account.user_id if account is not None else None
+    await emit.login_failed(services, pool, flow.app_id, user_id)
+    raise LoginFailed()
 
 
 def _require(identifier: str, password: str) -> None:
@@ -313,6 +326,7 @@ async def _finish(
     flow: Flow,
     user_id: str,
     *,
+    identifier: str,
     ip: str | None,
     user_agent: str | None,
 ) -> LoginResult:
@@ -320,7 +334,12 @@ async def _finish(
     mfa = await _needs_mfa(services, pool, user_id)
     target = transition(flow.state, "login_mfa" if mfa else "login")
     token = session_id = code = None
-    data: dict[str, Any] = {"amr": PASSWORD_AMR, "auth_time": now.isoformat()}
+    # The address signed in with, for "Signed in as ..." on the done card.
+    data: dict[str, Any] = {
+        "amr": PASSWORD_AMR,
+        "auth_time": now.isoformat(),
+        "identifier": identifier,
+    }
     if mfa:
         # What the MFA step offers (flows/mfa_entry.py); flows/mfa.py completes it.
         data["mfa"] = await mfa_entry.options(services, user_id)
@@ -342,9 +361,15 @@ async def _finish(
         changes = {"state": target, "user_id": user_id, "data": data, "updated_at": now}
         saved = is_saved(flow)
         new_flow = None if saved else _flow_values(flow) | changes
+        event = emit.login_succeeded_row(pool, user_id, flow.app_id, PASSWORD_AMR, now)
         await services.db.run_write(
             partial(
-                _session_and_flow, session=row, flow_id=flow.id, changes=changes, new_flow=new_flow
+                _session_and_flow,
+                session=row,
+                flow_id=flow.id,
+                changes=changes,
+                new_flow=new_flow,
+                event=event,
             )
         )
         if not saved:
@@ -353,6 +378,7 @@ async def _finish(
         async with services.db.write() as session:
             if row is not None:
                 await add_session(session, row)
+                await emit.login_succeeded(session, pool, user_id, flow.app_id, PASSWORD_AMR, now)
             await _save(services, session, flow, target, user_id, data)
             if mfa:
                 # Without an authenticator app, a code by email goes out with the flow.
@@ -412,6 +438,7 @@ def _session_and_flow(
     flow_id: str,
     changes: dict[str, Any],
     new_flow: dict[str, Any] | None,
+    event: dict[str, Any] | None,
 ) -> None:
     insert_session(connection, session)
     if new_flow is not None:
@@ -419,6 +446,7 @@ def _session_and_flow(
             raise FlowStateError("login.done")
     elif _CLAIM_FLOW.rowcount(connection, changes | {"b_id": flow_id}) != 1:
         raise FlowStateError("login.done")
+    emit.insert_row(connection, event)
 
 
 def embedded_for_app(flow: Flow) -> bool:
@@ -466,12 +494,27 @@ async def code_for_session(
         return await _issue(services, session, flow, flow.user_id, session_id, auth_time)
 
 
-def signed_in(flow: Flow, live: SessionView) -> Flow:
+def signed_in(flow: Flow, live: SessionView, identifier: str | None) -> Flow:
     """The unsaved flow of a visitor who already has a live session: shown as done (the
-    page says so and offers to sign out), with nothing written."""
+    page says who is signed in and offers to sign out), with nothing written."""
     flow.state, flow.user_id = "done", live.user_id
-    flow.data = {"session_id": live.id, "amr": list(live.amr)}
+    flow.data = {"session_id": live.id, "amr": list(live.amr), "identifier": identifier}
     return flow
+
+
+_SIGN_IN_ADDRESS = Prepared(
+    select(Address.value)
+    .where(Address.user_id == bindparam("user"), Address.status == "verified")
+    .order_by(Address.kind, Address.created_at)
+    .limit(1)
+)
+
+
+async def sign_in_address(services: Services, user_id: str) -> str | None:
+    """The address a signed-in user is shown as: their first verified email (emails sort
+    before phones), else their first phone number."""
+    row = await services.db.run_read(partial(_SIGN_IN_ADDRESS.first, params={"user": user_id}))
+    return str(row[0]) if row is not None else None
 
 
 async def code_for_live_session(services: Services, flow: Flow, live: SessionView) -> str | None:

@@ -40,6 +40,7 @@ from widget_server.models import Flow
 from widget_server.oidc.codes import issue_code
 from widget_server.pools import PoolView
 from widget_server.services import Services
+from widget_server.webhooks import emit
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,8 @@ async def complete_mfa(
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             raise FlowStateError("login.done")  # rolls the session back
+        now = services.clock.now()
+        await emit.login_succeeded(session, pool, flow.user_id, flow.app_id, amr, now)
         code = None
         if login.embedded_for_app(flow):
             assert flow.app_id is not None

@@ -103,7 +103,7 @@ async def send_code(
     if kind == "phone":
         envelope = sms_compose.mfa_code(address, code, pool.name, minutes)
     else:
-        envelope = services.composer.mfa_code(address, code, pool.name, minutes)
+        envelope = services.composer.mfa_code(address, code, pool, minutes)
     await enqueue_email(
         session,
         services.clock,

@@ -56,6 +56,7 @@ from widget_server.pools import PoolView
 from widget_server.services import Services
 from widget_server.sms import compose as sms_compose
 from widget_server.upsert import insert_ignoring_conflict
+from widget_server.webhooks import emit
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +237,7 @@ async def _send(
     minutes = services.settings.code_ttl_seconds // 60
     per_hour = services.settings.mail_per_address_per_hour
     if to.kind == "email":
-        envelope = services.composer.recovery_code(to.value, code, pool.name, minutes)
+        envelope = services.composer.recovery_code(to.value, code, pool, minutes)
         return await enqueue_email(session, services.clock, envelope, per_hour)
     text = sms_compose.recovery_code(to.value, code, pool.name, minutes)
     return await enqueue_email(session, services.clock, text, per_hour, channel="sms")
@@ -348,6 +349,9 @@ async def reset_password(services: Services, pool: PoolView, flow: Flow, passwor
         await _claim(session, flow, now)
         await _store(session, user_id, secret_hash, now)
         await remember(session, user_id, secret_hash, pool.policy.history, now)
+        await emit.user_updated(
+            session, pool, user_id, now, source="recovery", changes=["password"]
+        )
         ended = await revoke_user_sessions(session, user_id, now)
     log.info("password reset by recovery code: user %s, %s sessions ended", user_id, ended)
     flow.state = "done"

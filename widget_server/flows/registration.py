@@ -71,6 +71,8 @@ from widget_server.pools import PoolView
 from widget_server.services import Services
 from widget_server.sms import compose as sms_compose
 from widget_server.upsert import insert_ignoring_conflict
+from widget_server.webhooks import emit
+from widget_server.webhooks.events import USER_ACTIVATED
 
 PURPOSE = "activation"
 _EMAIL_FORMATS = ("email", "idn-email")
@@ -225,7 +227,7 @@ async def verify_code(services: Services, pool: PoolView, flow: Flow, code: str)
     # Decide inside the transaction, raise after it: a wrong guess must be counted
     # (committed) even though the caller receives an error.
     async with services.db.write() as session:
-        outcome = await _check_code(services, session, flow, code)
+        outcome = await _check_code(services, session, pool, flow, code)
     if isinstance(outcome, Exception):
         raise outcome
     flow.state = "done"
@@ -410,6 +412,16 @@ def _completion_plan(
     now = services.clock.now()
     kind, identifier = activation_address(pool, data)
     user_id, code = secrets_.new_id(), secrets_.new_code()
+    user = {
+        "id": user_id,
+        "pool_id": pool.id,
+        "status": "new",
+        "payload": data,
+        "metadata": {},
+        "created_at": now,
+        "updated_at": now,
+        "activated_at": None,
+    }
     return Completion(
         now=now,
         new_flow=None if is_saved(flow) else _flow_row(services, flow),
@@ -423,16 +435,7 @@ def _completion_plan(
             "user_id": user_id,
             "updated_at": now,
         },
-        user={
-            "id": user_id,
-            "pool_id": pool.id,
-            "status": "new",
-            "payload": data,
-            "metadata": {},
-            "created_at": now,
-            "updated_at": now,
-            "activated_at": None,
-        },
+        user=user,
         address={
             "id": secrets_.new_id(),
             "user_id": user_id,
@@ -456,6 +459,8 @@ def _completion_plan(
         mail_per_hour=services.settings.mail_per_address_per_hour,
         compose=partial(_compose, services, pool, identifier, code),
         channel=channel_of(identifier),
+        event=emit.registered_row(pool, user, flow.app_id),
+        released_event=emit.released_row(pool, now),
     )
 
 
@@ -506,8 +511,8 @@ def _compose(services: Services, pool: PoolView, address: str, code: str, taken:
             return sms_compose.already_registered(address, pool.name)
         return sms_compose.activation_code(address, code, pool.name, minutes)
     if taken:
-        return services.composer.already_registered(address, pool.name)
-    return services.composer.activation_code(address, code, pool.name, minutes)
+        return services.composer.already_registered(address, pool)
+    return services.composer.activation_code(address, code, pool, minutes)
 
 
 def _code_row(services: Services, flow: Flow, user_id: str | None, code: str) -> dict[str, Any]:
@@ -547,18 +552,18 @@ async def _issue_code(
 
 
 async def _check_code(
-    services: Services, session: AsyncSession, flow: Flow, code: str
+    services: Services, session: AsyncSession, pool: PoolView, flow: Flow, code: str
 ) -> Exception | None:
     found = await codes.check_in_flow(
         services, session, PURPOSE, flow.id, code, done_message="flow.completed"
     )
     if isinstance(found, Exception):
         return found
-    return await _activate(session, flow, found, services.clock.now())
+    return await _activate(session, pool, flow, found, services.clock.now())
 
 
 async def _activate(
-    session: AsyncSession, flow: Flow, code: Code, now: datetime
+    session: AsyncSession, pool: PoolView, flow: Flow, code: Code, now: datetime
 ) -> Exception | None:
     # The code is used already (``codes.check``, conditional: one request wins).
     activated = await session.execute(
@@ -576,5 +581,9 @@ async def _activate(
     )
     await session.execute(
         update(Flow).where(Flow.id == flow.id).values(state="done", updated_at=now)
+    )
+    assert code.user_id is not None  # the update above found the user
+    await emit.user_event(
+        session, pool, USER_ACTIVATED, code.user_id, now, source="registration", app_id=flow.app_id
     )
     return None

@@ -1,42 +1,64 @@
-"""Emails from templates in ``widgets/emails/``; text first, HTML beside it.
+"""Emails in the pool's theme, from one layout in ``widgets/emails/``: text first, HTML
+beside it.
+
+Each email's words are message ids (``email.<name>.subject``, ``.heading``, ``.intro``,
+``.button``, ``.footer``), so the pool's theme re-words them as it re-words its pages, in
+both parts. The HTML part is drawn in the theme's colours, font, radius, button style
+and logo, the way mail clients render: inline styles and tables, and nothing fetched
+but the logo, from our own origin (``public_url``). Values are escaped by the template.
 
 The activation email is the same for every sign-up to a pool but for its code, so it is
-rendered once per (pool name, lifetime) with a placeholder where the code goes and the
-code is joined in: two template renders cost ~0.1 ms of the registration's transaction
-(it is composed there, beside the outbox row), a join about a microsecond.
+rendered once per (pool, version, lifetime) with a placeholder where the code goes and
+the code is joined in: two template renders cost ~0.1 ms of the registration's
+transaction (it is composed there, beside the outbox row), a join about a microsecond.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from jinja2 import Environment
 
 from widget_server.mail.senders import Envelope
+from widget_server.messages import CATALOG, Msg
+from widget_server.pools import PoolView
+from widget_server.themes import Theme, logo_src, resolve_theme
 
 #: Where a cached body holds the code; no template text or pool name contains it.
 _CODE_SLOT = "\x00code\x00"
 _CACHE_LIMIT = 1024
+_BUTTON_RADIUS = {"pill": "999px", "square": "0px"}
 
 
 class Composer:
-    def __init__(self, env: Environment) -> None:
+    def __init__(self, env: Environment, public_url: str = "") -> None:
         self._env = env
-        self._bodies: dict[tuple[str, str, int], tuple[list[str], list[str]]] = {}
+        #: Where the logo is fetched from; without it an email shows the logo's text.
+        self._origin = public_url.rstrip("/")
+        self._bodies: dict[tuple[str, str, int, int], tuple[list[str], list[str]]] = {}
+        self._themes: dict[tuple[str, int], Theme] = {}
+
+    def theme(self, pool: PoolView) -> Theme:
+        """The pool's resolved theme, once per pool version."""
+        key = (pool.id, pool.version)
+        theme = self._themes.get(key)
+        if theme is None:
+            if len(self._themes) >= _CACHE_LIMIT:
+                self._themes.clear()
+            theme = self._themes[key] = resolve_theme(*pool.theme_layers)
+        return theme
 
     def _with_code(
-        self, name: str, recipient: str, subject: str, code: str, pool_name: str, minutes: int
+        self, name: str, recipient: str, pool: PoolView, code: str, minutes: int
     ) -> Envelope:
-        """``_render`` of a template whose only per-message value is ``code``."""
-        if not code.isdigit() or _CODE_SLOT in pool_name:
+        """``_render`` of an email whose only per-message value is ``code``."""
+        if not code.isdigit() or _CODE_SLOT in pool.name:
             # Digits need no escaping in either body; anything else takes the plain path.
-            return self._render(
-                name, recipient, subject, code=code, pool_name=pool_name, minutes=minutes
-            )
-        key = (name, pool_name, minutes)
+            return self._render(name, recipient, pool, code=code, minutes=minutes)
+        key = (name, pool.id, pool.version, minutes)
         bodies = self._bodies.get(key)
         if bodies is None:
-            blank = self._render(
-                name, "", "", code=_CODE_SLOT, pool_name=pool_name, minutes=minutes
-            )
+            blank = self._render(name, "", pool, code=_CODE_SLOT, minutes=minutes)
             if len(self._bodies) >= _CACHE_LIMIT:
                 self._bodies.clear()
             bodies = self._bodies[key] = (
@@ -46,110 +68,92 @@ class Composer:
         text, html = bodies
         return Envelope(
             recipient=recipient,
-            subject=subject,
+            subject=self._say(name, "subject", self.theme(pool), pool=pool.name, code=code),
             body_text=code.join(text),
             body_html=code.join(html),
         )
 
-    def _render(self, name: str, recipient: str, subject: str, **context: object) -> Envelope:
-        text = self._env.get_template(f"emails/{name}.txt").render(**context)
-        html = self._env.get_template(f"emails/{name}.html").render(**context)
-        return Envelope(recipient=recipient, subject=subject, body_text=text, body_html=html)
-
-    def activation_code(self, recipient: str, code: str, pool_name: str, minutes: int) -> Envelope:
-        return self._with_code(
-            "activation_code",
-            recipient,
-            f"{code} is your {pool_name} verification code",
-            code,
-            pool_name,
-            minutes,
+    def _render(self, name: str, recipient: str, pool: PoolView, **values: str | int) -> Envelope:
+        theme = self.theme(pool)
+        words = {"pool": pool.name, **values}
+        link = str(values.get("link", ""))
+        context = {
+            "heading": self._say(name, "heading", theme, **words),
+            "intro": self._say(name, "intro", theme, **words),
+            "footer": self._say(name, "footer", theme, **words),
+            "code": values.get("code", ""),
+            "link": link,
+            **self._look(name, theme, words),
+        }
+        return Envelope(
+            recipient=recipient,
+            subject=self._say(name, "subject", theme, **words),
+            body_text=self._env.get_template("emails/layout.txt").render(**context),
+            body_html=self._env.get_template("emails/layout.html").render(**context),
         )
 
-    def already_registered(self, recipient: str, pool_name: str) -> Envelope:
+    @staticmethod
+    def _say(name: str, part: str, theme: Theme, **params: str | int) -> str:
+        return Msg(id=f"email.{name}.{part}", params=dict(params)).text(theme.copy)
+
+    def _look(self, name: str, theme: Theme, words: dict[str, str | int]) -> dict[str, Any]:
+        """The theme as the layout's inline styles need it."""
+        colors = theme.colors
+        filled = theme.button.style == "filled"
+        logo = logo_src(theme)
+        button_label = ""
+        if f"email.{name}.button" in CATALOG:
+            button_label = self._say(name, "button", theme, **words)
+        return {
+            "colors": colors,
+            "font": theme.font.family.strip(),
+            "radius": theme.radius,
+            "logo_text": theme.logo.text,
+            "logo_url": self._origin + logo if logo and self._origin else None,
+            "button": {
+                "label": button_label,
+                "background": colors.primary if filled else colors.surface,
+                "color": colors.primary_contrast if filled else colors.primary,
+                "radius": _BUTTON_RADIUS.get(theme.button.shape, theme.radius),
+            },
+        }
+
+    def activation_code(self, recipient: str, code: str, pool: PoolView, minutes: int) -> Envelope:
+        return self._with_code("activation_code", recipient, pool, code, minutes)
+
+    def already_registered(self, recipient: str, pool: PoolView) -> Envelope:
         # Sent instead of a code when the address already has an account, so the page
         # can look the same for new and known addresses.
-        return self._render(
-            "already_registered",
-            recipient,
-            f"Someone tried to sign up to {pool_name} with your address",
-            pool_name=pool_name,
-        )
+        return self._render("already_registered", recipient, pool)
 
     def invitation(
-        self, recipient: str, code: str, pool_name: str, link: str, hours: int
+        self, recipient: str, code: str, pool: PoolView, link: str, hours: int
     ) -> Envelope:
         # The code leads the subject like the activation code: mail apps show it, and
         # tests read it from there.
-        return self._render(
-            "invitation",
-            recipient,
-            f"{code} is your code to activate your {pool_name} account",
-            code=code,
-            pool_name=pool_name,
-            link=link,
-            hours=hours,
-        )
+        return self._render("invitation", recipient, pool, code=code, link=link, hours=hours)
 
-    def set_password(self, recipient: str, pool_name: str, link: str, hours: int) -> Envelope:
-        return self._render(
-            "set_password",
-            recipient,
-            f"Choose your password for {pool_name}",
-            pool_name=pool_name,
-            link=link,
-            hours=hours,
-        )
+    def set_password(self, recipient: str, pool: PoolView, link: str, hours: int) -> Envelope:
+        return self._render("set_password", recipient, pool, link=link, hours=hours)
 
     # Second factors and the account portal (flows/mfa.py, account/addresses.py). The code
     # leads the subject, like the activation code: mail apps show it, and tests read it.
-    def mfa_code(self, recipient: str, code: str, pool_name: str, minutes: int) -> Envelope:
-        return self._render(
-            "mfa_code",
-            recipient,
-            f"{code} is your {pool_name} sign-in code",
-            code=code,
-            pool_name=pool_name,
-            minutes=minutes,
-        )
+    def mfa_code(self, recipient: str, code: str, pool: PoolView, minutes: int) -> Envelope:
+        return self._render("mfa_code", recipient, pool, code=code, minutes=minutes)
 
-    def verify_address(self, recipient: str, code: str, pool_name: str, minutes: int) -> Envelope:
-        return self._render(
-            "verify_address",
-            recipient,
-            f"{code} is your code to add this address to {pool_name}",
-            code=code,
-            pool_name=pool_name,
-            minutes=minutes,
-        )
+    def verify_address(self, recipient: str, code: str, pool: PoolView, minutes: int) -> Envelope:
+        return self._render("verify_address", recipient, pool, code=code, minutes=minutes)
 
-    def address_in_use(self, recipient: str, pool_name: str) -> Envelope:
+    def address_in_use(self, recipient: str, pool: PoolView) -> Envelope:
         # Sent instead of a code when the address belongs to another account, so the page
         # looks the same whoever owns it.
-        return self._render(
-            "address_in_use",
-            recipient,
-            f"Someone tried to add your address to another {pool_name} account",
-            pool_name=pool_name,
-        )
+        return self._render("address_in_use", recipient, pool)
 
     # Password recovery (flows/recovery.py). The code leads the subject, like the others.
-    def recovery_code(self, recipient: str, code: str, pool_name: str, minutes: int) -> Envelope:
-        return self._render(
-            "recovery_code",
-            recipient,
-            f"{code} is your code to reset your {pool_name} password",
-            code=code,
-            pool_name=pool_name,
-            minutes=minutes,
-        )
+    def recovery_code(self, recipient: str, code: str, pool: PoolView, minutes: int) -> Envelope:
+        return self._render("recovery_code", recipient, pool, code=code, minutes=minutes)
 
-    def password_changed(self, recipient: str, pool_name: str) -> Envelope:
+    def password_changed(self, recipient: str, pool: PoolView) -> Envelope:
         # A security notice to the sign-in address: a change the owner did not make is
         # how they learn that someone else has their session or password.
-        return self._render(
-            "password_changed",
-            recipient,
-            f"Your {pool_name} password was changed",
-            pool_name=pool_name,
-        )
+        return self._render("password_changed", recipient, pool)

@@ -2,8 +2,11 @@
 
 Hashing is CPU-bound (~17 ms at OWASP parameters) and releases the GIL, so it runs in
 threads, never on the event loop: in the pool's own threads, one per slot (cores by
-default). When too many callers queue, the pool refuses at once (``Overloaded``)
-rather than letting every request wait longer.
+default). Who may hash is decided by the expected wait, before any expensive work
+(``admission.py``): past ``max_wait_seconds`` of queued hashing the pool refuses at once
+(``Overloaded``) with the refused person's real place in line as ``retry_after``, rather
+than letting every request wait longer. The seconds per hash are measured here, on
+this machine under its current load, not configured.
 
 While more hashes are queued, finished ones go back to the event loop a few at a time
 (``HAND_BACK``). Each hash sweeps 19 MiB through the CPU caches, so the event loop
@@ -19,10 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
+import math
 import queue
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol, TypeVar, TypeVarTuple, cast
@@ -31,13 +35,22 @@ import argon2
 from argon2.exceptions import VerificationError
 
 from widget_server.errors import Overloaded
+from widget_server.passwords.admission import TURN_AHEAD_SECONDS, Line, Seat, Turns, current_seat
 from widget_server.passwords.policy import HARD_CAP
+from widget_server.settings import cores
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
 #: Finished hashes handed back to the event loop together while more are queued.
 HAND_BACK = 4
+#: Seconds one hash takes in one thread until the pool has timed its own
+#: (``calibrate``): a slow host's figure (bench/README.md saw 16-54 ms), so that a pool
+#: that has not hashed yet admits too few rather than too many.
+FIRST_GUESS_SECONDS = 0.05
+#: Weight of each new timing in the running estimate (about the last 20 hashes count):
+#: it follows a host that slows down within seconds, and one slow hash moves it little.
+SMOOTHING = 0.05
 
 
 class PasswordHasher(Protocol):
@@ -103,33 +116,42 @@ class Argon2Hasher:
             return True
 
 
-def _default_slots() -> int:
-    return os.cpu_count() or 1
-
-
 class HashingPool:
     """Runs a ``PasswordHasher`` in worker threads, at most ``slots`` at a time.
 
-    At most ``max_waiting`` callers queue for a slot; beyond that ``Overloaded`` is
-    raised at once, so the server can answer 503 + Retry-After instead of queueing
-    without bound. Use from one event loop.
+    Admission is a bounded expected wait (``admission.py``): a caller is refused at once
+    with ``Overloaded(retry_after)`` when the hashes ahead of it would take longer than
+    ``max_wait_seconds`` at the measured rate, so the server can answer 503 +
+    Retry-After instead of queueing without bound. Requests ask for a ``Seat`` with
+    ``admit`` before any expensive work; other callers are admitted as they submit.
+    Use from one event loop.
+
+    ``clock`` times the hashes and the line of refused callers (injected by tests);
+    ``refuse_every`` refuses every Nth ``admit`` call, starting with the first, whatever
+    the queue (tests of the widget's waiting: ``Settings.hash_refuse_every``).
     """
 
     def __init__(
         self,
         hasher: PasswordHasher,
         slots: int | None = None,
-        max_waiting: int | None = None,
+        max_wait_seconds: float = 10.0,
         hand_back: int = HAND_BACK,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        refuse_every: int = 0,
     ) -> None:
         self.hasher = hasher
-        self.slots = slots if slots is not None else _default_slots()
-        # Default: ~32 hashes queued per core is about half a second of work at OWASP
-        # cost; past that a quick 503 serves the client better than a slow answer.
-        self.max_waiting = max_waiting if max_waiting is not None else 32 * self.slots
-        if self.slots < 1 or self.max_waiting < 0 or hand_back < 1:
-            raise ValueError("slots and hand_back must be >= 1 and max_waiting >= 0")
+        self.slots = slots if slots is not None else cores()
+        self.max_wait_seconds = max_wait_seconds
+        if self.slots < 1 or max_wait_seconds < 0 or hand_back < 1 or refuse_every < 0:
+            raise ValueError(
+                "slots and hand_back must be >= 1, max_wait_seconds and refuse_every >= 0"
+            )
         self.hand_back = hand_back
+        self._clock = clock
+        self._refuse_every = refuse_every
+        self._asked = 0  # admit calls, for refuse_every
         # Our own threads, not anyio's shared 40-thread pool: that one lets hashes starve
         # other thread work (file and DB calls) and oversubscribes the cores. A thread
         # that finishes a hash takes the next queued one at once, without waiting for
@@ -148,6 +170,93 @@ class HashingPool:
         self._dummy_hash: str | None = None
         # Finished jobs not yet handed back (see HAND_BACK), under ``_counts``.
         self._finished: list[_Done] = []
+        # Seconds a job keeps a thread (hash, and its ``then``), smoothed; under ``_counts``.
+        self._job_seconds = FIRST_GUESS_SECONDS
+        self._timed = False
+        # Event loop only: seats given and not yet taken by a hash or given back, the
+        # admitted waiting for their turn, and the refused told when to come back.
+        self._admitted = 0
+        self._turns = Turns()
+        self._line = Line()
+
+    @property
+    def seconds_per_hash(self) -> float:
+        """Seconds of this pool's time one more hash costs: one thread's time per job
+        (measured) shared by the slots."""
+        return self._job_seconds / self.slots
+
+    @property
+    def admitted(self) -> int:
+        """Seats given and not yet taken by a hash or given back."""
+        return self._admitted
+
+    def expected_wait(self) -> float:
+        """Seconds until a hash asked for now would be done: everything ahead of it
+        (queued, running, admitted) and itself, at the measured rate."""
+        return (self._outstanding + self._admitted + 1) * self.seconds_per_hash
+
+    def admit(self) -> Seat:
+        """A seat in the line, or ``Overloaded`` at once if the expected wait is past
+        ``max_wait_seconds``. Cheap: no lock, no await, a few arithmetic operations."""
+        if self._closed:
+            raise RuntimeError("the hashing pool is closed")
+        self._asked += 1
+        if self._refuse_every and self._asked % self._refuse_every == 1 % self._refuse_every:
+            raise self._refusal()
+        if self.expected_wait() > self.max_wait_seconds:
+            raise self._refusal()
+        self._admitted += 1
+        return Seat(self)
+
+    async def calibrate(self) -> None:
+        """Time this machine's hashes before the first caller comes: a burst at start-up
+        is then admitted by the measured rate, not ``FIRST_GUESS_SECONDS``. The second of
+        two hashes counts (the first pays for the thread and its memory arena); it is
+        kept as the dummy hash ``verify_dummy`` would make anyway."""
+        await self._run(self.hasher.hash, secrets.token_urlsafe(16))
+        with self._counts:
+            self._timed = False
+        self._dummy_hash = await self._run(self.hasher.hash, secrets.token_urlsafe(16))
+
+    def _refusal(self) -> Overloaded:
+        """``Overloaded`` with this caller's place in line: behind every hash in the pool
+        and everyone already told to come back, less half the bound, so they come back
+        while the queue still holds work and get in (see ``admission.py``)."""
+        now = self._clock()
+        ahead = self._outstanding + self._admitted + self._line.waiting(now) + 1
+        retry_after = max(1, math.ceil(ahead * self.seconds_per_hash - self.max_wait_seconds / 2))
+        self._line.book(now + retry_after)
+        return Overloaded(retry_after=retry_after)
+
+    async def _turn(self, seat: Seat) -> None:
+        if seat.turned or not self._holds(seat):
+            return
+        if not len(self._turns) and self._turns.in_turn < self._room():
+            self._turns.give(seat)
+            return
+        await self._turns.wait(seat)
+
+    def _room(self) -> int:
+        """How many admitted requests may be between their turn and their hash."""
+        ahead = max(
+            2 * self.slots * self.hand_back, math.ceil(TURN_AHEAD_SECONDS / self.seconds_per_hash)
+        )
+        return ahead - self._outstanding
+
+    def _holds(self, seat: Seat) -> bool:
+        return seat.pool is self and seat.held
+
+    def _take(self, seat: Seat) -> None:
+        """A hash of the admitted request is being queued: its place becomes that hash."""
+        if seat.held:
+            seat.held = False
+            self._admitted -= 1
+            self._turns.end(seat)
+
+    def _leave(self, seat: Seat) -> None:
+        """The request is done; a place no hash took goes back to the line."""
+        self._take(seat)
+        self._turns.grant(self._room())
 
     @property
     def running(self) -> int:
@@ -161,6 +270,7 @@ class HashingPool:
     def close(self) -> None:
         """Drop queued work and let the threads end after their current hash."""
         self._closed = True
+        self._turns.cancel_all()
         while True:
             try:
                 job = self._queue.get_nowait()
@@ -220,14 +330,19 @@ class HashingPool:
     async def _submit(self, work: Callable[[], Any], then: Callable[[Any], Any] | None) -> Any:
         """Run ``work`` in a thread, then ``then`` on its result (see ``_hand_back``).
 
+        A caller without a seat is admitted here by the same rule as ``admit``.
         Admission is checked and counted with no await in between. "Outstanding" spans
         queued and running and only ends when the thread is done or the queued call was
         dropped, so a cancelled caller whose hash still runs keeps its slot: the count
         always matches the threads actually using a core."""
         if self._closed:
             raise RuntimeError("the hashing pool is closed")
-        if self._outstanding >= self.slots + self.max_waiting:
-            raise Overloaded(retry_after=1)
+        seat = current_seat()
+        if seat is not None and seat.pool is self:
+            # Admitted before its work began: never refused midway (a login's rehash).
+            self._take(seat)
+        elif self.expected_wait() > self.max_wait_seconds:
+            raise self._refusal()
         loop = asyncio.get_running_loop()
         job = _Job(work, then, loop.create_future(), loop)
         with self._counts:
@@ -262,6 +377,7 @@ class HashingPool:
             if dropped:
                 self._hand_back(None)  # what was held for this job must not wait on
                 continue
+            started = self._clock()
             try:
                 result, error = job.work(), None
             except BaseException as exc:  # handed to the caller, whatever it is
@@ -270,9 +386,34 @@ class HashingPool:
                 with self._counts:
                     self._running -= 1
                     self._outstanding -= 1
+            job.seconds = self._clock() - started
+            if job.then is None or error is not None:
+                self._time(job.seconds)  # else timed with its ``then`` (``_then``)
             self._hand_back((job, result, error))
             del job, result, error
         self._hand_back(None, closing=True)
+
+    def _time(self, seconds: float) -> None:
+        """One job's time in a thread: its hash and its ``then`` (a write keeps the
+        thread from the next hash too). Recorded before the caller gets the result."""
+        with self._counts:
+            if self._timed:
+                self._job_seconds += SMOOTHING * (seconds - self._job_seconds)
+            else:
+                self._job_seconds, self._timed = max(seconds, 1e-6), True
+
+    def _then(self, done: _Done) -> _Done:
+        """``done`` after its job's ``then`` (if any) has run on the result."""
+        job, result, error = done
+        if job.then is None or error is not None:
+            return done
+        started = self._clock()
+        try:
+            done = job, job.then(result), None
+        except BaseException as exc:  # handed to the caller, whatever it is
+            done = job, None, exc
+        self._time(job.seconds + self._clock() - started)
+        return done
 
     def _hand_back(self, done: _Done | None, closing: bool = False) -> None:
         """Give finished jobs to their event loops, a batch in one wake-up each; hold
@@ -288,15 +429,22 @@ class HashingPool:
                 return
             batch, self._finished = self._finished, []
         by_loop: dict[asyncio.AbstractEventLoop, list[_Done]] = {}
-        for item in map(_then, batch):
+        for item in map(self._then, batch):
             by_loop.setdefault(item[0].loop, []).append(item)
         for loop, items in by_loop.items():
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-                loop.call_soon_threadsafe(_settle_all, items)
+                loop.call_soon_threadsafe(self._deliver, items)
+
+    def _deliver(self, batch: list[_Done]) -> None:
+        """On the event loop: settle the batch's callers; the hashes they leave let the
+        next admitted requests take their turn."""
+        for job, result, error in batch:
+            _settle(job.future, result, error)
+        self._turns.grant(self._room())
 
 
 class _Job:
-    __slots__ = ("dropped", "future", "loop", "started", "then", "work")
+    __slots__ = ("dropped", "future", "loop", "seconds", "started", "then", "work")
 
     def __init__(
         self,
@@ -307,6 +455,7 @@ class _Job:
     ) -> None:
         self.work, self.then, self.future, self.loop = work, then, future, loop
         self.started = self.dropped = False
+        self.seconds = 0.0  # its hash's time in a thread
 
     def drop(self, counts: threading.Lock) -> bool:
         """Mark the job as not to run; False if a thread has started it already."""
@@ -321,11 +470,6 @@ class _Job:
 _Done = tuple[_Job, Any, BaseException | None]
 
 
-def _settle_all(batch: list[_Done]) -> None:
-    for job, result, error in batch:
-        _settle(job.future, result, error)
-
-
 def _settle(future: asyncio.Future[T], result: T | None, error: BaseException | None) -> None:
     if future.done():  # the caller was cancelled meanwhile
         return
@@ -333,14 +477,3 @@ def _settle(future: asyncio.Future[T], result: T | None, error: BaseException | 
         future.set_exception(error)
     else:
         future.set_result(cast(T, result))
-
-
-def _then(done: _Done) -> _Done:
-    """``done`` after its job's ``then`` (if any) has run on the result."""
-    job, result, error = done
-    if job.then is None or error is not None:
-        return done
-    try:
-        return job, job.then(result), None
-    except BaseException as exc:  # handed to the caller, whatever it is
-        return job, None, exc

@@ -77,7 +77,7 @@ async def issue_invitation_code(
     )
     hours = max(1, math.ceil((expires - now).total_seconds() / 3600))
     link = activation_link(settings, pool.id, flow_id)
-    envelope = services.composer.invitation(address, code, pool.name, link, hours)
+    envelope = services.composer.invitation(address, code, pool, link, hours)
     await enqueue_email(session, services.clock, envelope, settings.mail_per_address_per_hour)
 
 
@@ -97,7 +97,7 @@ async def send_set_password_link(
     )
     link = set_password_link(settings, pool.id, flow_id, token)
     hours = settings.invitation_ttl_seconds // 3600
-    envelope = services.composer.set_password(address, pool.name, link, max(hours, 1))
+    envelope = services.composer.set_password(address, pool, link, max(hours, 1))
     await enqueue_email(session, services.clock, envelope, settings.mail_per_address_per_hour)
     return flow_id
 

@@ -29,13 +29,14 @@ from widget_server.pools import PoolDirectory
 from widget_server.services import Services
 from widget_server.settings import Settings
 from widget_server.sms import SmsProvider, provider_from_settings
-from widget_server.web import account, api, assets, dev, oauth, ops, portal, widget
+from widget_server.web import account, api, assets, dev, developers, oauth, ops, portal, widget
 from widget_server.web.api.openapi import openapi_config
 from widget_server.web.shared.context import WebContext
 from widget_server.web.shared.proxy import ForwardedClientMiddleware
 from widget_server.web.shared.render import Renderer, make_environment
 from widget_server.web.shared.security import SecurityHeadersMiddleware
 from widget_server.web.shared.static import StaticFiles
+from widget_server.webhooks.worker import WebhookWorker
 
 
 def create_app(
@@ -65,6 +66,7 @@ def create_app(
         sms=sms or provider_from_settings(settings),
         lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
+    webhooks = WebhookWorker(db, clock, settings)
     services = Services(
         settings=settings,
         db=db,
@@ -72,11 +74,13 @@ def create_app(
         hashing=HashingPool(
             hasher or Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib),
             slots=settings.effective_hash_slots,
-            max_waiting=settings.hash_max_waiting,
+            max_wait_seconds=settings.hash_max_wait_seconds,
+            refuse_every=settings.hash_refuse_every,
         ),
         pools=PoolDirectory(db, feed),
-        composer=Composer(env),
+        composer=Composer(env, settings.public_url),
         notify_outbox=worker.wake,
+        notify_webhooks=webhooks.wake,
         changes=feed,
     )
 
@@ -95,9 +99,14 @@ def create_app(
             await ensure_builtin_schemas(session, clock.now())
         load_common_passwords()  # the first registration should not pay for it
         await feed.start()
+        # Admission goes by this machine's measured hash time; take it before the first
+        # burst can arrive (two hashes, ~40 ms at the defaults).
+        await services.hashing.calibrate()
         worker.start()
+        webhooks.start()
 
     async def shutdown() -> None:
+        await webhooks.stop()
         await worker.stop()
         await feed.close()
         services.hashing.close()
@@ -110,6 +119,7 @@ def create_app(
             account.router(),
             oauth.router(),
             portal.router(),
+            developers.router(),
             api.router(),
             dev.router(),
             ops.router(),
@@ -120,6 +130,7 @@ def create_app(
                 "web": WebContext(services, Renderer(env)),
                 "static_files": static,
                 "outbox": worker,
+                "webhooks": webhooks,
                 "admin_login_throttle": portal_throttle,
                 "oidc_keys": KeyRing(services, feed),
                 "login_throttle": login_throttle,

@@ -25,8 +25,9 @@ from widget_server.errors import Conflict, Forbidden, InvalidInput
 from widget_server.messages import Msg, msg
 from widget_server.oidc.scopes import SCOPES
 from widget_server.oidc.tokens import issuer
-from widget_server.web.portal.forms import Errors, by_field, convert, lines, text
-from widget_server.web.portal.frame import BASE, AnyRequest, Portal, form_of, signed_in
+from widget_server.web.portal.frame import BASE, Portal, form_of, signed_in
+from widget_server.web.shared.console import AnyRequest
+from widget_server.web.shared.forms import Errors, app_form, blank_app, by_field, convert
 
 AppId = Annotated[str, PathParameter(max_length=64)]
 #: Scopes an operator grants an app (``openid`` is implied).
@@ -38,18 +39,6 @@ async def _operator(request: AnyRequest) -> Portal:
     if not portal.is_tenant_admin:
         raise Forbidden("apps.read")
     return portal
-
-
-def _blank() -> dict[str, Any]:
-    return {
-        "name": "",
-        "id": "",
-        "kind": "confidential",
-        "pool_ids": [],
-        "redirect_uris": "",
-        "allowed_origins": "",
-        "scopes": ["email"],
-    }
 
 
 async def _apps_page(
@@ -80,31 +69,14 @@ async def _apps_page(
 @get(BASE + "/apps")
 async def apps_page(request: AnyRequest) -> Any:
     portal = await _operator(request)
-    return await _apps_page(portal, _blank())
+    return await _apps_page(portal, blank_app())
 
 
 @post(BASE + "/apps", status_code=200)
 async def create_app_submit(request: AnyRequest) -> Any:
     portal = await _operator(request)
     form = await form_of(portal)
-    values = {
-        "name": text(form, "name"),
-        "id": text(form, "id"),
-        "kind": text(form, "kind"),
-        "pool_ids": [p for p in form.get("pool_ids", []) if p],
-        "redirect_uris": text(form, "redirect_uris"),
-        "allowed_origins": text(form, "allowed_origins"),
-        "scopes": [s for s in form.get("scopes", []) if s],
-    }
-    data = {
-        "name": values["name"],
-        "id": values["id"] or None,
-        "kind": values["kind"],
-        "pool_ids": values["pool_ids"],
-        "redirect_uris": lines(form, "redirect_uris"),
-        "allowed_origins": lines(form, "allowed_origins"),
-        "scopes": values["scopes"],
-    }
+    values, data = app_form(form)
     errors: Errors = {}
     try:
         created = await create_app(portal.services, portal.actor, convert(data, NewApp, errors))
@@ -113,7 +85,7 @@ async def create_app_submit(request: AnyRequest) -> Any:
         return await _apps_page(portal, values, fields, alerts, status=422)
     alerts = (msg("admin.saved", "info"),)
     secret = (created.app, created.client_secret) if created.client_secret else None
-    return await _apps_page(portal, _blank(), alerts=alerts, secret=secret)
+    return await _apps_page(portal, blank_app(), alerts=alerts, secret=secret)
 
 
 @post(BASE + "/apps/{app_id:str}/rotate-secret", status_code=200)
@@ -123,9 +95,9 @@ async def rotate_secret_submit(request: AnyRequest, app_id: AppId) -> Any:
     try:
         rotated = await rotate_secret(portal.services, portal.actor, app_id)
     except Conflict as exc:
-        return await _apps_page(portal, _blank(), alerts=(exc.message,), status=409)
+        return await _apps_page(portal, blank_app(), alerts=(exc.message,), status=409)
     assert rotated.client_secret is not None  # confidential apps only
-    return await _apps_page(portal, _blank(), secret=(rotated.app, rotated.client_secret))
+    return await _apps_page(portal, blank_app(), secret=(rotated.app, rotated.client_secret))
 
 
 @post(BASE + "/apps/{app_id:str}/revoke", status_code=200)
@@ -133,7 +105,7 @@ async def revoke_app_submit(request: AnyRequest, app_id: AppId) -> Any:
     portal = await _operator(request)
     await form_of(portal)
     await revoke_app(portal.services, portal.actor, app_id)
-    return await _apps_page(portal, _blank(), alerts=(msg("admin.admin_revoked", "info"),))
+    return await _apps_page(portal, blank_app(), alerts=(msg("admin.admin_revoked", "info"),))
 
 
 HANDLERS = [apps_page, create_app_submit, rotate_secret_submit, revoke_app_submit]

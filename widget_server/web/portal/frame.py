@@ -15,19 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
-from litestar import Request, Response
+from litestar import Response
 from litestar.datastructures import Cookie
-from litestar.enums import MediaType
-from litestar.response import Redirect
 
 from widget_server.admin.access import PERMISSIONS, Action, Actor
 from widget_server.admin.pools import list_pools
 from widget_server.admin.portal_auth import (
     PortalSession,
     PortalThrottle,
-    csrf_matches,
     principal_for_session,
 )
 from widget_server.errors import (
@@ -37,21 +33,21 @@ from widget_server.errors import (
 )
 from widget_server.messages import Msg, msg
 from widget_server.services import Services
+from widget_server.web.shared import console
+from widget_server.web.shared.console import (
+    AnyRequest,
+    Form,
+    checked_form,
+    html,
+    is_htmx,
+    see_other,
+)
 from widget_server.web.shared.context import WebContext, web_context
 from widget_server.web.shared.errors import explain
-from widget_server.web.shared.request_io import client_ip, form_fields
-from widget_server.web.shared.security import frame_ancestors
+from widget_server.web.shared.request_io import client_ip
 
 COOKIE = "ws_admin"
 BASE = "/admin"
-Form = Mapping[str, Sequence[str]]
-AnyRequest = Request[Any, Any, Any]
-
-
-def is_htmx(request: AnyRequest) -> bool:
-    # A history restore (back button after hx-push-url) needs the whole page.
-    headers = request.headers
-    return headers.get("hx-request") == "true" and "hx-history-restore-request" not in headers
 
 
 def throttle_of(request: AnyRequest) -> PortalThrottle:
@@ -108,6 +104,7 @@ class Portal:
             "path": self.request.url.path,
             "nav_pools": self.nav_pools,
             "flash": _flash(self.request),
+            "base": BASE,
         }
 
 
@@ -141,41 +138,8 @@ def _flash(request: AnyRequest) -> Msg | None:
     return msg(done, "info") if done in FLASHES else None
 
 
-def html(body: str, status: int = 200, headers: Mapping[str, str] | None = None) -> Response[str]:
-    return Response(
-        body,
-        status_code=status,
-        media_type=MediaType.HTML,
-        headers={
-            "content-security-policy": frame_ancestors(()),
-            "vary": "HX-Request",
-            "cache-control": "no-store",
-            **(headers or {}),
-        },
-    )
-
-
-def see_other(location: str, *, cookies: Sequence[Cookie] = ()) -> Response[Any]:
-    return Redirect(
-        location,
-        status_code=303,
-        cookies=list(cookies),
-        headers={"vary": "HX-Request", "cache-control": "no-store"},
-    )
-
-
 def session_cookie(value: str, *, max_age: int | None) -> Cookie:
-    # HttpOnly: scripts never see it. Strict: no cross-site request carries it. Path: it is
-    # not sent to the widget or the API.
-    return Cookie(
-        key=COOKIE,
-        value=value,
-        path=BASE,
-        httponly=True,
-        secure=True,
-        samesite="strict",
-        max_age=max_age,
-    )
+    return console.session_cookie(COOKIE, BASE, value, max_age=max_age)
 
 
 class NavPool(NamedTuple):
@@ -195,33 +159,9 @@ async def signed_in(request: AnyRequest) -> Portal:
     return portal
 
 
-def same_origin_post(request: AnyRequest) -> bool:
-    """Refuse posts a browser says came from another site (defence beside the token)."""
-    if request.headers.get("sec-fetch-site") in {"cross-site", "same-site"}:
-        return False
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin is None
-    return urlsplit(origin).netloc == request.headers.get("host", "")
-
-
 async def form_of(portal: Portal) -> Form:
     """The posted form, after the CSRF checks; raises ``CsrfMismatch``."""
-    request = portal.request
-    raw = await form_fields(request)
-    tokens = raw.pop("csrf_token", [])
-    if (
-        not same_origin_post(request)
-        or len(tokens) != 1
-        or not csrf_matches(portal.session, tokens[0])
-    ):
-        raise CsrfMismatch()
-    return raw
-
-
-def one(form: Form, name: str, default: str = "") -> str:
-    values = form.get(name) or ()
-    return values[0] if values else default
+    return await checked_form(portal.request, portal.session)
 
 
 # --- Errors -------------------------------------------------------------------------------

@@ -18,15 +18,12 @@ from widget_server.messages import Msg, msg
 from widget_server.web.portal.frame import (
     BASE,
     COOKIE,
-    AnyRequest,
     form_of,
-    html,
-    same_origin_post,
-    see_other,
     session_cookie,
     signed_in,
     throttle_of,
 )
+from widget_server.web.shared.console import AnyRequest, html, same_origin_post, see_other
 from widget_server.web.shared.context import web_context
 from widget_server.web.shared.request_io import client_ip, first, form_fields
 

@@ -16,7 +16,8 @@ CodeInvalid            422     under the code field (attempts left)
 CodeExpired            410     under the code field
 CodeExhausted          429     under the code field
 ResendTooSoon          429     above the form + ``Retry-After``
-Overloaded             503     above the form + ``Retry-After``
+Overloaded             503     above the form + ``Retry-After`` (the widget's
+                               registration and login: ``widget/busy.py``)
 RegistrationClosed     403     a closed notice, no form
 PoolNotFound           404     a plain not-found page
 LoginFailed            400     above the login form

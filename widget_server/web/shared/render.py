@@ -137,13 +137,25 @@ class Renderer:
             # Split once at the placeholders: text at even indexes, slot names at odd
             # ones. A request then joins the parts instead of scanning the whole page.
             parts = self._pages[key] = tuple(_SLOTS.split(html))
-        # A substituted value (an address may contain "__ws_x__") is never read as a
-        # placeholder; each value is HTML-escaped, as the template would have.
         known = {name: str(escape(v)) for name, v in ids._asdict().items() if v}
         known |= {name: str(escape(v)) for name, v in values.items()}
-        return "".join(
-            known.get(part, slot(part)) if i % 2 else part for i, part in enumerate(parts)
-        )
+        return _fill(parts, known)
+
+    def cached(self, key: tuple[object, ...], build: Callable[[], str], **values: str) -> str:
+        """Markup that is the same for every request but ``values`` (the busy notice
+        and its seconds): ``build`` renders it once per ``key``, with ``slot(name)``
+        wherever a value goes; a request only joins the parts with its values."""
+        parts = self._pages.get(key)
+        if parts is None:
+            parts = self._pages[key] = tuple(_SLOTS.split(build()))
+        return _fill(parts, {name: str(escape(v)) for name, v in values.items()})
+
+
+def _fill(parts: tuple[str, ...], known: Mapping[str, str]) -> str:
+    """``parts`` (text at even indexes, slot names at odd ones) joined with the values.
+    A substituted value (an address may contain "__ws_x__") is never read as a
+    placeholder; each value is HTML-escaped, as the template would have."""
+    return "".join(known.get(part, slot(part)) if i % 2 else part for i, part in enumerate(parts))
 
 
 def step_view(

@@ -16,7 +16,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP_BASE = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
-    "connect-src 'self'; form-action 'self'; base-uri 'none'"
+    "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'"
 )
 STATIC_HEADERS = (
     (b"x-content-type-options", b"nosniff"),

@@ -4,6 +4,9 @@ One URL per action, like registration: an HTMX request gets the card as a fragme
 plain form post a 303 (to the flow's page, or to where an authorization request goes on),
 errors the form again with the reason. The session cookie is set on the response that
 ends the login, whatever its shape.
+
+A login hashes (a verify, or the dummy one), so its POST takes a place in the hashing
+line before anything else, as a registration's does (``busy.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from widget_server.errors import (
     CsrfMismatch,
     FlowStateError,
     InvalidInput,
+    Overloaded,
     UnknownApp,
     WidgetError,
 )
@@ -43,6 +47,7 @@ from widget_server.web.shared.request_io import (
 )
 from widget_server.web.shared.responses import html
 from widget_server.web.shared.security import normalise_origin, origin_of_url
+from widget_server.web.widget import busy
 from widget_server.web.widget.errors import RESTART
 from widget_server.web.widget.login_views import Done, login_path, render_login, render_signed_out
 
@@ -91,7 +96,8 @@ async def show_login(
         if live is not None:
             # Signed in already (this browser, this partner site): say so, offer to sign
             # out, and tell the embedding page (an app's page gets a code, as after a login).
-            flow = login.signed_in(flow, live)
+            identifier = await login.sign_in_address(ctx.services, live.user_id)
+            flow = login.signed_in(flow, live, identifier)
             code = await login.code_for_live_session(ctx.services, flow, live)
             done = Done(session_id=live.id, code=code)
             return render_login(
@@ -139,10 +145,69 @@ async def _show_done(
 @post(PATH, status_code=200)
 async def submit_login(request: Request[Any, Any, Any], pool: CurrentPool) -> Response[str]:
     ctx = web_context(request)
-    fragment, top_level = is_htmx(request), is_top_level(request)
     raw = await form_fields(request)
+    if not any(raw.get("password", ())):
+        return await _log_in(ctx, request, pool, raw)  # refused as incomplete, no hash
+    try:
+        seat = ctx.services.hashing.admit()
+    except Overloaded as exc:
+        if is_htmx(request):
+            return busy.busy_notice(ctx, pool, "login", exc.retry_after)
+        return await _busy_page(ctx, request, pool, raw, exc.retry_after)
+    with seat:
+        await seat.turn()
+        return await _log_in(ctx, request, pool, raw)
+
+
+def _typed(raw: dict[str, list[str]]) -> dict[str, str]:
+    """What a page shown again may hold of a post: the identifier, never the password."""
     typed = raw.get("identifier", [""])
-    values = {"identifier": typed[0][:320] if len(typed) == 1 else ""}
+    return {"identifier": typed[0][:320] if len(typed) == 1 else ""}
+
+
+async def _busy_page(
+    ctx: WebContext,
+    request: Request[Any, Any, Any],
+    pool: PoolView,
+    raw: dict[str, list[str]],
+    retry_after: int,
+) -> Response[str]:
+    """The refusal without JavaScript: the form again with the identifier and when to
+    send it, or a fresh form if the post named no valid flow."""
+    top_level = is_top_level(request)
+    alerts = (busy.later("login", retry_after),)
+    try:
+        submitted: LoginPost = decode_form(raw, LoginPost)
+        flow = await login.load(
+            ctx.services, pool, submitted.flow_id, submitted.csrf_token, submitted.flow_ticket
+        )
+        app = await login.app_for(ctx.services, pool, flow.app_id)
+    except WidgetError:
+        flow, app = login.start(ctx.services, pool, None, None), None
+    if flow.state != "form":  # a finished or MFA flow: its own page says what is next
+        flow = login.start(ctx.services, pool, flow.parent_origin, app)
+    return render_login(
+        ctx,
+        pool,
+        flow,
+        app=app,
+        fragment=False,
+        top_level=top_level,
+        values=_typed(raw),
+        alerts=alerts,
+        status=503,
+        headers=busy.retry_headers(retry_after),
+    )
+
+
+async def _log_in(
+    ctx: WebContext,
+    request: Request[Any, Any, Any],
+    pool: PoolView,
+    raw: dict[str, list[str]],
+) -> Response[str]:
+    fragment, top_level = is_htmx(request), is_top_level(request)
+    values = _typed(raw)
     flow: Flow | None = None
     app: login.LoginApp | None = None
     try:

@@ -19,6 +19,7 @@ from widget_server.flows.registration import csrf_token
 from widget_server.forms import FormNode
 from widget_server.messages import Msg
 from widget_server.models import Flow
+from widget_server.phones import masked
 from widget_server.pools import PoolView
 from widget_server.themes import Theme
 from widget_server.web.shared.context import WebContext
@@ -227,10 +228,18 @@ def _state_view(
             "switch_url": login_path(pool) + switch,
             "logout_action": f"/embed/{pool.id}/logout",
             "logout_csrf": logout_csrf(ctx.services, done.session_id) if done else None,
+            "signed_in_as": shown_identifier(flow.data.get("identifier")),
         }
     if flow.state == "mfa":
         return mfa_view(ctx.services, pool, flow, values, errors)
     return {"state": flow.state}
+
+
+def shown_identifier(identifier: str | None) -> str | None:
+    """A phone number masked (``+49 ••• ••56``), as the code step shows it; an email whole."""
+    if not identifier or "@" in identifier:
+        return identifier
+    return masked(identifier)
 
 
 class LoggedOutEvent(msgspec.Struct, frozen=True, kw_only=True):

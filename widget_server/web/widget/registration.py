@@ -2,6 +2,10 @@
 
 One URL per action; an HTMX request gets the card as a fragment, a plain form post a
 303 to the flow's page (so reload and back never re-submit), errors a full page.
+
+A post that will hash a password first takes a place in the hashing line, before it is
+decoded, validated or rendered; refused, it gets the cheap answer of ``busy.py``, and
+admitted, it waits for its turn (``passwords/admission.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.response import Redirect
 
-from widget_server.errors import InvalidInput, WidgetError
+from widget_server.errors import InvalidInput, Overloaded, WidgetError
 from widget_server.flows import registration
 from widget_server.flows.inputs import (
     CodeSubmit,
@@ -20,6 +24,7 @@ from widget_server.flows.inputs import (
     StepSubmit,
     Submission,
     decode_submission,
+    hashes_password,
 )
 from widget_server.forms import identifier_field
 from widget_server.models import Flow
@@ -30,6 +35,7 @@ from widget_server.web.shared.params import CurrentPool, FlowParam, OriginParam
 from widget_server.web.shared.request_io import first, form_fields, header, is_htmx, is_top_level
 from widget_server.web.shared.responses import html
 from widget_server.web.shared.security import normalise_origin, origin_of_url
+from widget_server.web.widget import busy
 from widget_server.web.widget.errors import flow_error_response
 from widget_server.web.widget.registration_views import base_path, render_flow
 
@@ -100,9 +106,29 @@ async def password_check(request: Request[Any, Any, Any], pool: CurrentPool) -> 
 
 async def _handle(request: Request[Any, Any, Any], pool: PoolView, action: str) -> Response[str]:
     ctx = web_context(request)
-    fragment, top_level = is_htmx(request), is_top_level(request)
     raw = await form_fields(request)
-    values = {k: v[0] for k, v in raw.items() if len(v) == 1 and k not in {"password"}}
+    if not hashes_password(raw, action):
+        return await _answer(ctx, request, pool, action, raw)
+    try:
+        seat = ctx.services.hashing.admit()
+    except Overloaded as exc:
+        if is_htmx(request):
+            return busy.busy_notice(ctx, pool, "registration", exc.retry_after)
+        return await _busy_page(ctx, request, pool, raw, exc.retry_after)
+    with seat:
+        await seat.turn()
+        return await _answer(ctx, request, pool, action, raw)
+
+
+async def _answer(
+    ctx: WebContext,
+    request: Request[Any, Any, Any],
+    pool: PoolView,
+    action: str,
+    raw: dict[str, list[str]],
+) -> Response[str]:
+    fragment, top_level = is_htmx(request), is_top_level(request)
+    values = _kept(raw)
     flow: Flow | None = None
     try:
         submission = decode_submission(raw, action)
@@ -127,6 +153,43 @@ async def _handle(request: Request[Any, Any, Any], pool: PoolView, action: str) 
     if fragment:
         return render_flow(ctx, pool, flow, fragment=True)
     return Redirect(f"{base_path(pool)}?flow={flow.id}", status_code=303)
+
+
+def _kept(raw: dict[str, list[str]]) -> dict[str, object]:
+    """What a page shown again may hold of a post: never the password."""
+    return {k: v[0] for k, v in raw.items() if len(v) == 1 and k != "password"}
+
+
+async def _busy_page(
+    ctx: WebContext,
+    request: Request[Any, Any, Any],
+    pool: PoolView,
+    raw: dict[str, list[str]],
+    retry_after: int,
+) -> Response[str]:
+    """The refusal without JavaScript: the step again with what was typed (never the
+    password) and when to send it, or a fresh form if the post named no valid flow."""
+    top_level = is_top_level(request)
+    flow = await _flow_for_malformed(ctx, pool, raw)
+    values: dict[str, object] | None = _kept(raw)
+    if flow is None:
+        try:
+            flow, values = await registration.start(ctx.services, pool, None), None
+        except WidgetError as exc:  # sign-up closed meanwhile: say that instead
+            return await flow_error_response(
+                ctx, pool, exc, flow=None, fragment=False, top_level=top_level
+            )
+    return render_flow(
+        ctx,
+        pool,
+        flow,
+        fragment=False,
+        top_level=top_level,
+        values=values if flow.state == "form" else None,
+        alerts=(busy.later("registration", retry_after),),
+        status=503,
+        headers=busy.retry_headers(retry_after),
+    )
 
 
 async def _dispatch(ctx: WebContext, pool: PoolView, flow: Flow, submission: Submission) -> Flow:

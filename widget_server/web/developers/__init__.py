@@ -1,0 +1,20 @@
+"""The developer portal (``/developers``): partner developers sign in, see their pools and
+apps, register apps, generate embed snippets from the live configuration, and read the
+contract (events, claims, error ids, webhook payloads)."""
+
+from __future__ import annotations
+
+from litestar import Router
+
+from widget_server.errors import WidgetError
+from widget_server.web.developers import pages
+from widget_server.web.developers.frame import error_page
+
+
+def router() -> Router:
+    return Router(
+        path="/",
+        route_handlers=pages.HANDLERS,
+        include_in_schema=False,
+        exception_handlers={WidgetError: error_page},
+    )
