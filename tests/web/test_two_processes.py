@@ -18,11 +18,14 @@ from sqlalchemy import text
 
 from tests.admin.keys import AdminClient, insert_key
 from tests.auth.people import make_user
+from tests.branding.conftest import actor
 from tests.conftest import PARTNER, Harness, rows
 from tests.two_apps import listening, two_apps
 from tests.web.login_client import LoginClient
 from tests.web.portal_client import OPERATOR, seed_admins
 from widget_server import pools
+from widget_server.branding import catalogue, publishing
+from widget_server.branding.catalogue import DraftEdit
 from widget_server.changes import PostgresFeed
 from widget_server.mail.outbox import enqueue_email
 from widget_server.mail.senders import Envelope
@@ -84,6 +87,26 @@ async def test_pool_changes_on_one_process_apply_on_the_other_at_once() -> None:
         # A pool closed to sign-ups.
         await patch(operator, {"self_registration": False})
         await eventually(lambda: _status_is(b_form, 403))
+
+
+async def test_a_theme_published_through_one_process_shows_on_the_other_at_once() -> None:
+    async with two_apps() as (a, b):
+
+        async def b_theme() -> str:
+            return (await b.client.get("/embed/partner-1/theme.css")).text
+
+        before = await b_theme()  # the demo's "ACME Partners" theme, cached on B
+        assert "#b42318" in before
+        designer = actor("brand_designer", name="Bea Brand")
+        theme = await catalogue.get_theme(a.web.services, designer, "acme-partners")
+        tokens = {**theme.draft, "colors": {**theme.draft["colors"], "primary": "#0b6e4f"}}
+        await catalogue.save_draft(
+            a.web.services, designer, "acme-partners", DraftEdit(tokens=tokens)
+        )
+        assert await b_theme() == before  # a draft is not live anywhere
+        await publishing.publish_theme(a.web.services, designer, "acme-partners")
+        await eventually(lambda: _changed(b_theme, before))
+        assert "#0b6e4f" in await b_theme()
 
 
 async def patch(operator: AdminClient, body: dict[str, object]) -> None:
