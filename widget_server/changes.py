@@ -17,8 +17,9 @@ that (re)connects reports ``None`` ("anything may have changed") and every cache
 everything. The caches expire on their own as well (pool snapshots after 5 s), as the
 backstop should the listener be down for longer.
 
-SQLite is one machine and, with its in-process write lock, one server process: there is
-nothing to tell (``LocalFeed``). The listener needs a session of its own: behind
+On SQLite there is no feed (``LocalFeed``): it is one machine, and mostly one process.
+The workers of ``serve --workers N`` on SQLite see another worker's change when their
+copy expires (5 s for pools; signing keys are published ahead for longer than their 60 s). The listener needs a session of its own: behind
 PgBouncer in transaction mode, point ``WIDGET_DATABASE_URL`` at PostgreSQL directly or
 rely on the 5 s expiry.
 """
