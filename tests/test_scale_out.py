@@ -57,8 +57,8 @@ async def test_a_burst_survives_a_killed_process(tmp_path: Path) -> None:
     settings = {
         # One hash slot each: three processes share the two cores of these machines.
         "WIDGET_HASH_SLOTS": "1",
-        # At most about a second of queued hashing per process (admission by expected wait).
-        "WIDGET_HASH_MAX_WAIT_SECONDS": "1",
+        # A short line, so that the burst is refused in part and clients wait their turn.
+        "WIDGET_HASH_MAX_WAIT_SECONDS": "2",
         # What the killed process had claimed from the outbox goes out 5 s later.
         "WIDGET_OUTBOX_LEASE_SECONDS": "5",
         "WIDGET_OUTBOX_POLL_SECONDS": "0.5",

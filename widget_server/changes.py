@@ -17,10 +17,13 @@ that (re)connects reports ``None`` ("anything may have changed") and every cache
 everything. The caches expire on their own as well (pool snapshots after 5 s), as the
 backstop should the listener be down for longer.
 
-SQLite is one machine and, with its in-process write lock, one server process: there is
-nothing to tell (``LocalFeed``). The listener needs a session of its own: behind
-PgBouncer in transaction mode, point ``WIDGET_DATABASE_URL`` at PostgreSQL directly or
-rely on the 5 s expiry.
+On SQLite there is no feed (``LocalFeed``): it is one machine, and mostly one process.
+The workers of ``serve --workers N`` on SQLite see another worker's change when their
+copy expires (5 s for pools; signing keys are published ahead for longer than their
+60 s).
+
+The listener needs a session of its own: behind PgBouncer in transaction mode, point
+``WIDGET_DATABASE_URL`` at PostgreSQL directly or rely on the 5 s expiry.
 """
 
 from __future__ import annotations
@@ -92,7 +95,9 @@ class PostgresFeed:
         self._handlers: list[ChangeHandler] = []
         self._sending: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
+        #: Set while the listener is connected; how many times it has connected so far.
         self.connected = asyncio.Event()
+        self.connects = 0
 
     def subscribe(self, handler: ChangeHandler) -> None:
         self._handlers.append(handler)
@@ -172,6 +177,7 @@ class PostgresFeed:
         await connection.add_listener(CHANNEL, self._received)
         # Whatever was published while nobody listened is lost: assume everything changed.
         self._tell(None)
+        self.connects += 1
         self.connected.set()
         while not lost.is_set():
             with contextlib.suppress(TimeoutError):

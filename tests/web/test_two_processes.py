@@ -14,19 +14,22 @@ import re
 from collections.abc import Awaitable, Callable
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from tests.admin.keys import AdminClient, insert_key
 from tests.auth.people import make_user
+from tests.branding.conftest import actor
 from tests.conftest import PARTNER, Harness, rows
-from tests.two_apps import listening, two_apps
+from tests.two_apps import two_apps
 from tests.web.login_client import LoginClient
 from tests.web.portal_client import OPERATOR, seed_admins
 from widget_server import pools
+from widget_server.branding import catalogue, publishing
+from widget_server.branding.catalogue import DraftEdit
 from widget_server.changes import PostgresFeed
 from widget_server.mail.outbox import enqueue_email
 from widget_server.mail.senders import Envelope
-from widget_server.models import OutboxMessage
+from widget_server.models import OutboxMessage, Pool
 from widget_server.oidc import keys
 
 pytestmark = pytest.mark.postgres
@@ -86,6 +89,26 @@ async def test_pool_changes_on_one_process_apply_on_the_other_at_once() -> None:
         await eventually(lambda: _status_is(b_form, 403))
 
 
+async def test_a_theme_published_through_one_process_shows_on_the_other_at_once() -> None:
+    async with two_apps() as (a, b):
+
+        async def b_theme() -> str:
+            return (await b.client.get("/embed/partner-1/theme.css")).text
+
+        before = await b_theme()  # the demo's "ACME Partners" theme, cached on B
+        assert "#b42318" in before
+        designer = actor("brand_designer", name="Bea Brand")
+        theme = await catalogue.get_theme(a.web.services, designer, "acme-partners")
+        tokens = {**theme.draft, "colors": {**theme.draft["colors"], "primary": "#0b6e4f"}}
+        await catalogue.save_draft(
+            a.web.services, designer, "acme-partners", DraftEdit(tokens=tokens)
+        )
+        assert await b_theme() == before  # a draft is not live anywhere
+        await publishing.publish_theme(a.web.services, designer, "acme-partners")
+        await eventually(lambda: _changed(b_theme, before))
+        assert "#0b6e4f" in await b_theme()
+
+
 async def patch(operator: AdminClient, body: dict[str, object]) -> None:
     response = await operator.patch("/pools/partner-1", json=body)
     assert response.status_code == 200, response.text
@@ -109,7 +132,14 @@ async def test_a_listener_that_lost_its_connection_reconnects_and_forgets_everyt
         assert (await b.client.get("/embed/partner-1/register")).status_code == 200
         feed = b.web.services.changes
         assert isinstance(feed, PostgresFeed)
-        # The database drops B's listening session (a failover, an idle timeout).
+        # A change whose notification B never got (sent while B was reconnecting).
+        async with a.web.services.db.write() as session:
+            await session.execute(
+                update(Pool).where(Pool.id == "partner-1").values(self_registration=False)
+            )
+        assert (await b.client.get("/embed/partner-1/register")).status_code == 200
+        # The database drops the listening sessions (a failover, an idle timeout).
+        connects = feed.connects
         async with a.web.services.db.write() as session:
             killed = await session.scalar(
                 text(
@@ -118,22 +148,16 @@ async def test_a_listener_that_lost_its_connection_reconnects_and_forgets_everyt
                 )
             )
         assert killed == 2  # A's and B's listeners
-        await eventually(lambda: _not_set(feed.connected))
-        # A change made while nobody listened is not lost on B: it reconnects and drops
-        # every snapshot it had.
-        await patch(operator, {"self_registration": False})
-        await listening(b)
-        form = await b.client.get("/embed/partner-1/register")
-        assert form.status_code == 403
+        # B connects again and, as it may have missed anything, drops every snapshot.
+        await eventually(lambda: _more(feed, connects))
+        assert (await b.client.get("/embed/partner-1/register")).status_code == 403
         # And it hears the next change again.
         await patch(operator, {"self_registration": True})
-        await eventually(
-            lambda: _ok(b.client.get("/embed/partner-1/register")),
-        )
+        await eventually(lambda: _ok(b.client.get("/embed/partner-1/register")))
 
 
-async def _not_set(event: asyncio.Event) -> bool:
-    return not event.is_set()
+async def _more(feed: PostgresFeed, connects: int) -> bool:
+    return feed.connects > connects and feed.connected.is_set()
 
 
 async def _ok(response: Awaitable[object]) -> bool:

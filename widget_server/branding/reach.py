@@ -1,11 +1,12 @@
-"""Which pools a theme change reaches, and making every process see it within seconds.
+"""Which pools a theme change reaches, and making every process see it at once.
 
 A pool's theme layers are read with the pool (``PoolDirectory``) and everything derived
 from them is cached by (pool, version): the resolved theme, its stylesheet (whose URL
 carries the version), the rendered forms. So a publish or an assignment bumps the
-version of every pool whose pages it changes, in the same transaction; this process
-forgets those pools at once, every other one reloads them when its short pool cache
-expires (``pools.CACHE_SECONDS``) and finds the new version.
+version of every pool whose pages it changes, in the same transaction; after the commit
+``forget`` drops those pools here and tells every other process to drop them too
+(``changes.py``: PostgreSQL NOTIFY, milliseconds), which then reload them and find the
+new version. Their short pool cache (``pools.CACHE_SECONDS``) is only the backstop.
 """
 
 from __future__ import annotations
@@ -63,6 +64,6 @@ async def bump(session: AsyncSession, pool_ids: Iterable[str], now: datetime) ->
 
 
 def forget(services: Services, pool_ids: Iterable[str]) -> None:
-    """After the commit: this process drops its snapshots now rather than in a few seconds."""
+    """After the commit: every process drops its snapshots now (``PoolDirectory.forget``)."""
     for pool_id in pool_ids:
         services.pools.forget(pool_id)

@@ -3,9 +3,10 @@
 ``PoolView.webhook_events`` is what the hot paths ask (``emit.wants``) before writing an
 event; it is loaded with the pool and cached with it (``pools.PoolDirectory``), so a pool
 without endpoints costs a registration nothing. Changing an endpoint bumps the version
-of the pools it concerns and drops them from this process's cache; other processes pick
-the change up when their copy expires (``pools.CACHE_SECONDS``): events of those few
-seconds reach a new endpoint only if another endpoint of the pool wanted them already.
+of the pools it concerns and drops them from every process's cache (``PoolDirectory.forget``
+tells the others over ``changes.py``; should that fail, their copy expires within
+``pools.CACHE_SECONDS``, and events of those seconds reach a new endpoint only if another
+endpoint of the pool wanted them already).
 
 An endpoint concerns a pool when it is the pool's, or when it is an app's and the app
 (not revoked) accepts the pool. An app's endpoint receives the ``user.*`` events of those
