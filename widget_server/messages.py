@@ -279,6 +279,7 @@ CATALOG: dict[str, str] = {
     "webhook.rotated": "A new signing secret is active. The previous one also signs until {until}.",
     "webhook.test_sent": "A test event is on its way.",
     "webhook.resent": "The event is being sent again.",
+    "webhook.deleted": "The endpoint was deleted; nothing more is sent to it.",
     # End-user login, sessions, recovery and logout (flows/login.py, flows/recovery.py,
     # web/login.py, web/recovery.py).
     "login.failed": "That sign-in didn't work. Check your details and try again.",
