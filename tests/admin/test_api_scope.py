@@ -109,6 +109,11 @@ async def test_pool_roles_cannot_reach_tenant_level_administration(
         readable = {"/me", "/pools", "/schemas", "/templates"}
         if "{pool_id" in path or (path in readable and method == "GET"):
             continue
+        # Webhook endpoints belong to pools and are addressed by their own id: a pool
+        # role manages its own pool's (tests/webhooks/test_api.py walks them with a key
+        # of another pool, 404 on each).
+        if path.startswith("/webhooks"):
+            continue
         if path.startswith("/schemas/") and method == "GET":
             continue
         response = await key.call(method, fill(path, {}), json=BODIES.get(method))

@@ -2,7 +2,8 @@
 
 An endpoint belongs to one pool or one app. Access goes through ``admin.access``
 (``webhooks.read`` / ``webhooks.write``): a pool's endpoints need the pool in the
-principal's scope, an app's endpoints a tenant-wide principal (an app spans pools).
+principal's scope (its pool, or a pool of its workspace), an app's endpoints a
+tenant-wide principal, scoped to neither a pool nor a workspace (an app spans pools).
 An endpoint outside the caller's tenant or scope is ``NotFound``, exactly like a missing
 one, and the attempt is audited as denied. Every change is audited in its own
 transaction; audit details name fields and the URL's host, never a secret.
@@ -33,7 +34,7 @@ from widget_server.admin import audit
 from widget_server.admin.access import Action, Actor, require, sees_pool
 from widget_server.admin.guard import guard
 from widget_server.admin.validation import Problems
-from widget_server.errors import Forbidden, NotFound
+from widget_server.errors import Forbidden, NotFound, PoolNotFound
 from widget_server.models import App, Pool, WebhookEndpoint
 from widget_server.services import Services
 from widget_server.webhooks import signing
@@ -105,8 +106,12 @@ async def list_endpoints(
         )
     else:
         await guard(services, actor, "webhooks.read", target_type=TARGET)
-        if actor.principal.pool_id is not None:
-            query = query.where(WebhookEndpoint.pool_id == actor.principal.pool_id)
+        principal = actor.principal
+        if principal.pool_id is not None:
+            query = query.where(WebhookEndpoint.pool_id == principal.pool_id)
+        elif principal.workspace_id is not None:
+            members = select(Pool.id).where(Pool.workspace_id == principal.workspace_id)
+            query = query.where(WebhookEndpoint.pool_id.in_(members))
     async with services.db.read() as session:
         rows = await session.execute(query.order_by(WebhookEndpoint.created_at, WebhookEndpoint.id))
         return [view(row) for row in rows.scalars()]
@@ -241,7 +246,7 @@ async def guard_owner(
     await guard(services, actor, action, target_type=TARGET, target_id=target_id)
     async with services.db.read() as session:
         app = await session.get(App, (app_id or "")[:64])
-    if app is None or app.tenant_id != actor.tenant_id or actor.principal.pool_id is not None:
+    if app is None or app.tenant_id != actor.tenant_id or not tenant_wide(actor):
         await _denied(services, actor, action, target_id or app_id)
         raise NotFound("app")
 
@@ -253,7 +258,7 @@ async def endpoint_for(
     tenant or scope) or ``Forbidden`` (the role), audited either way."""
     async with services.db.read() as session:
         row = await session.get(WebhookEndpoint, endpoint_id[:36])
-    if row is None or row.tenant_id != actor.tenant_id or not _in_scope(actor, row):
+    if row is None or row.tenant_id != actor.tenant_id or not await _in_scope(services, actor, row):
         await _denied(services, actor, action, endpoint_id)
         raise NotFound(TARGET)
     try:
@@ -264,10 +269,21 @@ async def endpoint_for(
     return row
 
 
-def _in_scope(actor: Actor, row: WebhookEndpoint) -> bool:
-    if row.pool_id is not None:
+def tenant_wide(actor: Actor) -> bool:
+    """Neither one pool nor one workspace: an app's endpoints (an app spans pools)."""
+    return actor.principal.pool_id is None and actor.principal.workspace_id is None
+
+
+async def _in_scope(services: Services, actor: Actor, row: WebhookEndpoint) -> bool:
+    if row.pool_id is None:
+        return tenant_wide(actor)
+    if actor.principal.workspace_id is None:
         return sees_pool(actor.principal, row.pool_id)
-    return actor.principal.pool_id is None
+    try:  # a workspace's principal: the pool must be in that workspace
+        pool = await services.pools.get(row.pool_id)
+    except PoolNotFound:
+        return False
+    return sees_pool(actor.principal, row.pool_id, pool.workspace_id)
 
 
 async def _denied(
