@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from widget_server.branding.layers import Layers, load_pool_layers
@@ -24,7 +25,7 @@ from widget_server.changes import ChangeFeed, LocalFeed
 from widget_server.db import Database
 from widget_server.errors import PoolNotFound
 from widget_server.forms import KeyedSchema
-from widget_server.models import IdentitySchema, Pool, Tenant
+from widget_server.models import App, IdentitySchema, Pool, Tenant
 from widget_server.passwords.floor import floor_from_config, with_floor
 from widget_server.passwords.policy import PasswordPolicy, policy_from_config
 from widget_server.webhooks.subscriptions import subscribed_events
@@ -70,9 +71,17 @@ class PoolView(msgspec.Struct, frozen=True, kw_only=True):
     #: Event types some webhook endpoint of this pool wants (``webhooks.subscriptions``);
     #: empty, the common case, means the flows write no event at all.
     webhook_events: frozenset[str] = frozenset()
+    #: The embed origins of the apps (not revoked) that accept this pool: a developer
+    #: allows its site on its app, and the pool's widgets may be framed there too.
+    app_origins: tuple[str, ...] = ()
+
+    @property
+    def frame_origins(self) -> tuple[str, ...]:
+        """Every origin that may frame this pool's widgets (``frame-ancestors``)."""
+        return self.allowed_origins + self.app_origins
 
     def allows_origin(self, origin: str | None) -> bool:
-        return origin is not None and origin in self.allowed_origins
+        return origin is not None and (origin in self.allowed_origins or origin in self.app_origins)
 
 
 class PoolDirectory:
@@ -147,6 +156,7 @@ class PoolDirectory:
             pool, schema, tenant, metadata_schema = row
             layers = await load_pool_layers(session, pool, tenant)
             webhook_events = await subscribed_events(session, pool.tenant_id, pool.id)
+            app_origins = await _app_origins(session, pool.tenant_id, pool.id)
         # The tenant's floor holds even for a policy set before the floor was raised.
         policy = with_floor(pool.password_policy, floor_from_config(tenant.password_floor))
         return PoolView(
@@ -172,7 +182,20 @@ class PoolDirectory:
             mfa=pool.mfa,
             phone_regions=tuple(r.upper() for r in pool.phone_regions or ()),
             webhook_events=webhook_events,
+            app_origins=app_origins,
         )
+
+
+async def _app_origins(session: AsyncSession, tenant_id: str, pool_id: str) -> tuple[str, ...]:
+    """Origins of the tenant's live apps that accept ``pool_id``, sorted, without doubles.
+    ``admin.apps`` drops the pools' snapshots when an app's origins, pools or state change."""
+    rows = await session.execute(
+        select(App.pool_ids, App.allowed_origins).where(
+            App.tenant_id == tenant_id, App.revoked_at.is_(None)
+        )
+    )
+    found = {o for pools, origins in rows if pool_id in (pools or ()) for o in origins or ()}
+    return tuple(sorted(found))
 
 
 def theme_layers_for(pool: PoolView, app_id: str | None = None) -> tuple[dict[str, Any], ...]:

@@ -8,9 +8,10 @@ are stored in their one canonical spelling and later matched exactly
 ``frame-ancestors`` and as ``postMessage`` targets). Every change is audited in its own
 transaction.
 
-An app's theme is a layer of the pages of the pools it signs in to, which carry it in
-their snapshot (``PoolView.app_theme_layers``): a change of its theme or pools, or its
-revocation, bumps those pools' versions (``branding/reach.py``).
+An app's theme is a layer of the pages of the pools it signs in to, and its embed
+origins may frame those pools' widgets; both travel in the pools' snapshots
+(``PoolView.app_theme_layers``, ``PoolView.app_origins``): a change of its theme, origins
+or pools, or its revocation, bumps those pools' versions (``branding/reach.py``).
 """
 
 from __future__ import annotations
@@ -192,7 +193,9 @@ async def create_app(services: Services, actor: Actor, new: NewApp) -> CreatedAp
             raise InvalidInput({"id": [problems.message("admin.id_taken")]})
         await _audit(session, actor, "app.create", app_id, now, {"fields": sorted(values)})
         app = await _owned(session, actor, app_id)
-        pools = await reach.bump(session, app.pool_ids if app.theme else (), now)
+        # Its theme and its embed origins reach its pools' snapshots (``pools.PoolView``).
+        shown = app.theme or app.allowed_origins
+        pools = await reach.bump(session, app.pool_ids if shown else (), now)
     reach.forget(services, pools)
     return CreatedApp(app=_detail(app), client_secret=secret)
 
@@ -214,7 +217,7 @@ async def update_app(services: Services, actor: Actor, app_id: str, patch: AppPa
             )
         await _audit(session, actor, "app.update", app_id, now, {"fields": sorted(values)})
         await session.refresh(app)
-        changed = "theme" in values or "pool_ids" in values
+        changed = bool({"theme", "pool_ids", "allowed_origins"} & set(values))
         pools = await reach.bump(session, before | set(app.pool_ids) if changed else (), now)
     reach.forget(services, pools)
     return _detail(app)

@@ -7,14 +7,14 @@ from __future__ import annotations
 from litestar import Router
 
 from widget_server.errors import WidgetError
-from widget_server.web.developers import pages, webhooks
+from widget_server.web.developers import app_origins, pages, webhooks
 from widget_server.web.developers.frame import error_page
 
 
 def router() -> Router:
     return Router(
         path="/",
-        route_handlers=[*pages.HANDLERS, *webhooks.HANDLERS],
+        route_handlers=[*pages.HANDLERS, *webhooks.HANDLERS, *app_origins.HANDLERS],
         include_in_schema=False,
         exception_handlers={WidgetError: error_page},
     )

@@ -15,7 +15,7 @@ from widget_server.web.shared.security import frame_ancestors
 
 def html(pool: PoolView | None, body: str, status: int = 200, **headers: str) -> Response[str]:
     all_headers = {
-        "content-security-policy": _csp(pool.allowed_origins if pool else ()),
+        "content-security-policy": _csp(pool.frame_origins if pool else ()),
         "vary": "HX-Request",
         "cache-control": "no-store",
         **headers,
