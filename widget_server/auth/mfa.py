@@ -40,11 +40,15 @@ from widget_server.auth.throttle import Limit, ThrottleStore
 from widget_server.errors import InvalidInput, MfaCodeInvalid, MfaCodeReused, MfaThrottled
 from widget_server.messages import msg
 from widget_server.models import Credential, MfaFactor
+from widget_server.pools import PoolView
 from widget_server.services import Services
+from widget_server.webhooks import emit
 
 log = logging.getLogger(__name__)
 
 PERIOD = 30
+#: What a ``user.updated`` says changed when a second factor is added or removed.
+MFA = ("mfa",)
 DIGITS = 6
 #: Steps accepted either side of now: one (30 s) for clocks that drift.
 WINDOW = 1
@@ -157,18 +161,29 @@ async def begin_totp(services: Services, user_id: str, account: str, issuer: str
     return Enrolment(factor_id=factor_id, secret=secret, uri=uri)
 
 
-async def confirm_totp(services: Services, user_id: str, code: str, throttle: MfaThrottle) -> None:
-    """Confirm the pending seed with a first code from the user's app."""
+async def confirm_totp(
+    services: Services,
+    user_id: str,
+    code: str,
+    throttle: MfaThrottle,
+    *,
+    pool: PoolView | None = None,
+) -> None:
+    """Confirm the pending seed with a first code from the user's app. With ``pool``, the
+    change is a ``user.updated`` (``mfa``) for its webhooks, in the same transaction."""
     code = require_code_format(code)
     factor = await _factor(services, user_id, confirmed=False)
     if factor is None:
         raise InvalidInput({"": [msg("mfa.no_pending")]})
-    await _check_totp(services, factor, code, throttle, confirm=True)
+    await _check_totp(services, factor, code, throttle, confirm=True, pool=pool)
     log.info("mfa: user %s enrolled TOTP", user_id)
 
 
-async def disable_totp(services: Services, user_id: str, password: str) -> None:
-    """Remove the user's TOTP factor; the current password is required."""
+async def disable_totp(
+    services: Services, user_id: str, password: str, *, pool: PoolView | None = None
+) -> None:
+    """Remove the user's TOTP factor; the current password is required. With ``pool``, a
+    ``user.updated`` (``mfa``) for its webhooks, in the same transaction."""
     if not password:
         raise InvalidInput({"password": [msg("form.required")]})
     async with services.db.read() as session:
@@ -182,9 +197,12 @@ async def disable_totp(services: Services, user_id: str, password: str) -> None:
     if not ok:
         raise InvalidInput({"password": [msg("account.password_incorrect")]})
     async with services.db.write() as session:
-        await session.execute(
+        removed = await session.execute(
             delete(MfaFactor).where(MfaFactor.user_id == user_id, MfaFactor.kind == "totp")
         )
+        if pool is not None and removed.rowcount:  # type: ignore[attr-defined]
+            now = services.clock.now()
+            await emit.user_updated(session, pool, user_id, now, source="account", changes=MFA)
     log.info("mfa: user %s disabled TOTP", user_id)
 
 
@@ -210,7 +228,13 @@ async def _factor(services: Services, user_id: str, *, confirmed: bool) -> MfaFa
 
 
 async def _check_totp(
-    services: Services, factor: MfaFactor, code: str, throttle: MfaThrottle, *, confirm: bool
+    services: Services,
+    factor: MfaFactor,
+    code: str,
+    throttle: MfaThrottle,
+    *,
+    confirm: bool,
+    pool: PoolView | None = None,
 ) -> None:
     await throttle.attempt(factor.user_id)
     secret = _seed(services, factor)
@@ -229,7 +253,13 @@ async def _check_totp(
             )
             .values(**values)
         )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        used = moved.rowcount == 1  # type: ignore[attr-defined]
+        if used and confirm and pool is not None:
+            now = services.clock.now()
+            await emit.user_updated(
+                session, pool, factor.user_id, now, source="account", changes=MFA
+            )
+    if not used:
         log.warning("mfa: user %s replayed a TOTP step", factor.user_id)
         raise MfaCodeReused()
     await throttle.succeeded(factor.user_id)

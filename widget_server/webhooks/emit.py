@@ -151,6 +151,22 @@ async def user_event(
     await _insert(session, pool, event_type, data, now, user_id=user_id, app_id=app_id)
 
 
+async def user_imported(
+    session: AsyncSession, pool: PoolView, user_id: str, now: datetime
+) -> None:
+    """The hook for an import of users: call it in the transaction that inserts each user
+    (after the user's row and addresses are written). It writes ``user.registered`` with
+    ``source: "import"`` and, for a user imported as ``active``, ``user.activated`` too,
+    the same two events an administrator's creation of an active user writes. A pool
+    without subscribers costs nothing, as everywhere (``wants``)."""
+    await user_event(session, pool, events.USER_REGISTERED, user_id, now, source="import")
+    if not wants(pool, events.USER_ACTIVATED):
+        return
+    status = await session.scalar(select(User.status).where(User.id == user_id))
+    if status == "active":
+        await user_event(session, pool, events.USER_ACTIVATED, user_id, now, source="import")
+
+
 async def user_updated(
     session: AsyncSession,
     pool: PoolView,

@@ -44,8 +44,9 @@ USER_EVENTS = frozenset({USER_REGISTERED, USER_ACTIVATED, USER_UPDATED, USER_DEL
 LOGIN_EVENTS = frozenset({LOGIN_SUCCEEDED, LOGIN_FAILED})
 
 #: Which path made the change: the widget's self-registration, an administrator, the
-#: user accepting an admin's invitation, the user's account portal, password recovery.
-Source = Literal["registration", "admin", "invitation", "account", "recovery"]
+#: user accepting an admin's invitation, the user's account portal, password recovery,
+#: a bulk import of users (``emit.user_imported``).
+Source = Literal["registration", "admin", "invitation", "account", "recovery", "import"]
 
 
 class _Data(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -90,7 +91,7 @@ class UserUpdatedData(_Data, frozen=True, kw_only=True):
     user: UserProfile
     source: Source
     #: What changed, by name, never by value: ``payload.<field>``, ``metadata.<field>``,
-    #: ``status``, ``addresses``, ``password``.
+    #: ``status``, ``addresses``, ``password``, ``mfa`` (a second factor added or removed).
     changes: list[str]
 
 

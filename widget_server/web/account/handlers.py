@@ -327,13 +327,17 @@ async def _begin_totp(call: Call) -> Done:
 async def _confirm_totp(call: Call) -> Done:
     submitted: CodePost = decode_form(call.form, CodePost)
     throttle = mfa_throttle(call.request)
-    await mfa.confirm_totp(call.ctx.services, call.live.user_id, submitted.code, throttle)
+    await mfa.confirm_totp(
+        call.ctx.services, call.live.user_id, submitted.code, throttle, pool=call.pool
+    )
     return Done(key="mfa_on")
 
 
 async def _disable_totp(call: Call) -> Done:
     submitted: DisablePost = decode_form(call.form, DisablePost)
-    await mfa.disable_totp(call.ctx.services, call.live.user_id, submitted.password)
+    await mfa.disable_totp(
+        call.ctx.services, call.live.user_id, submitted.password, pool=call.pool
+    )
     return Done(key="mfa_off")
 
 
