@@ -4,11 +4,11 @@ The demo's developer of Partner 1 signs in to /developers, registers an app, cop
 React and the plain snippet, and adds a webhook endpoint pointing at a small real HTTP
 receiver in this test. The plain snippet, pasted unchanged into a page served on an
 origin of its own (127.0.0.1 on a port of its own, which nothing allows yet; the
-session's Chromium resolves only localhost and 127.0.0.1, so 127.0.0.2 is out), shows the themed fallback and
-fires the ``error`` event. The developer allows that origin on the app, the page is
-reloaded, a user registers in the widget (code from the SMTP sink), and the receiver
-gets a ``user.registered`` that verifies with ``standardwebhooks``, the maintained
-Standard Webhooks library, with the secret the portal showed once.
+session's Chromium resolves only localhost and 127.0.0.1, so 127.0.0.2 is out), shows
+the themed fallback and fires the ``error`` event. The developer allows that origin on
+the app, the page is reloaded, a user registers in the widget (code from the SMTP sink),
+and the receiver gets a ``user.registered`` that verifies with ``standardwebhooks``, the
+maintained Standard Webhooks library, with the secret the portal showed once.
 """
 
 from __future__ import annotations

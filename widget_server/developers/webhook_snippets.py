@@ -75,8 +75,10 @@ class ReceiverValues:
 
 def receiver_values(endpoint_id: str, url: str, event_types: Sequence[str]) -> ReceiverValues:
     try:
-        path = httpx.URL(url).path or "/"
+        path = httpx.URL(url).path
     except (httpx.InvalidURL, ValueError):
+        path = "/"
+    if not path.startswith("/"):  # not an absolute URL (saved endpoints always are)
         path = "/"
     chosen = selected(event_types)
     return ReceiverValues(
