@@ -14,7 +14,8 @@ def openapi_config() -> OpenAPIConfig:
         title="Widget Server admin API",
         version="1.0",
         description=(
-            "Pools, schemas, administrators, users and the audit log. Authenticate with "
+            "Pools, schemas, administrators, users, apps, webhook endpoints and the audit log. "
+            "Authenticate with "
             "`Authorization: Bearer wsk_…` (an API key from `widget-server issue-api-key` or "
             "`POST /api/admin/admins`). Objects outside the key's scope answer 404."
         ),

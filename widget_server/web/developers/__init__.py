@@ -1,6 +1,7 @@
 """The developer portal (``/developers``): partner developers sign in, see their pools and
-apps, register apps, generate embed snippets from the live configuration, and read the
-contract (events, claims, error ids, webhook payloads)."""
+apps, register apps and allow their sites on them, generate embed snippets from the live
+configuration, manage webhook endpoints (``webhooks.py``), and read the contract
+(events, claims, error ids, webhook payloads)."""
 
 from __future__ import annotations
 
