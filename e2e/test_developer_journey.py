@@ -184,6 +184,7 @@ def test_a_developer_embeds_sign_up_on_a_new_site_and_gets_a_verified_webhook(
 
     # The developer allows the site on the app; the reloaded page shows the widget.
     portal.allow_origin(app_id, site.origin)
+    _shot(shot, page, "hooks-03-app-origins", mobile=True)
     console.clear()
     shop.reload()
     widget = WidgetFrame(shop.frame_locator("#widget-server-register iframe"))
@@ -197,7 +198,7 @@ def test_a_developer_embeds_sign_up_on_a_new_site_and_gets_a_verified_webhook(
     widget.expect_state("done")
     registered = _wait_for_event(shop, "registered")
     assert registered["pool_id"] == "partner-1"
-    _shot(shot, shop, "hooks-03-registered")
+    _shot(shot, shop, "hooks-04-registered")
 
     # The receiver got user.registered, signed: verified by the maintained library.
     delivered = receiver.wait_for("user.registered")
@@ -215,7 +216,7 @@ def test_a_developer_embeds_sign_up_on_a_new_site_and_gets_a_verified_webhook(
     ).click()
     expect(portal.deliveries("succeeded")).to_have_count(1, timeout=10_000)
     expect(portal.deliveries().first).to_contain_text("user.registered")
-    _shot(shot, page, "hooks-04-delivery-log", mobile=True)
+    _shot(shot, page, "hooks-05-delivery-log", mobile=True)
 
 
 def _wait_for_event(page: Page, event_type: str, timeout: float = 10.0) -> dict[str, Any]:
