@@ -46,7 +46,14 @@ from widget_server.users.inputs import (
     normalise_email,
     patched_payload,
 )
-from widget_server.users.search import Position, UserSearch, encode_cursor, page, plan
+from widget_server.users.search import (
+    Position,
+    UserSearch,
+    custom_plans,
+    encode_cursor,
+    page,
+    plan,
+)
 from widget_server.users.search import total as count_matches
 from widget_server.users.views import AddressView, UserPage, UserView, views_of
 from widget_server.webhooks import emit
@@ -102,6 +109,7 @@ async def list_users(
     dialect = "sqlite" if services.db.is_sqlite else "postgresql"
     checked = plan(pool, wanted, dialect)
     async with services.db.read() as session:
+        await custom_plans(session, dialect)
         found = await page(session, checked, wanted.limit, wanted.offset, dialect)
         total, kind = await count_matches(session, checked.conditions, dialect)
         items = await views_of(session, found.users)

@@ -30,6 +30,7 @@ from typing import Any, Literal
 import msgspec
 from sqlalchemy import (
     ColumnElement,
+    Select,
     Text,
     cast,
     func,
@@ -39,7 +40,7 @@ from sqlalchemy import (
     text,
     tuple_,
 )
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server.errors import InvalidInput
@@ -301,16 +302,13 @@ class Found(msgspec.Struct, frozen=True, kw_only=True):
     prev: Position | None
 
 
-async def page(
-    session: AsyncSession, checked: Plan, limit: int, offset: int, dialect: str
-) -> Found:
-    """One page in the plan's order, and where the pages beside it start."""
+def page_query(checked: Plan, limit: int, offset: int, dialect: str) -> Select[Any]:
+    """The SELECT of one page (``limit + 1`` rows: the extra one says more follow):
+    users and their sort key, in the order to read them."""
     sort, position = checked.sort, checked.position
     key = sort_key(sort, dialect)
-    descending = sort.startswith("-")
-    backwards = position is not None and position.direction == "b"
     # Reading backwards: the reversed order, then the rows turned round again.
-    down = descending != backwards
+    down = sort.startswith("-") != (position is not None and position.direction == "b")
     order = (key.desc(), User.id.desc()) if down else (key.asc(), User.id.asc())
     query = select(User, key).where(*checked.conditions).order_by(*order).limit(limit + 1)
     if position is not None and position.key is not None and position.id is not None:
@@ -320,14 +318,31 @@ async def page(
         query = query.where(after < bound if down else after > bound)
     elif offset:
         query = query.offset(offset)
+    return query
+
+
+async def custom_plans(session: AsyncSession, dialect: str) -> None:
+    """Plan each search for its values (PostgreSQL): a prepared statement's generic plan
+    cannot see that ``LIKE '%part%'`` is selective, and drops the trigram index for a
+    scan of the pool after five runs. For this transaction only."""
+    if dialect == "postgresql":
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
+async def page(
+    session: AsyncSession, checked: Plan, limit: int, offset: int, dialect: str
+) -> Found:
+    """One page in the plan's order, and where the pages beside it start."""
+    position = checked.position
+    query = page_query(checked, limit, offset, dialect)
     rows = list((await session.execute(query)).all())
     more = len(rows) > limit
     rows = rows[:limit]
-    if backwards:
+    if position is not None and position.direction == "b":
         rows.reverse()
     users = [row[0] for row in rows]
     keys = [key_text(row[1]) for row in rows]
-    return Found(users=users, **_beside(sort, users, keys, position, more, offset))
+    return Found(users=users, **_beside(checked.sort, users, keys, position, more, offset))
 
 
 def _beside(
@@ -368,7 +383,7 @@ async def _estimate(session: AsyncSession, conditions: Sequence[Any]) -> int:
     query = select(User.id).where(*conditions)
     # EXPLAIN takes no bind parameters: the values are inlined by SQLAlchemy's own
     # literal rendering (quoted and escaped for PostgreSQL).
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    dialect = asyncpg.dialect()  # type: ignore[no-untyped-call]
     sql = query.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
     document = (await session.execute(text(f"EXPLAIN (FORMAT JSON) {sql}"))).scalar_one()
     found = json.loads(document) if isinstance(document, str) else document

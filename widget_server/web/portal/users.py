@@ -29,6 +29,7 @@ from widget_server.forms.schema import properties
 from widget_server.messages import Msg
 from widget_server.pools import PoolView
 from widget_server.users.inputs import normalise_email
+from widget_server.users.search import DEFAULT_SORT, UserSearch
 from widget_server.web.portal.frame import BASE, Portal, form_of, signed_in
 from widget_server.web.shared.console import AnyRequest, see_other
 from widget_server.web.shared.forms import (
@@ -44,6 +45,18 @@ PoolId = Annotated[str, PathParameter(max_length=64)]
 UserId = Annotated[str, PathParameter(max_length=64)]
 Query = Annotated[str | None, QueryParameter(max_length=200)]
 PAGE_SIZE = 25
+PAGE_SIZES = (25, 50, 100, 200)
+SORT_LABELS = (
+    ("-created", "Newest first"),
+    ("created", "Oldest first"),
+    ("-activated", "Recently activated"),
+    ("-last_login", "Recently signed in"),
+    ("address", "Address A to Z"),
+    ("-address", "Address Z to A"),
+    ("name", "Name A to Z"),
+    ("-name", "Name Z to A"),
+)
+SORTS = frozenset(s for s, _ in SORT_LABELS) | {"activated", "last_login"}
 STATUSES = ("new", "active", "inactive", "deleted")
 #: Where each action leaves the person, and what the page then says.
 DONE = {
@@ -67,51 +80,64 @@ async def users_page(
     request: AnyRequest,
     pool_id: PoolId,
     q: Query = None,
+    name: Query = None,
     status: Annotated[str | None, QueryParameter(max_length=16)] = None,
     field: Annotated[str | None, QueryParameter(max_length=64)] = None,
     value: Query = None,
-    page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
+    sort: Annotated[str | None, QueryParameter(max_length=16)] = None,
+    size: Annotated[int, QueryParameter(ge=1, le=200)] = PAGE_SIZE,
+    cursor: Annotated[str | None, QueryParameter(max_length=1200)] = None,
 ) -> Any:
     portal = await signed_in(request)
-    filters = {"q": q or "", "status": status or "", "field": field or "", "value": value or ""}
+    filters = {
+        "q": q or "",
+        "name": name or "",
+        "status": status or "",
+        "field": field or "",
+        "value": value or "",
+        "sort": sort if sort in SORTS else "",
+        "size": str(size) if size != PAGE_SIZE else "",
+    }
     errors: dict[str, tuple[Msg, ...]] = {}
     try:
         found = await list_users(
             portal.services,
             portal.actor,
             pool_id,
-            q=q or None,
-            status=status or None,
-            field=field or None,
-            value=value or None,
-            limit=PAGE_SIZE,
-            offset=(page - 1) * PAGE_SIZE,
+            UserSearch(
+                q=q or None,
+                name=name or None,
+                status=status or None,
+                field=field or None,
+                value=value or None,
+                sort=sort or DEFAULT_SORT,
+                limit=size,
+                cursor=cursor or None,
+            ),
         )
     except InvalidInput as exc:
-        errors, _ = by_field(exc)
+        errors, alerts = by_field(exc)
+        errors = {**errors, "": tuple(alerts)} if alerts else errors
         found = None
     pool = await portal.services.pools.get(pool_id)
     return portal.page(
         "users.html",
         fragment="_users_results.html",
-        status=422 if errors else 200,
+        status=(400 if "" in errors else 422) if errors else 200,
         pool=pool,
         found=found,
         filters=filters,
         errors=errors,
-        page_no=page,
-        pages=_pages(found.total if found else 0),
+        paged=bool(cursor),
         statuses=STATUSES,
+        sorts=SORT_LABELS,
+        sizes=PAGE_SIZES,
         fields=_searchable(pool),
         columns=_columns(pool),
         identifier=identifier_field(pool.schema),
         query=_query(filters),
         title="Users",
     )
-
-
-def _pages(total: int) -> int:
-    return max(1, -(-total // PAGE_SIZE))
 
 
 def _query(filters: Mapping[str, str]) -> str:
