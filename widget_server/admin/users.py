@@ -109,7 +109,8 @@ async def list_users(
     dialect = "sqlite" if services.db.is_sqlite else "postgresql"
     checked = plan(pool, wanted, dialect)
     async with services.db.read() as session:
-        await custom_plans(session, dialect)
+        if wanted.q or wanted.prefix or wanted.name or wanted.value:
+            await custom_plans(session, dialect)
         found = await page(session, checked, wanted.limit, wanted.offset, dialect)
         total, kind = await count_matches(session, checked.conditions, dialect)
         items = await views_of(session, found.users)
