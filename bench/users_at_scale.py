@@ -17,8 +17,8 @@ requests of each query:
 
 Printed: p50 / p95 / max per query (target p95 <= 100 ms), and with ``--explain`` the
 plan of each query's SQL (``EXPLAIN ANALYZE``), to see the indexes used. ``--reuse``
-keeps the users seeded by an earlier run (same URL); ``--seed-only`` stops after seeding
-(for plans at a million rows with ``--reuse --explain`` later).
+keeps the users seeded by an earlier run (same URL); ``--seed-only`` stops after seeding;
+``--plans-only`` prints the plans without the HTTP measurement.
 """
 
 from __future__ import annotations
@@ -227,6 +227,11 @@ async def bench(args: argparse.Namespace) -> None:
         print(f"seeded in {seconds:.0f} s ({args.users / seconds:,.0f} users/s)")
     if args.seed_only:
         return
+    if args.plans_only:
+        cursor = await deep_cursor(args.postgres_url, args.users)
+        for name, params in queries(args.users, cursor).items():
+            await explain(args.postgres_url, name, params)
+        return
     issued = subprocess.run(
         [cli, "issue-api-key", "--tenant", "acme", "--name", "bench", "--role", "tenant_admin"],
         env=env, cwd=work, check=True, capture_output=True, text=True,
@@ -263,6 +268,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--explain", action="store_true")
     parser.add_argument("--seed-only", action="store_true")
+    parser.add_argument("--plans-only", action="store_true", help="EXPLAIN ANALYZE, no HTTP")
     return parser.parse_args(argv)
 
 
