@@ -132,6 +132,10 @@ CATALOG: dict[str, str] = {
     "admin.forbidden": "Your role does not allow this.",
     "admin.login_failed": "That email and password do not match an administrator.",
     "admin.unknown_field": "Unknown field.",
+    "admin.bad_cursor": (
+        "This page link is not valid for this search. Start again from the first page."
+    ),
+    "admin.bad_date": "Enter a date as YYYY-MM-DD, or a date and time in ISO 8601.",
     "admin.invalid_value": "{detail}",
     "admin.id_taken": "This id is already taken.",
     "admin.id_reserved": "Ids starting with builtin- are reserved.",

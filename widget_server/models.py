@@ -147,6 +147,13 @@ class Pool(Base):
 
 class User(Base):
     __tablename__ = "users"
+    # Keyset pagination per sort order: (pool_id, key, id). The expression indexes of
+    # migration 0009 (activated, last sign-in, name; trigram on PostgreSQL) are not
+    # declared here: their text differs by dialect (``users/search_sql.py``).
+    __table_args__ = (
+        Index("ix_users_pool_created", "pool_id", "created_at", "id"),
+        Index("ix_users_pool_address", "pool_id", "sort_address", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id"), index=True)
@@ -160,6 +167,13 @@ class User(Base):
     #: admin-created ``new`` user waits for its owner and is never released as abandoned.
     created_by: Mapped[str | None] = mapped_column(String(64))
     deleted_at: Mapped[datetime | None]
+    #: The newest session's start; kept by a trigger on ``sessions`` (migration 0009).
+    last_login_at: Mapped[datetime | None]
+    #: The user's smallest address, ``''`` once erased: the sort key "address". Kept by
+    #: triggers on ``addresses`` (migration 0009), whoever writes them. Nullable with no
+    #: server default, as SQLite adds columns and the registration function inserts
+    #: whole rows; every insert gives ``''`` and the triggers fill it.
+    sort_address: Mapped[str | None] = mapped_column(String(320), default="")
 
 
 class Address(Base):

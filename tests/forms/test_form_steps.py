@@ -103,6 +103,8 @@ def test_check_schema_accepts_business(business: dict[str, Any]) -> None:
         (lambda s: s["properties"]["notes"].update({"x-widget": "slider"}), "x-widget"),
         (lambda s: s["properties"]["notes"].update({"x-order": "1"}), "x-order"),
         (lambda s: s["properties"]["notes"].update({"x-step": 3}), "x-step"),
+        (lambda s: s["properties"]["notes"].update({"x-searchable": "yes"}), "x-searchable"),
+        (lambda s: s["properties"]["terms"].update({"x-searchable": True}), "only string"),
         (lambda s: s["properties"]["phone"].update({"x-default-region": "XX"}), "region"),
         (lambda s: s["x-steps"].append({"id": "account"}), "x-steps"),
     ],

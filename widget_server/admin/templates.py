@@ -199,6 +199,7 @@ BANKING_SCHEMA: dict[str, Any] = {
             "maxLength": 10,
             "x-step": "address",
             "x-autocomplete": "postal-code",
+            "x-searchable": True,
         },
         "city": {
             "type": "string",
@@ -207,6 +208,7 @@ BANKING_SCHEMA: dict[str, Any] = {
             "maxLength": 80,
             "x-step": "address",
             "x-autocomplete": "address-level2",
+            "x-searchable": True,
         },
         "country": {
             "$ref": "#/$defs/country",
@@ -269,6 +271,7 @@ EMPLOYEES_SCHEMA: dict[str, Any] = {
             "title": "Department",
             "maxLength": 120,
             "x-step": "work",
+            "x-searchable": True,
         },
         "job_title": {
             "type": "string",
@@ -276,6 +279,7 @@ EMPLOYEES_SCHEMA: dict[str, Any] = {
             "maxLength": 120,
             "x-step": "work",
             "x-autocomplete": "organization-title",
+            "x-searchable": True,
         },
     },
     "required": ["email", "given_name", "family_name"],

@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import exists, func, select, update
+import msgspec
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server import secrets_
@@ -27,7 +28,6 @@ from widget_server.admin.guard import guarded_pool
 from widget_server.auth.sessions import revoke_user_sessions
 from widget_server.errors import Conflict, InvalidInput, NotFound, ResendTooSoon
 from widget_server.forms import KeyedSchema, validate_payload
-from widget_server.forms.schema import properties
 from widget_server.messages import Msg, msg
 from widget_server.models import Address, Code, Credential, User
 from widget_server.passwords.history import remember
@@ -46,6 +46,15 @@ from widget_server.users.inputs import (
     normalise_email,
     patched_payload,
 )
+from widget_server.users.search import (
+    Position,
+    UserSearch,
+    custom_plans,
+    encode_cursor,
+    page,
+    plan,
+)
+from widget_server.users.search import total as count_matches
 from widget_server.users.views import AddressView, UserPage, UserView, views_of
 from widget_server.webhooks import emit
 from widget_server.webhooks.events import USER_ACTIVATED, USER_REGISTERED
@@ -56,6 +65,7 @@ __all__ = [
     "StatusAction",
     "UserPage",
     "UserPatch",
+    "UserSearch",
     "UserView",
     "change_status",
     "count_invalid_users",
@@ -70,7 +80,6 @@ __all__ = [
 
 T = TypeVar("T")
 StatusAction = Literal["activate", "deactivate", "reactivate"]
-MAX_LIMIT = 200
 _BATCH = 500
 #: Readable English for ``admin.status_transition`` ("A new user cannot be deactivated.").
 _DONE = {
@@ -89,71 +98,41 @@ async def list_users(
     services: Services,
     actor: Actor,
     pool_id: str,
-    *,
-    q: str | None = None,
-    status: str | None = None,
-    field: str | None = None,
-    value: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
+    search: UserSearch | None = None,
+    **filters: Any,
 ) -> UserPage:
-    """Newest first. ``q``: part of an address (any case); ``field``/``value``: exact match
-    on a payload property of the pool's schema. Deleted users only with ``status="deleted"``."""
+    """One page of the pool's users (``users/search.py``: filters, sorts, keyset cursors,
+    totals). ``search`` or the same fields as keywords. Deleted users only with
+    ``status="deleted"``."""
     pool = await guarded_pool(services, actor, "users.read", pool_id, target_type="user")
-    conditions = _filters(pool, q, status, field, value, limit, offset)
+    wanted = search or _search_of(filters)
+    dialect = "sqlite" if services.db.is_sqlite else "postgresql"
+    checked = plan(pool, wanted, dialect)
     async with services.db.read() as session:
-        total = (
-            await session.execute(select(func.count()).select_from(User).where(*conditions))
-        ).scalar_one()
-        users = (
-            await session.execute(
-                select(User)
-                .where(*conditions)
-                .order_by(User.created_at.desc(), User.id)
-                .limit(limit)
-                .offset(offset)
-            )
-        ).scalars()
-        items = await views_of(session, list(users))
-    return UserPage(items=items, total=int(total), limit=limit, offset=offset)
+        if wanted.q or wanted.prefix or wanted.name or wanted.value:
+            await custom_plans(session, dialect)
+        found = await page(session, checked, wanted.limit, wanted.offset, dialect)
+        total, kind = await count_matches(session, checked.conditions, dialect)
+        items = await views_of(session, found.users)
+    last = Position(wanted.sort, "b")
+    return UserPage(
+        items=items,
+        total=total,
+        total_kind=kind,
+        limit=wanted.limit,
+        offset=wanted.offset,
+        sort=wanted.sort,
+        next_cursor=encode_cursor(found.next) if found.next else None,
+        prev_cursor=encode_cursor(found.prev) if found.prev else None,
+        last_cursor=encode_cursor(last),
+    )
 
 
-def _filters(
-    pool: PoolView,
-    q: str | None,
-    status: str | None,
-    field: str | None,
-    value: str | None,
-    limit: int,
-    offset: int,
-) -> list[Any]:
-    errors: dict[str, list[Msg]] = {}
-    if not 1 <= limit <= MAX_LIMIT:
-        errors["limit"] = [msg("admin.limit", max=MAX_LIMIT)]
-    if offset < 0:
-        errors["offset"] = [msg("form.minimum", min=0)]
-    if status is not None and status not in lifecycle.STATUSES:
-        errors["status"] = [msg("form.enum")]
-    if q is not None and len(q) > 320:
-        errors["q"] = [msg("form.too_long", max=320)]
-    if field is not None and field not in properties(pool.schema):
-        errors["field"] = [msg("form.unknown_field", field=field[:100])]
-    if (field is None) != (value is None):
-        errors["value" if field is not None else "field"] = [msg("form.required")]
-    if errors:
-        raise InvalidInput(errors)
-    conditions: list[Any] = [User.pool_id == pool.id]
-    conditions.append(User.status == status if status else User.status != "deleted")
-    if q:
-        part = q.strip().lower()
-        conditions.append(
-            exists().where(
-                Address.user_id == User.id, Address.value.contains(part, autoescape=True)
-            )
-        )
-    if field is not None and value is not None:
-        conditions.append(User.payload[field].as_string() == value)
-    return conditions
+def _search_of(filters: dict[str, Any]) -> UserSearch:
+    try:
+        return msgspec.convert(filters, UserSearch)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput({"": [msg("admin.invalid_value", detail=str(exc))]}) from None
 
 
 async def get_user(services: Services, actor: Actor, pool_id: str, user_id: str) -> UserView:

@@ -7,7 +7,9 @@ Our UI hints are ``x-`` keywords, which JSON Schema ignores:
   ``WIDGETS``), ``x-identifier`` (bool), ``x-autocomplete``, ``x-placeholder``,
   ``x-inputmode``, ``x-default-region`` (ISO 3166 region for phone numbers),
   ``x-readonly`` (bool: users see the value in their account portal but never edit it;
-  registration still asks for it).
+  registration still asks for it), ``x-searchable`` (bool, string properties only:
+  operators may search the field by part of its value, any case, in the portal and the
+  admin API; on PostgreSQL a trigram index answers it).
 
 Phone fields (``"format": "tel"`` or ``"x-widget": "tel"``) are read by
 ``widget_server.phones`` (E.164; the pool's ``phone_regions`` apply; a pool allowing
@@ -138,6 +140,15 @@ def options_of(prop: Mapping[str, Any]) -> tuple[tuple[str, str], ...] | None:
 def is_readonly(prop: Mapping[str, Any]) -> bool:
     """Marked ``"x-readonly": true``: shown to the user in the account portal, not editable."""
     return prop.get("x-readonly") is True
+
+
+def searchable_fields(schema: Schema) -> tuple[str, ...]:
+    """Properties marked ``"x-searchable": true``, in declaration order."""
+    return tuple(name for name, prop in properties(schema).items() if is_searchable(prop))
+
+
+def is_searchable(prop: Mapping[str, Any]) -> bool:
+    return prop.get("x-searchable") is True
 
 
 def is_phone(prop: Mapping[str, Any]) -> bool:
@@ -367,6 +378,11 @@ def _check_property_hints(name: str, prop: Mapping[str, Any]) -> None:
         raise ValueError(f'"x-widget" of {name!r} must be one of {sorted(WIDGETS)}')
     if not isinstance(prop.get("x-readonly", False), bool):
         raise ValueError(f'"x-readonly" of {name!r} must be true or false')
+    searchable = prop.get("x-searchable", False)
+    if not isinstance(searchable, bool):
+        raise ValueError(f'"x-searchable" of {name!r} must be true or false')
+    if searchable and kind_of(prop) != "string":
+        raise ValueError(f'"x-searchable" of {name!r}: only string properties can be searched')
     region = prop.get("x-default-region")
     if region is not None and region not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError(f'"x-default-region" of {name!r} is not a known region: {region!r}')

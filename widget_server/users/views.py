@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from sqlalchemy import select
@@ -35,15 +35,26 @@ class UserView(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     created_at: datetime
     updated_at: datetime
     activated_at: datetime | None
+    #: When the user last signed in (a session began); None if never.
+    last_login_at: datetime | None = None
     #: The admin principal that created the user; None for self-registration.
     created_by: str | None
 
 
 class UserPage(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     items: list[UserView]
+    #: How many match: exact (``total_kind`` ``exact``), PostgreSQL's estimate
+    #: (``estimate``), or at least this many (``at_least``); never a count of a million rows.
     total: int
+    total_kind: Literal["exact", "estimate", "at_least"] = "exact"
     limit: int
     offset: int
+    sort: str = "-created"
+    #: Opaque cursors: the next and previous pages of this search (None at either end),
+    #: and the last page. The first page is the search without a cursor.
+    next_cursor: str | None = None
+    prev_cursor: str | None = None
+    last_cursor: str | None = None
 
 
 async def views_of(session: AsyncSession, users: Sequence[User]) -> list[UserView]:
@@ -81,5 +92,6 @@ def _view(user: User, addresses: list[AddressView], has_password: bool) -> UserV
         created_at=user.created_at,
         updated_at=user.updated_at,
         activated_at=user.activated_at,
+        last_login_at=user.last_login_at,
         created_by=user.created_by,
     )

@@ -13,6 +13,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from widget_server.admin import users
 from widget_server.users.inputs import NewUser, UserPatch
+from widget_server.users.search import UserSearch
 from widget_server.users.views import UserPage, UserView
 from widget_server.web.api.base import CurrentActor, api_services, errors
 
@@ -23,33 +24,73 @@ BASE = "/pools/{pool_id:str}/users"
 ONE = BASE + "/{user_id:str}"
 
 
-@get(BASE, responses=errors(404, 422), tags=TAGS)
+Sort = Literal[
+    "created",
+    "-created",
+    "activated",
+    "-activated",
+    "last_login",
+    "-last_login",
+    "address",
+    "-address",
+    "name",
+    "-name",
+]
+Day = Annotated[str | None, QueryParameter(max_length=40)]
+
+
+@get(BASE, responses=errors(400, 404, 422), tags=TAGS)
 async def list_users(
     request: Request[Any, Any, Any],
     actor: CurrentActor,
     pool_id: PoolId,
     q: Annotated[str | None, QueryParameter(max_length=320)] = None,
+    prefix: Annotated[str | None, QueryParameter(max_length=320)] = None,
+    name: Annotated[str | None, QueryParameter(max_length=320)] = None,
     status: Annotated[
         Literal["new", "active", "inactive", "deleted"] | None, QueryParameter()
     ] = None,
     field: Annotated[str | None, QueryParameter(max_length=64)] = None,
     value: Annotated[str | None, QueryParameter(max_length=1000)] = None,
+    created_from: Day = None,
+    created_to: Day = None,
+    activated_from: Day = None,
+    activated_to: Day = None,
+    sort: Annotated[Sort, QueryParameter()] = "-created",
     limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, QueryParameter(max_length=1200)] = None,
     offset: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
 ) -> UserPage:
-    """Newest first. ``q``: part of an address; ``field`` + ``value``: exact match on a
-    payload field; ``status=deleted`` lists deleted users (otherwise hidden)."""
-    return await users.list_users(
-        api_services(request),
-        actor,
-        pool_id,
+    """Search a pool's users, one page at a time.
+
+    Filters: ``q`` part of an address, ``prefix`` start of an address, ``name`` part of
+    the name; ``field`` + ``value``: part of a field the schema marks ``x-searchable``
+    (any case), the exact value of another payload field; ``status`` (``deleted`` lists
+    deleted users, otherwise hidden); ``created_from``/``created_to``,
+    ``activated_from``/``activated_to`` (``YYYY-MM-DD``, whole days UTC, or ISO 8601).
+    ``sort``: ``created``, ``activated``, ``last_login``, ``address``, ``name``; a
+    leading ``-`` for descending. Pages: pass ``next_cursor``, ``prev_cursor`` or
+    ``last_cursor`` of the answer as ``cursor`` (same filters and sort); a cursor that is
+    not one of ours, or of another sort, is 400 ``admin.bad_cursor``. ``total`` is exact
+    up to 1,000 (``total_kind``: ``exact``), else an estimate. ``offset`` is kept for old
+    clients and reads every row before the page: use cursors."""
+    search = UserSearch(
         q=q,
+        prefix=prefix,
+        name=name,
         status=status,
         field=field,
         value=value,
+        created_from=created_from,
+        created_to=created_to,
+        activated_from=activated_from,
+        activated_to=activated_to,
+        sort=sort,
         limit=limit,
+        cursor=cursor,
         offset=offset,
     )
+    return await users.list_users(api_services(request), actor, pool_id, search)
 
 
 @post(BASE, responses=errors(403, 404, 422, 503, body=True), tags=TAGS)

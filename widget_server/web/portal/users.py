@@ -29,6 +29,8 @@ from widget_server.forms.schema import properties
 from widget_server.messages import Msg
 from widget_server.pools import PoolView
 from widget_server.users.inputs import normalise_email
+from widget_server.users.search import DEFAULT_SORT, UserSearch
+from widget_server.web.portal import user_form
 from widget_server.web.portal.frame import BASE, Portal, form_of, signed_in
 from widget_server.web.shared.console import AnyRequest, see_other
 from widget_server.web.shared.forms import (
@@ -44,6 +46,18 @@ PoolId = Annotated[str, PathParameter(max_length=64)]
 UserId = Annotated[str, PathParameter(max_length=64)]
 Query = Annotated[str | None, QueryParameter(max_length=200)]
 PAGE_SIZE = 25
+PAGE_SIZES = (25, 50, 100, 200)
+SORT_LABELS = (
+    ("-created", "Newest first"),
+    ("created", "Oldest first"),
+    ("-activated", "Recently activated"),
+    ("-last_login", "Recently signed in"),
+    ("address", "Address A to Z"),
+    ("-address", "Address Z to A"),
+    ("name", "Name A to Z"),
+    ("-name", "Name Z to A"),
+)
+SORTS = frozenset(s for s, _ in SORT_LABELS) | {"activated", "last_login"}
 STATUSES = ("new", "active", "inactive", "deleted")
 #: Where each action leaves the person, and what the page then says.
 DONE = {
@@ -67,51 +81,64 @@ async def users_page(
     request: AnyRequest,
     pool_id: PoolId,
     q: Query = None,
+    name: Query = None,
     status: Annotated[str | None, QueryParameter(max_length=16)] = None,
     field: Annotated[str | None, QueryParameter(max_length=64)] = None,
     value: Query = None,
-    page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
+    sort: Annotated[str | None, QueryParameter(max_length=16)] = None,
+    size: Annotated[int, QueryParameter(ge=1, le=200)] = PAGE_SIZE,
+    cursor: Annotated[str | None, QueryParameter(max_length=1200)] = None,
 ) -> Any:
     portal = await signed_in(request)
-    filters = {"q": q or "", "status": status or "", "field": field or "", "value": value or ""}
+    filters = {
+        "q": q or "",
+        "name": name or "",
+        "status": status or "",
+        "field": field or "",
+        "value": value or "",
+        "sort": sort if sort in SORTS else "",
+        "size": str(size) if size != PAGE_SIZE else "",
+    }
     errors: dict[str, tuple[Msg, ...]] = {}
     try:
         found = await list_users(
             portal.services,
             portal.actor,
             pool_id,
-            q=q or None,
-            status=status or None,
-            field=field or None,
-            value=value or None,
-            limit=PAGE_SIZE,
-            offset=(page - 1) * PAGE_SIZE,
+            UserSearch(
+                q=q or None,
+                name=name or None,
+                status=status or None,
+                field=field or None,
+                value=value or None,
+                sort=sort or DEFAULT_SORT,
+                limit=size,
+                cursor=cursor or None,
+            ),
         )
     except InvalidInput as exc:
-        errors, _ = by_field(exc)
+        errors, alerts = by_field(exc)
+        errors = {**errors, "": tuple(alerts)} if alerts else errors
         found = None
     pool = await portal.services.pools.get(pool_id)
     return portal.page(
         "users.html",
         fragment="_users_results.html",
-        status=422 if errors else 200,
+        status=(400 if "" in errors else 422) if errors else 200,
         pool=pool,
         found=found,
         filters=filters,
         errors=errors,
-        page_no=page,
-        pages=_pages(found.total if found else 0),
+        paged=bool(cursor),
         statuses=STATUSES,
+        sorts=SORT_LABELS,
+        sizes=PAGE_SIZES,
         fields=_searchable(pool),
         columns=_columns(pool),
         identifier=identifier_field(pool.schema),
         query=_query(filters),
         title="Users",
     )
-
-
-def _pages(total: int) -> int:
-    return max(1, -(-total // PAGE_SIZE))
 
 
 def _query(filters: Mapping[str, str]) -> str:
@@ -239,39 +266,64 @@ async def create_user_submit(request: AnyRequest, pool_id: PoolId) -> Any:
 
 
 @get(BASE + "/pools/{pool_id:str}/users/{user_id:str}")
-async def user_page(request: AnyRequest, pool_id: PoolId, user_id: UserId) -> Any:
+async def user_page(
+    request: AnyRequest,
+    pool_id: PoolId,
+    user_id: UserId,
+    edit: Annotated[str | None, QueryParameter(max_length=8)] = None,
+) -> Any:
     portal = await signed_in(request)
     user = await get_user(portal.services, portal.actor, pool_id, user_id)
-    return await _user_page(portal, user)
+    return await _user_page(portal, user, raw=edit == "json")
 
 
 async def _user_page(
     portal: Portal,
     user: UserView,
     *,
-    values: Mapping[str, str] | None = None,
+    raw: bool = False,
+    values: Mapping[str, Any] | None = None,
     errors: Mapping[str, Sequence[Msg]] | None = None,
     alerts: Sequence[Msg] = (),
     status: int = 200,
 ) -> Any:
     pool = await portal.services.pools.get(user.pool_id)
+    errors = errors or {}
     shown = values or {"payload": pretty(user.payload), "metadata": pretty(user.metadata)}
     titles = {
         name: str(prop.get("title") or name) for name, prop in properties(pool.schema).items()
     }
+    drawn_payload = values if values is not None and not raw else user.payload
+    drawn_metadata = _metadata_values(values) if values is not None and not raw else user.metadata
+    payload_errors = {k.removeprefix("payload."): v for k, v in errors.items()}
     return portal.page(
         "user.html",
         status=status,
         pool=pool,
         user=user,
+        raw=raw,
         values=shown,
-        errors=errors or {},
+        errors=errors,
+        field_errors={k.removeprefix("payload."): v for k, v in errors.items()},
         alerts=alerts,
         titles=titles,
+        nodes=user_form.payload_nodes(pool, drawn_payload, payload_errors),
+        meta_nodes=user_form.metadata_nodes(pool, drawn_metadata, errors),
+        list_fields=user_form.list_fields(pool, drawn_metadata, errors),
         editable=portal.can("users.write") and user.status != "deleted",
         address=next((a.value for a in user.addresses), None),
         title="User",
     )
+
+
+def _metadata_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Posted ``metadata.<field>`` values by field, for redrawing a refused form."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key.startswith(user_form.META):
+            name = key.removeprefix(user_form.META)
+            out[name] = value.splitlines() if "\n" in str(value) else value
+    return out
 
 
 def _merge_patch(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
@@ -286,28 +338,55 @@ async def update_user_submit(request: AnyRequest, pool_id: PoolId, user_id: User
     portal = await signed_in(request)
     form = await form_of(portal)
     user = await get_user(portal.services, portal.actor, pool_id, user_id)
+    # Without a mode (older pages, scripts), the JSON boxes are what was sent.
+    mode = text(form, "mode") or ("json" if "payload" in form else "form")
+    raw = mode == "json"
     errors: Errors = {}
-    payload = json_object(form, "payload", errors)
-    metadata = json_object(form, "metadata", errors)
     try:
+        if raw:
+            payload = json_object(form, "payload", errors) or {}
+            metadata = json_object(form, "metadata", errors) or {}
+        else:
+            pool = await portal.services.pools.get(pool_id)
+            address = next((a.value for a in user.addresses), "")
+            payload, metadata = user_form.read_edit(
+                pool, user.payload, user.metadata, form, address
+            )
         patch = convert(
             {
-                "payload": _merge_patch(user.payload, payload or {}),
-                "metadata": _merge_patch(user.metadata, metadata or {}),
+                "payload": _merge_patch(user.payload, payload),
+                "metadata": _merge_patch(user.metadata, metadata),
             },
             UserPatch,
             errors,
         )
         await update_user(portal.services, portal.actor, pool_id, user_id, patch)
     except (InvalidInput, Conflict) as exc:
-        values = {"payload": text(form, "payload"), "metadata": text(form, "metadata")}
-        if isinstance(exc, Conflict):
-            return await _user_page(portal, user, values=values, alerts=(exc.message,), status=409)
-        fields, alerts = by_field(exc)
-        return await _user_page(
-            portal, user, values=values, errors=_by_document(fields), alerts=alerts, status=422
-        )
+        return await _refused(portal, user, form, exc, raw=raw)
     return see_other(f"{_users_path(pool_id)}/{user_id}?done=admin.user_updated")
+
+
+async def _refused(
+    portal: Portal,
+    user: UserView,
+    form: Mapping[str, Sequence[str]],
+    exc: InvalidInput | Conflict,
+    *,
+    raw: bool,
+) -> Any:
+    if raw:
+        values: dict[str, Any] = {k: text(form, k) for k in ("payload", "metadata")}
+    else:
+        values = {k: v[0] for k, v in form.items() if v and k not in {"csrf_token", "mode"}}
+    if isinstance(exc, Conflict):
+        return await _user_page(
+            portal, user, raw=raw, values=values, alerts=(exc.message,), status=409
+        )
+    fields, alerts = by_field(exc)
+    shown = _by_document(fields) if raw else fields
+    return await _user_page(
+        portal, user, raw=raw, values=values, errors=shown, alerts=alerts, status=422
+    )
 
 
 def _by_document(fields: Mapping[str, Sequence[Msg]]) -> dict[str, tuple[Msg, ...]]:
