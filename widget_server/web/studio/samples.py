@@ -97,7 +97,8 @@ def sample(
         "csrf_token": "",
         "flow_ticket": None,
         "parent_origin": None,
-        "full_page": False,
+        # The page as a tab of its own: the page background (colour or image) shows too.
+        "full_page": True,
         "alerts": (),
         "code_minutes": code_minutes,
     }

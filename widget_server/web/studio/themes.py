@@ -41,6 +41,7 @@ from widget_server.messages import Msg, msg
 from widget_server.themes import load_builtin_themes
 from widget_server.web.shared.console import AnyRequest, Form, one, see_other
 from widget_server.web.shared.portal_frame import BASE, Portal, form_of, signed_in
+from widget_server.web.shared.security import frame_ancestors
 from widget_server.web.studio.editor_view import dom_id, editor_context, form_values
 from widget_server.web.studio.samples import states
 from widget_server.web.studio.tokens_form import ASSET_TOKENS, tokens_from_form
@@ -54,6 +55,10 @@ IMPORT_LIMIT = 8 * 1024 * 1024
 
 PoolId = Annotated[str, PathParameter(max_length=64)]
 ThemeId = Annotated[str, PathParameter(max_length=64)]
+
+
+#: The editor frames its own preview (same origin); nothing else frames or is framed.
+EDITOR_HEADERS = {"content-security-policy": frame_ancestors(()) + "; frame-src 'self'"}
 
 
 def theme_url(theme_id: str, tail: str = "") -> str:
@@ -142,6 +147,7 @@ async def _editor(
         "editor.html",
         folder="studio",
         status=status,
+        headers=EDITOR_HEADERS,
         title=detail.summary.name,
         theme=detail.summary,
         detail=detail,
