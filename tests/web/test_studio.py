@@ -105,6 +105,26 @@ async def test_branding_nav_only_for_those_who_may_brand(login: Login) -> None:
     assert 'data-nav="branding"' in (await lead.get("/admin/pools/business-1/users")).text
 
 
+async def test_a_pool_admin_with_branding_rights_brands_its_own_pool(
+    h: Harness, login: Login
+) -> None:
+    lead = await login(LEAD)
+    home = await lead.get(BASE)
+    assert home.status_code == 200
+    assert 'data-pool="business-1"' in home.text and 'data-pool="partner-1"' not in home.text
+    theme_id, page = await copied(lead)
+    [record] = [r for r in await rows(h, ThemeRecord) if r.id == theme_id]
+    assert record.pool_id == "business-1"
+    targets = re.findall(r'<option value="((?:tenant|workspace|pool|app):[^"]+)"', page.text)
+    assert targets == ["pool:business-1"]
+    published = await lead.post(f"{BASE}/themes/{theme_id}/publish", editor_form(page))
+    assert published.status_code == 303
+    assigned = await lead.post(f"{BASE}/themes/{theme_id}/assign", {"target": "pool:business-1"})
+    assert assigned.status_code == 303
+    # Workspaces are not a pool admin's to read.
+    assert (await lead.get(f"{BASE}/workspaces")).status_code == 403
+
+
 async def test_copy_edit_save_keeps_the_draft(h: Harness, login: Login) -> None:
     client = await login(DESIGNER)
     theme_id, page = await copied(client, "forest")

@@ -73,10 +73,9 @@ async def home(request: AnyRequest) -> Response[str]:
         targets = await assignment_targets(portal.services, portal.actor)
     except NotFound:
         targets = []
-    try:
+    workspaces = []
+    if portal.can("workspaces.read"):
         workspaces = await list_workspaces(portal.services, portal.actor)
-    except (NotFound, Conflict):
-        workspaces = []
     custom = []
     for summary in themes:
         if not summary.builtin:
