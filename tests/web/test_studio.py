@@ -241,6 +241,18 @@ async def test_preview_draws_every_state_from_the_real_templates(login: Login) -
     assert 'data-message-id="code.invalid"' in wrong_code.text
 
 
+async def test_a_built_in_is_read_only_but_previews_tweaks(login: Login) -> None:
+    client = await login(DESIGNER)
+    page = await client.get(f"{BASE}/themes/forest")
+    assert page.status_code == 200 and 'data-action="publish"' not in page.text
+    form = editor_form(page) | {"colors.primary": "#123456", "preview.state": "login.form"}
+    drawn = await preview(client, "forest", form)
+    assert drawn.status_code == 200 and "--ws-color-primary:#123456" in drawn.text
+    refused = await client.post(f"{BASE}/themes/forest", form)
+    assert refused.status_code == 409
+    assert "brand.builtin_readonly" in message_ids(refused)
+
+
 async def test_publish_below_aa_warns_and_needs_one_explicit_click(
     h: Harness, login: Login
 ) -> None:
