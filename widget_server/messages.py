@@ -511,6 +511,19 @@ CATALOG: dict[str, str] = {
     "another theme before moving it.",
     "brand.import_invalid": "This is not a theme file: {detail}",
     "brand.import_hash": "An embedded file does not match its SHA-256 ({sha256}).",
+    # The brand studio's pages (web/studio).
+    "studio.saved": "Draft saved. Nothing is live until you publish.",
+    "studio.published": "Published: the new version is live wherever this theme is assigned.",
+    "studio.rolled_back": "Rolled back: the earlier version is live again as a new version.",
+    "studio.assigned": "Assignment saved.",
+    "studio.imported": "Theme imported as a draft.",
+    "studio.deleted": "Theme deleted.",
+    "studio.workspace_saved": "Workspace saved.",
+    "studio.workspace_deleted": "Workspace deleted.",
+    "studio.contrast_warning": "This theme is below WCAG 2.2 AA contrast ({pairs}). People with "
+    "low vision may not be able to read it. Fix the colours, or publish anyway.",
+    "studio.import_missing": "Choose a theme file (.json) to import.",
+    "studio.upload_missing": "Choose a file to upload.",
     "policy.below_floor": "Your organisation requires {field} of at least {min}.",
     "policy.floor_requires": "Your organisation requires the {field} check.",
     # Emails (mail/compose.py): subject, heading, intro, button and closing line of each;

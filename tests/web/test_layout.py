@@ -13,7 +13,18 @@ from litestar import Router
 import widget_server.web
 
 WEB = Path(widget_server.web.__file__).parent
-SURFACES = ("widget", "account", "portal", "api", "oauth", "dev", "ops", "assets", "developers")
+SURFACES = (
+    "widget",
+    "account",
+    "portal",
+    "studio",
+    "api",
+    "oauth",
+    "dev",
+    "ops",
+    "assets",
+    "developers",
+)
 
 
 def _imports(path: Path) -> set[str]:

@@ -29,7 +29,18 @@ from widget_server.pools import PoolDirectory
 from widget_server.services import Services
 from widget_server.settings import Settings
 from widget_server.sms import SmsProvider, provider_from_settings
-from widget_server.web import account, api, assets, dev, developers, oauth, ops, portal, widget
+from widget_server.web import (
+    account,
+    api,
+    assets,
+    dev,
+    developers,
+    oauth,
+    ops,
+    portal,
+    studio,
+    widget,
+)
 from widget_server.web.api.openapi import openapi_config
 from widget_server.web.shared.context import WebContext
 from widget_server.web.shared.proxy import ForwardedClientMiddleware
@@ -119,6 +130,7 @@ def create_app(
             account.router(),
             oauth.router(),
             portal.router(),
+            studio.router(),
             developers.router(),
             api.router(),
             dev.router(),

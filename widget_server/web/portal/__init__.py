@@ -7,7 +7,7 @@ from litestar import Router
 
 from widget_server.errors import WidgetError
 from widget_server.web.portal import apps, login, pools, tenant, users
-from widget_server.web.portal.frame import error_page
+from widget_server.web.shared.portal_frame import error_page
 
 
 def router() -> Router:

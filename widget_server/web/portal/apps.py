@@ -25,9 +25,9 @@ from widget_server.errors import Conflict, Forbidden, InvalidInput
 from widget_server.messages import Msg, msg
 from widget_server.oidc.scopes import SCOPES
 from widget_server.oidc.tokens import issuer
-from widget_server.web.portal.frame import BASE, Portal, form_of, signed_in
 from widget_server.web.shared.console import AnyRequest
 from widget_server.web.shared.forms import Errors, app_form, blank_app, by_field, convert
+from widget_server.web.shared.portal_frame import BASE, Portal, form_of, signed_in
 
 AppId = Annotated[str, PathParameter(max_length=64)]
 #: Scopes an operator grants an app (``openid`` is implied).

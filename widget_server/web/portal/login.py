@@ -15,7 +15,9 @@ from widget_server.admin.portal_auth import (
 )
 from widget_server.errors import NotAuthenticated, Overloaded, TooManyAttempts
 from widget_server.messages import Msg, msg
-from widget_server.web.portal.frame import (
+from widget_server.web.shared.console import AnyRequest, html, same_origin_post, see_other
+from widget_server.web.shared.context import web_context
+from widget_server.web.shared.portal_frame import (
     BASE,
     COOKIE,
     form_of,
@@ -23,8 +25,6 @@ from widget_server.web.portal.frame import (
     signed_in,
     throttle_of,
 )
-from widget_server.web.shared.console import AnyRequest, html, same_origin_post, see_other
-from widget_server.web.shared.context import web_context
 from widget_server.web.shared.request_io import client_ip, first, form_fields
 
 #: Statuses in the order the dashboard lists them.
@@ -106,6 +106,9 @@ async def logout(request: AnyRequest) -> Any:
 @get(BASE)
 async def dashboard(request: AnyRequest) -> Any:
     portal = await signed_in(request)
+    if not portal.can("pools.read") and portal.may_brand:
+        # A brand designer's work is all in the studio.
+        return see_other(BASE + "/branding")
     pools = await list_pools(portal.services, portal.actor)
     return portal.page("dashboard.html", pools=pools, statuses=STATUSES, title="Pools")
 

@@ -27,9 +27,9 @@ from widget_server.errors import Conflict, Forbidden, InvalidInput
 from widget_server.messages import Msg, msg
 from widget_server.passwords.policy import PolicyConfig
 from widget_server.pools import PoolView
-from widget_server.web.portal.frame import BASE, Portal, form_of, signed_in
 from widget_server.web.shared.console import AnyRequest, see_other
 from widget_server.web.shared.forms import Errors, by_field, checked, convert, lines, number, text
+from widget_server.web.shared.portal_frame import BASE, Portal, form_of, signed_in
 
 PoolId = Annotated[str, PathParameter(max_length=64)]
 #: Password-policy counts shown as number fields, in this order.

@@ -26,9 +26,9 @@ from widget_server.admin.schemas import (
 )
 from widget_server.errors import Conflict, Forbidden, InvalidInput
 from widget_server.messages import Msg
-from widget_server.web.portal.frame import BASE, Portal, form_of, signed_in
 from widget_server.web.shared.console import AnyRequest, see_other
 from widget_server.web.shared.forms import Errors, by_field, convert, json_object, pretty, text
+from widget_server.web.shared.portal_frame import BASE, Portal, form_of, signed_in
 
 AdminId = Annotated[str, PathParameter(max_length=64)]
 SchemaId = Annotated[str, PathParameter(max_length=64)]

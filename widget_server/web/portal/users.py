@@ -31,7 +31,6 @@ from widget_server.pools import PoolView
 from widget_server.users.inputs import normalise_email
 from widget_server.users.search import DEFAULT_SORT, UserSearch
 from widget_server.web.portal import user_form
-from widget_server.web.portal.frame import BASE, Portal, form_of, signed_in
 from widget_server.web.shared.console import AnyRequest, see_other
 from widget_server.web.shared.forms import (
     Errors,
@@ -41,6 +40,7 @@ from widget_server.web.shared.forms import (
     pretty,
     text,
 )
+from widget_server.web.shared.portal_frame import BASE, Portal, form_of, signed_in
 
 PoolId = Annotated[str, PathParameter(max_length=64)]
 UserId = Annotated[str, PathParameter(max_length=64)]

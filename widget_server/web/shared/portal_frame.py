@@ -1,7 +1,6 @@
-"""The operator portal's frame: who is signed in, the page layout, CSRF, and how domain
-errors become pages. The pages live beside it: ``login`` (sign-in, dashboard), ``pools``
-(pool settings, audit log), ``users``, ``tenant`` (administrators, schemas) and ``apps``;
-the package's ``router()`` puts them under ``/admin``.
+"""The admin portal's frame, shared by the surfaces under ``/admin`` (the operator portal,
+``web/portal``, and the brand studio, ``web/studio``): who is signed in, the page layout
+and its navigation, CSRF, and how domain errors become pages.
 
 A domain error a page does not handle itself becomes an error page with the status
 ``shared.errors.explain`` gives (forms catch ``InvalidInput`` and ``Conflict`` first and
@@ -29,6 +28,7 @@ from widget_server.admin.portal_auth import (
 from widget_server.errors import (
     CsrfMismatch,
     NotAuthenticated,
+    PoolNotFound,
     WidgetError,
 )
 from widget_server.messages import Msg, msg
@@ -59,11 +59,18 @@ class Portal:
     """One signed-in request: the person, their actor for the services, and page helpers."""
 
     def __init__(
-        self, request: AnyRequest, session: PortalSession, nav_pools: Sequence[NavPool]
+        self,
+        request: AnyRequest,
+        session: PortalSession,
+        nav_pools: Sequence[NavPool],
+        *,
+        may_brand: bool = False,
     ) -> None:
         self.request = request
         self.session = session
         self.nav_pools = nav_pools
+        #: The "Branding" entry: designers, tenant admins, pool admins the tenant lets brand.
+        self.may_brand = may_brand
         self.ctx: WebContext = web_context(request)
         self.actor = Actor(principal=session.principal, ip=client_ip(request))
 
@@ -85,11 +92,15 @@ class Portal:
         status: int = 200,
         fragment: str | None = None,
         headers: Mapping[str, str] | None = None,
+        folder: str = "admin",
         **context: Any,
     ) -> Response[str]:
-        """The full page, or only ``fragment`` (a partial template) for an htmx request."""
+        """The full page, or only ``fragment`` (a partial template) for an htmx request;
+        templates from ``widgets/<folder>/``."""
         name = fragment if fragment is not None and is_htmx(self.request) else template
-        body = self.ctx.renderer.page(f"admin/{name}", **self.view(), http_status=status, **context)
+        body = self.ctx.renderer.page(
+            f"{folder}/{name}", **self.view(), http_status=status, **context
+        )
         return html(body, status, headers)
 
     def view(self) -> dict[str, Any]:
@@ -100,6 +111,7 @@ class Portal:
             "csrf_token": self.session.csrf_token,
             "can": self.can,
             "is_tenant_admin": self.is_tenant_admin,
+            "may_brand": self.may_brand,
             "t": _text,
             "path": self.request.url.path,
             "nav_pools": self.nav_pools,
@@ -127,6 +139,14 @@ FLASHES = frozenset(
         "admin.admin_revoked",
         "admin.schema_saved",
         "admin.schema_deleted",
+        "studio.saved",
+        "studio.published",
+        "studio.rolled_back",
+        "studio.assigned",
+        "studio.imported",
+        "studio.deleted",
+        "studio.workspace_saved",
+        "studio.workspace_deleted",
     }
 )
 
@@ -152,11 +172,27 @@ async def signed_in(request: AnyRequest) -> Portal:
     ctx = web_context(request)
     session = await principal_for_session(ctx.services, request.cookies.get(COOKIE))
     actor = Actor(principal=session.principal, ip=client_ip(request))
-    # The sidebar lists only pools the person may open: no link leads to a 404.
-    nav = [NavPool(p.id, p.name) for p in await list_pools(ctx.services, actor)]
-    portal = Portal(request, session, nav)
+    # The sidebar lists only pools the person may open: no link leads to a 404. A brand
+    # designer opens none (its pools appear in the studio).
+    pools = []
+    if "pools.read" in PERMISSIONS[session.principal.role]:
+        pools = await list_pools(ctx.services, actor)
+    nav = [NavPool(p.id, p.name) for p in pools]
+    portal = Portal(request, session, nav, may_brand=await _may_brand(ctx.services, actor))
     request.state.portal = portal  # for error_page
     return portal
+
+
+async def _may_brand(services: Services, actor: Actor) -> bool:
+    principal = actor.principal
+    if "themes.read" in PERMISSIONS[principal.role]:
+        return True
+    if principal.role != "pool_admin" or principal.pool_id is None:
+        return False
+    try:
+        return (await services.pools.get(principal.pool_id)).admins_may_brand
+    except PoolNotFound:
+        return False
 
 
 async def form_of(portal: Portal) -> Form:
