@@ -35,13 +35,13 @@ MAX_DAYS = 366
 TOP_ERRORS = 5
 
 
-class ErrorCount(msgspec.Struct, frozen=True, kw_only=True):
+class FunnelErrorCount(msgspec.Struct, frozen=True, kw_only=True):
     #: The message id that refused the step (``messages.py``).
     id: str
     count: int
 
 
-class Stage(msgspec.Struct, frozen=True, kw_only=True):
+class FunnelStage(msgspec.Struct, frozen=True, kw_only=True):
     #: ``view``, a schema step id, ``code`` or ``activated``.
     step: str
     #: Human name: the step's title from the schema, else a fixed one.
@@ -51,10 +51,10 @@ class Stage(msgspec.Struct, frozen=True, kw_only=True):
     conversion: float | None
     #: 1 - conversion.
     drop_off: float | None
-    errors: list[ErrorCount]
+    errors: list[FunnelErrorCount]
 
 
-class Day(msgspec.Struct, frozen=True, kw_only=True):
+class FunnelDay(msgspec.Struct, frozen=True, kw_only=True):
     day: date
     #: Stage step → how many reached it that day.
     counts: dict[str, int]
@@ -68,8 +68,8 @@ class FunnelReport(msgspec.Struct, frozen=True, kw_only=True):
     site: str | None
     #: Embedding origins seen in the range ("" = opened directly), most views first.
     sites: list[str]
-    stages: list[Stage]
-    days: list[Day]
+    stages: list[FunnelStage]
+    days: list[FunnelDay]
 
 
 def date_range(since: date | None, until: date | None, today: date) -> tuple[date, date]:
@@ -135,7 +135,7 @@ def _report(
             errors.setdefault(step, Counter())[counter[len(ERROR_PREFIX) :]] += count
     stages = _stages(titles(pool), reached, errors)
     days = [
-        Day(day=d, counts=dict(by_day.get(d, {})))
+        FunnelDay(day=d, counts=dict(by_day.get(d, {})))
         for d in (since + timedelta(days=i) for i in range((until - since).days + 1))
     ]
     return FunnelReport(
@@ -151,21 +151,21 @@ def _report(
 
 def _stages(
     order: list[tuple[str, str]], reached: Counter[str], errors: dict[str, Counter[str]]
-) -> list[Stage]:
-    stages: list[Stage] = []
+) -> list[FunnelStage]:
+    stages: list[FunnelStage] = []
     previous: int | None = None
     for step, title in order:
         count = reached[step]
         conversion = count / previous if previous else None
         stages.append(
-            Stage(
+            FunnelStage(
                 step=step,
                 title=title,
                 count=count,
                 conversion=conversion,
                 drop_off=None if conversion is None else 1 - conversion,
                 errors=[
-                    ErrorCount(id=i, count=n)
+                    FunnelErrorCount(id=i, count=n)
                     for i, n in errors.get(step, Counter()).most_common(TOP_ERRORS)
                 ],
             )

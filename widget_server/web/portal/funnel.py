@@ -17,7 +17,7 @@ from litestar.params import PathParameter, QueryParameter
 
 from widget_server.errors import InvalidInput
 from widget_server.messages import Msg, msg
-from widget_server.observe.funnel_report import FunnelReport, Stage, funnel_report
+from widget_server.observe.funnel_report import FunnelReport, FunnelStage, funnel_report
 from widget_server.web.portal.frame import BASE, Portal, signed_in
 from widget_server.web.shared.console import AnyRequest
 
@@ -31,7 +31,7 @@ DIRECT = "direct"
 class Bar(NamedTuple):
     """One stage as the chart draws it."""
 
-    stage: Stage
+    stage: FunnelStage
     #: Bar length, percent of the chart's width (the largest stage is 100).
     width: float
     #: "67 %" of the stage before, or "" for the first.
