@@ -4,6 +4,7 @@ latency is labelled by route template, so unknown paths add no series."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import httpx
@@ -162,7 +163,18 @@ async def test_responses_carry_a_request_id(harness: Harness) -> None:
     first = await harness.client.get("/healthz")
     second = await harness.client.get("/no/such/path")
     ids = {first.headers["x-request-id"], second.headers["x-request-id"]}
-    assert len(ids) == 2 and all(len(i) == 36 for i in ids)
+    assert len(ids) == 2 and all(re.fullmatch("[0-9a-f]{20}", i) for i in ids)
     # A client's own id is not believed: no balancer is trusted here.
     third = await harness.client.get("/healthz", headers={"x-request-id": "forged-id"})
     assert third.headers["x-request-id"] != "forged-id"
+
+
+async def test_a_trusted_balancers_request_id_is_kept(settings: Settings) -> None:
+    app = create_app(replace(settings, trusted_proxies="127.0.0.1/32"), sender=MemorySender())
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://widget.test") as client:
+        kept = await client.get("/healthz", headers={"x-request-id": "lb-7f3a.42:1"})
+        assert kept.headers["x-request-id"] == "lb-7f3a.42:1"
+        for unsafe in ('x" injected="1', "a" * 65, "new\\nline"):
+            response = await client.get("/healthz", headers={"x-request-id": unsafe})
+            assert re.fullmatch("[0-9a-f]{20}", response.headers["x-request-id"])
