@@ -26,6 +26,7 @@ from widget_server.demo.partner_signin import PartnerOidc
 from widget_server.errors import InstallationError
 from widget_server.installation import ensure_key_fingerprint
 from widget_server.mail.devsink import SmtpSink
+from widget_server.observe import logs
 from widget_server.oidc import keys_cli
 from widget_server.passwords.hashing import Argon2Hasher
 from widget_server.seed import DEMO_TENANT, DemoAdmin, seed_demo, seed_demo_admins
@@ -96,6 +97,7 @@ async def _run(args: argparse.Namespace) -> None:
         # by one are refused by the others: a per-machine generated key cannot do that.
         raise SystemExit("WIDGET_SECRET_KEY must be set when the database is not SQLite")
     if args.command == "serve":
+        logs.configure(settings.log_format, settings.log_level)
         await _serve_app(args, settings)
         return
     # Every other command acts on an existing installation: it refuses a database that is
@@ -143,6 +145,7 @@ async def _serve_app(args: argparse.Namespace, settings: Settings) -> None:
         port=args.port,
         access_log=args.access_log,
         backlog=4096,
+        log_config=None,  # our handler (logs.configure): JSON lines with request ids
         # Not uvicorn's: the app reads the client's address from trusted balancers itself
         # (WIDGET_TRUSTED_PROXIES, web/shared/proxy.py), X-Forwarded-For or Forwarded.
         proxy_headers=False,

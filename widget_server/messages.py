@@ -129,6 +129,9 @@ CATALOG: dict[str, str] = {
     # Administration (API and portal).
     "admin.unauthenticated": "Sign in, or send a valid API key.",
     "admin.not_found": "Not found.",
+    "funnel.range_reversed": "The first day must not be after the last.",
+    "funnel.range_too_long": "Choose at most {max} days.",
+    "funnel.bad_date": "Enter a date as YYYY-MM-DD.",
     "admin.forbidden": "Your role does not allow this.",
     "admin.login_failed": "That email and password do not match an administrator.",
     "admin.unknown_field": "Unknown field.",

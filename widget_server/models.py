@@ -7,13 +7,15 @@ until the user is created.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -661,3 +663,25 @@ class WebhookAttempt(Base):
     error: Mapped[str | None] = mapped_column(String(300))
     request_excerpt: Mapped[str] = mapped_column(Text)
     response_excerpt: Mapped[str | None] = mapped_column(Text)
+
+
+class FunnelCount(Base):
+    """The sign-up funnel (``observe/funnel.py``): how many times ``counter`` happened at
+    ``step`` of ``pool_id``'s registration, embedded by ``site``, on ``day`` (UTC).
+    Aggregates only: no user, flow, address or IP, so nothing here is personal data."""
+
+    __tablename__ = "funnel_counts"
+    __table_args__ = (
+        PrimaryKeyConstraint("pool_id", "day", "site", "step", "counter", name="pk_funnel_counts"),
+    )
+
+    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id", ondelete="CASCADE"))
+    #: The embedding page's origin (``https://shop.example``), one of the pool's allowed
+    #: origins; "" when the form was opened directly or the origin was not allowed.
+    site: Mapped[str] = mapped_column(String(255))
+    day: Mapped[date] = mapped_column(Date)
+    #: ``view``, a schema step id, ``code`` (the code step) or ``activated``.
+    step: Mapped[str] = mapped_column(String(64))
+    #: ``reached``, or ``error:<message id>`` for a refused submission of the step.
+    counter: Mapped[str] = mapped_column(String(96))
+    count: Mapped[int] = mapped_column(BigInteger)

@@ -9,6 +9,7 @@ from widget_server.changes import ChangeFeed, LocalFeed
 from widget_server.clock import Clock
 from widget_server.db import Database
 from widget_server.mail.compose import Composer
+from widget_server.observe.telemetry import Telemetry
 from widget_server.passwords.hashing import HashingPool
 from widget_server.pools import PoolDirectory
 from widget_server.settings import Settings
@@ -22,6 +23,8 @@ class Services:
     hashing: HashingPool
     pools: PoolDirectory
     composer: Composer
+    #: Metrics and the sign-up funnel's counts (``observe/``).
+    telemetry: Telemetry
     #: Called after a transaction that wrote outbox messages committed.
     notify_outbox: Callable[[], None] = field(default=lambda: None)
     #: Called after a transaction that queued a webhook delivery of its own (a resend,

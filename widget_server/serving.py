@@ -14,15 +14,25 @@ one of them slower, and each process's admission would count on a rate it cannot
 
 Counters that must hold across processes (the login throttle) need
 ``WIDGET_REDIS_URL``; without it each worker counts on its own, which the startup log says.
+
+Metrics of every worker add up at ``/metrics`` whichever worker answers: before the
+workers start, ``PROMETHEUS_MULTIPROC_DIR`` is pointed at a new empty directory of this
+run (prometheus-client's multiprocess mode; ``observe/metrics.py``), removed when the
+server stops. Logs: each worker sets up the JSON log handler itself (``WIDGET_LOG_*``),
+since a spawned process starts without the parent's logging.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 
 import uvicorn
 from litestar import Litestar
@@ -33,10 +43,13 @@ if sys.platform != "win32":
 from widget_server import cli_target, migrate
 from widget_server.db import Database
 from widget_server.errors import InstallationError
+from widget_server.observe import logs
 from widget_server.settings import Settings, cores
 from widget_server.web.app import create_app
 
 log = logging.getLogger("widget_server")
+#: prometheus-client's own variable (read by the library as it is imported).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def hash_slots_per_worker(settings: Settings, workers: int) -> int:
@@ -48,6 +61,7 @@ def hash_slots_per_worker(settings: Settings, workers: int) -> int:
 def serve_workers(args: argparse.Namespace) -> None:
     """Prepare once, then hand over to uvicorn's supervisor (blocks until stopped)."""
     settings = Settings.from_env()
+    logs.configure(settings.log_format, settings.log_level)
     source = cli_target.key_source(settings)
     settings = settings.with_secret(cli_target.DATA_DIR)
     run = asyncio.run if sys.platform == "win32" else uvloop.run
@@ -65,6 +79,28 @@ def serve_workers(args: argparse.Namespace) -> None:
             args.workers,
         )
     log.info("%d workers, %d hash thread(s) each", args.workers, slots)
+    with metrics_directory():
+        _run_workers(args)
+
+
+@contextlib.contextmanager
+def metrics_directory() -> Iterator[str]:
+    """A new empty directory for the workers' metric files, for this run only (an old
+    run's files would add dead workers' counts). One set by the operator is kept."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        yield given
+        return
+    path = tempfile.mkdtemp(prefix="widget-metrics-")
+    os.environ[MULTIPROC_ENV] = path
+    try:
+        yield path
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _run_workers(args: argparse.Namespace) -> None:
     uvicorn.run(
         "widget_server.serving:worker_app",
         factory=True,
@@ -74,6 +110,7 @@ def serve_workers(args: argparse.Namespace) -> None:
         access_log=args.access_log,
         backlog=4096,
         proxy_headers=False,
+        log_config=None,  # each worker's own handler (worker_app)
         loop="asyncio" if sys.platform == "win32" else "uvloop",
         # A worker must answer the supervisor's ping within this, or it is killed and
         # started again: 5 s (uvicorn's default) killed workers still importing on a busy
@@ -94,4 +131,5 @@ async def _prepare(settings: Settings, source: str) -> None:
 def worker_app() -> Litestar:
     """One worker's app (uvicorn calls this in each worker process); the parent migrated."""
     settings = Settings.from_env().with_secret(cli_target.DATA_DIR, create=False)
+    logs.configure(settings.log_format, settings.log_level)
     return create_app(settings, migrate_on_start=False)

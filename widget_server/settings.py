@@ -113,6 +113,16 @@ class Settings:
     #: Keep it off in production: partners choose the URLs, and they must not reach the
     #: operator's own network through this server (SSRF). The demo turns it on.
     webhooks_allow_private: bool = False
+    #: Bearer token a Prometheus scraper sends to ``GET /metrics``
+    #: (``Authorization: Bearer <token>``). Empty (the default): ``/metrics`` answers 404,
+    #: so metrics are never public by accident. Masked.
+    metrics_token: str = field(default="", repr=False)
+    #: Log lines as ``json`` (one object per line with a ``request_id``, for a log
+    #: pipeline) or ``text`` (for a terminal). ``widget-server serve`` and ``demo`` apply it.
+    log_format: str = "json"
+    #: ``DEBUG``, ``INFO``, ``WARNING`` or ``ERROR``. At DEBUG every request is logged by
+    #: its route template. SQL is never logged (its parameters are user data).
+    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

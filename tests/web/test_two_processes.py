@@ -144,7 +144,9 @@ async def test_a_listener_that_lost_its_connection_reconnects_and_forgets_everyt
             killed = await session.scalar(
                 text(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE application_name = 'widget-server changes' AND pid <> pg_backend_pid()"
+                    "WHERE application_name = 'widget-server changes' AND pid <> pg_backend_pid() "
+                    # Only this test's database: other runs on the same server have listeners too.
+                    "AND datname = current_database()"
                 )
             )
         assert killed == 2  # A's and B's listeners

@@ -83,6 +83,7 @@ async def issue(
         raise ResendTooSoon(max(wait, 1))
     code = secrets_.new_code()
     await session.execute(insert(Code).values(**_row(services, purpose, flow_id, user_id, code)))
+    services.telemetry.metrics.code_sent(purpose)
     return code
 
 
@@ -101,6 +102,14 @@ async def check(
 ) -> Code | Exception:
     """The code row, now used, if ``code`` is right; else the error to raise after commit
     (wrong guesses counted atomically, so parallel guesses cannot share one attempt)."""
+    outcome = await _check(services, session, purpose, flow_id, code)
+    services.telemetry.metrics.code_checked(purpose, isinstance(outcome, Code))
+    return outcome
+
+
+async def _check(
+    services: Services, session: AsyncSession, purpose: str, flow_id: str, code: str
+) -> Code | Exception:
     now = services.clock.now()
     found = await current(session, purpose, flow_id)
     if found is None or found.attempts >= found.max_attempts:

@@ -232,6 +232,7 @@ async def log_in(
     key = typed.value if typed is not None else identifier.strip().lower()[:320]
     wait = await throttle.attempt(pool.id, key, ip)
     if wait:
+        services.telemetry.metrics.login(pool.id, "throttled")
         raise LoginThrottled(wait)
     account = await _account(services, pool, typed.kind, typed.value) if typed else None
     if account is None or account.secret_hash is None:
@@ -243,6 +244,7 @@ async def log_in(
             log.info("login refused: user %s is %s", account.user_id, account.status)
         await _failed(services, pool, flow, account)
     await throttle.succeeded(pool.id, key, ip)
+    services.telemetry.metrics.login(pool.id, "ok")
     if rehash:
         await _rehash(services, account, password)
     return await _finish(
@@ -256,6 +258,7 @@ async def _failed(
     """``LoginFailed``, reported to the pool's webhooks (``login.failed``) first: with the
     user's id when the identifier is one of theirs, with nothing for an unknown one."""
     user_id = account.user_id if account is not None else None
+    services.telemetry.metrics.login(pool.id, "failed")
     await emit.login_failed(services, pool, flow.app_id, user_id)
     raise LoginFailed()
 

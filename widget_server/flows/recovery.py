@@ -225,6 +225,8 @@ async def _issue(
     sent = False
     if user_id is not None:
         sent = await _send(services, session, pool, identifier, code)
+    if sent:
+        services.telemetry.metrics.code_sent(PURPOSE)
     row = _code_row(services, flow_id, user_id if sent else None, code)
     await session.execute(insert(Code).values(**row))
 

@@ -41,6 +41,8 @@ from widget_server.clock import Clock
 from widget_server.db import Database
 from widget_server.mail.senders import Envelope, Sender
 from widget_server.models import AuthorizationCode, Flow, OutboxMessage
+from widget_server.observe.logs import redact
+from widget_server.observe.metrics import Metrics
 from widget_server.sms.provider import SmsMessage, SmsProvider
 
 log = logging.getLogger(__name__)
@@ -131,8 +133,10 @@ class OutboxWorker:
         poll_seconds: float,
         sms: SmsProvider | None = None,
         lease: timedelta = LEASE,
+        metrics: Metrics | None = None,
     ) -> None:
         self._db, self._sender, self._clock = db, sender, clock
+        self._metrics = metrics or Metrics()
         self._sms = sms
         self._lease = lease
         self._poll = poll_seconds
@@ -232,6 +236,11 @@ class OutboxWorker:
         now = self._clock.now()
         sent = [row.id for row, error in zip(batch, errors, strict=True) if error is None]
         failed = [(row, error) for row, error in zip(batch, errors, strict=True) if error]
+        for row, error in zip(batch, errors, strict=True):
+            if error is None:
+                self._metrics.outbox_sent(row.channel)
+            else:
+                self._metrics.outbox_failed(row.channel, final=row.attempts + 1 >= MAX_ATTEMPTS)
 
         def record(connection: Connection) -> None:
             if sent:
@@ -289,7 +298,7 @@ def _envelope(row: _Claimed) -> Envelope:
 def _failure(row: _Claimed, error: str, now: datetime) -> dict[str, object]:
     attempts = row.attempts + 1
     if attempts >= MAX_ATTEMPTS:
-        log.error("outbox message %s failed for good: %s", row.id, error)
+        log.error("outbox message %s failed for good: %s", row.id, redact(error))
         return {"status": "failed", "last_error": error[:500]}
-    log.warning("outbox message %s: attempt %s failed: %s", row.id, attempts, error)
+    log.warning("outbox message %s: attempt %s failed: %s", row.id, attempts, redact(error))
     return {"next_attempt_at": now + backoff(attempts), "last_error": error[:500]}

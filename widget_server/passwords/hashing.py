@@ -67,6 +67,30 @@ class PasswordHasher(Protocol):
         ...
 
 
+class HashObserver(Protocol):
+    """Told what the pool does, for metrics (``observe/metrics.py``)."""
+
+    def depth(self, hashes: int) -> None:
+        """Hashes queued, running and admitted now (event loop)."""
+
+    def refused(self) -> None:
+        """A caller was refused with ``Overloaded`` (event loop)."""
+
+    def waited(self, seconds: float) -> None:
+        """A hash waited this long for a thread (called in the hashing thread)."""
+
+
+class _Unobserved:
+    def depth(self, hashes: int) -> None:
+        pass
+
+    def refused(self) -> None:
+        pass
+
+    def waited(self, seconds: float) -> None:
+        pass
+
+
 class Argon2Hasher:
     """argon2id; defaults are the OWASP minimum (m=19 MiB, t=2, p=1).
 
@@ -128,7 +152,8 @@ class HashingPool:
 
     ``clock`` times the hashes and the line of refused callers (injected by tests);
     ``refuse_every`` refuses every Nth ``admit`` call, starting with the first, whatever
-    the queue (tests of the widget's waiting: ``Settings.hash_refuse_every``).
+    the queue (tests of the widget's waiting: ``Settings.hash_refuse_every``);
+    ``observer`` is told the queue's depth, refusals and waits (metrics).
     """
 
     def __init__(
@@ -140,8 +165,10 @@ class HashingPool:
         *,
         clock: Callable[[], float] = time.monotonic,
         refuse_every: int = 0,
+        observer: HashObserver | None = None,
     ) -> None:
         self.hasher = hasher
+        self.observer: HashObserver = observer or _Unobserved()
         self.slots = slots if slots is not None else cores()
         self.max_wait_seconds = max_wait_seconds
         if self.slots < 1 or max_wait_seconds < 0 or hand_back < 1 or refuse_every < 0:
@@ -206,6 +233,7 @@ class HashingPool:
         if self.expected_wait() > self.max_wait_seconds:
             raise self._refusal()
         self._admitted += 1
+        self.observer.depth(self._outstanding + self._admitted)
         return Seat(self)
 
     async def calibrate(self) -> None:
@@ -222,6 +250,7 @@ class HashingPool:
         """``Overloaded`` with this caller's place in line: behind every hash in the pool
         and everyone already told to come back, less half the bound, so they come back
         while the queue still holds work and get in (see ``admission.py``)."""
+        self.observer.refused()
         now = self._clock()
         ahead = self._outstanding + self._admitted + self._line.waiting(now) + 1
         retry_after = max(1, math.ceil(ahead * self.seconds_per_hash - self.max_wait_seconds / 2))
@@ -344,7 +373,7 @@ class HashingPool:
         elif self.expected_wait() > self.max_wait_seconds:
             raise self._refusal()
         loop = asyncio.get_running_loop()
-        job = _Job(work, then, loop.create_future(), loop)
+        job = _Job(work, then, loop.create_future(), loop, self._clock())
         with self._counts:
             self._outstanding += 1
         if len(self._threads) < self.slots:
@@ -378,6 +407,7 @@ class HashingPool:
                 self._hand_back(None)  # what was held for this job must not wait on
                 continue
             started = self._clock()
+            self.observer.waited(started - job.queued)
             try:
                 result, error = job.work(), None
             except BaseException as exc:  # handed to the caller, whatever it is
@@ -441,10 +471,11 @@ class HashingPool:
         for job, result, error in batch:
             _settle(job.future, result, error)
         self._turns.grant(self._room())
+        self.observer.depth(self._outstanding + self._admitted)
 
 
 class _Job:
-    __slots__ = ("dropped", "future", "loop", "seconds", "started", "then", "work")
+    __slots__ = ("dropped", "future", "loop", "queued", "seconds", "started", "then", "work")
 
     def __init__(
         self,
@@ -452,8 +483,10 @@ class _Job:
         then: Callable[[Any], Any] | None,
         future: asyncio.Future[Any],
         loop: asyncio.AbstractEventLoop,
+        queued: float,
     ) -> None:
         self.work, self.then, self.future, self.loop = work, then, future, loop
+        self.queued = queued  # the pool's clock when it was submitted
         self.started = self.dropped = False
         self.seconds = 0.0  # its hash's time in a thread
 

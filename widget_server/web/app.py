@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 from litestar import Litestar
@@ -22,6 +23,8 @@ from widget_server.installation import ensure_key_fingerprint
 from widget_server.mail.compose import Composer
 from widget_server.mail.outbox import OutboxWorker
 from widget_server.mail.senders import Sender, SmtpSender
+from widget_server.observe.metrics import multiprocess_dir
+from widget_server.observe.telemetry import Telemetry
 from widget_server.oidc.keys import KeyRing
 from widget_server.passwords.hashing import Argon2Hasher, HashingPool, PasswordHasher
 from widget_server.passwords.policy import load_common_passwords
@@ -47,6 +50,7 @@ from widget_server.web.shared.proxy import ForwardedClientMiddleware
 from widget_server.web.shared.render import Renderer, make_environment
 from widget_server.web.shared.security import SecurityHeadersMiddleware
 from widget_server.web.shared.static import StaticFiles
+from widget_server.web.shared.telemetry import RequestTelemetry
 from widget_server.webhooks.worker import WebhookWorker
 
 
@@ -67,6 +71,8 @@ def create_app(
     db = Database(settings.database_url)
     # Pool and signing-key changes told to every other process (changes.py).
     feed = make_feed(db)
+    # Metrics and funnel counts; several processes write their metrics to one directory.
+    telemetry = Telemetry.build(db, clock, multiprocess_dir())
     static = StaticFiles(asset_dir("static"))
     env = make_environment(static)
     worker = OutboxWorker(
@@ -76,8 +82,9 @@ def create_app(
         settings.outbox_poll_seconds,
         sms=sms or provider_from_settings(settings),
         lease=timedelta(seconds=settings.outbox_lease_seconds),
+        metrics=telemetry.metrics,
     )
-    webhooks = WebhookWorker(db, clock, settings)
+    webhooks = WebhookWorker(db, clock, settings, metrics=telemetry.metrics)
     services = Services(
         settings=settings,
         db=db,
@@ -87,9 +94,11 @@ def create_app(
             slots=settings.effective_hash_slots,
             max_wait_seconds=settings.hash_max_wait_seconds,
             refuse_every=settings.hash_refuse_every,
+            observer=telemetry.metrics,
         ),
         pools=PoolDirectory(db, feed),
         composer=Composer(env, settings.public_url),
+        telemetry=telemetry,
         notify_outbox=worker.wake,
         notify_webhooks=webhooks.wake,
         changes=feed,
@@ -115,15 +124,18 @@ def create_app(
         await services.hashing.calibrate()
         worker.start()
         webhooks.start()
+        telemetry.funnel.start()
 
     async def shutdown() -> None:
+        await telemetry.funnel.stop()
         await webhooks.stop()
         await worker.stop()
         await feed.close()
         services.hashing.close()
         await db.dispose()
+        telemetry.metrics.process_exited(os.getpid())
 
-    return Litestar(
+    app = Litestar(
         # One router per audience (web/README.md has the map).
         route_handlers=[
             widget.router(),
@@ -158,6 +170,9 @@ def create_app(
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(),
     )
+    # Around the whole handler, router included, so unmatched paths are timed too.
+    app.asgi_handler = RequestTelemetry(app.asgi_handler, telemetry.metrics, proxies)
+    return app
 
 
 def _smtp(settings: Settings) -> SmtpSender:

@@ -29,6 +29,7 @@ from cryptography.exceptions import InvalidTag
 
 from widget_server.clock import Clock
 from widget_server.db import Database
+from widget_server.observe.metrics import Metrics
 from widget_server.settings import Settings
 from widget_server.webhooks import events, fanout, queue, signing
 from widget_server.webhooks.http import Outcome, Sender, request_excerpt
@@ -51,8 +52,10 @@ class WebhookWorker:
         settings: Settings,
         *,
         resolver: Resolver | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._db, self._clock, self._settings = db, clock, settings
+        self._metrics = metrics or Metrics()
         self._sender = Sender(
             resolver or SystemResolver(),
             timeout=settings.webhook_timeout_seconds,
@@ -159,6 +162,7 @@ class WebhookWorker:
             body = events.body(job.type, job.created_at, job.data)
             started = self._clock.now()
             outcome = await self._send(job, body)
+            self._metrics.webhook_delivery(outcome.ok)
             await self._db.run_write(
                 partial(
                     queue.record,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from litestar import Router
 from litestar.di import Provide
 
-from widget_server.web.api import admins, apps, audit, pools, schemas, users, webhooks
+from widget_server.web.api import admins, apps, audit, funnel, pools, schemas, users, webhooks
 from widget_server.web.api.base import API_PATH, EXCEPTION_HANDLERS, provide_actor
 
 
@@ -23,6 +23,7 @@ def router() -> Router:
             *audit.HANDLERS,
             *apps.HANDLERS,
             *webhooks.HANDLERS,
+            *funnel.HANDLERS,
         ],
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers=EXCEPTION_HANDLERS,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from litestar import Router
 
-from widget_server.web.ops import health
+from widget_server.web.ops import health, metrics
 
 
 def router() -> Router:
-    return Router(path="/", route_handlers=health.HANDLERS, include_in_schema=False)
+    return Router(
+        path="/", route_handlers=[*health.HANDLERS, *metrics.HANDLERS], include_in_schema=False
+    )

@@ -28,9 +28,11 @@ from widget_server.flows.inputs import (
 )
 from widget_server.forms import identifier_field
 from widget_server.models import Flow
+from widget_server.observe import signup
 from widget_server.passwords.policy import PasswordContext
 from widget_server.pools import PoolView
 from widget_server.web.shared.context import WebContext, web_context
+from widget_server.web.shared.errors import explain
 from widget_server.web.shared.params import CurrentPool, FlowParam, OriginParam
 from widget_server.web.shared.request_io import first, form_fields, header, is_htmx, is_top_level
 from widget_server.web.shared.responses import html
@@ -57,6 +59,7 @@ async def show_registration(
             flow = await registration.get(ctx.services, pool, flow_id)
         else:
             flow = await registration.start(ctx.services, pool, origin)
+            signup.viewed(ctx.services.telemetry, pool, flow)
     except WidgetError as exc:
         return await flow_error_response(
             ctx,
@@ -139,20 +142,50 @@ async def _answer(
             submission.csrf_token,
             submission.flow_ticket,
         )
+        step, state = flow.step, flow.state
         flow = await _dispatch(ctx, pool, flow, submission)
+        _observe(ctx, pool, submission, step, state, flow)
     except InvalidInput as exc:
         if flow is None:
             flow = await _flow_for_malformed(ctx, pool, raw)
+        else:
+            _observe_refusal(ctx, pool, submission, flow, exc)
         return await flow_error_response(
             ctx, pool, exc, flow=flow, fragment=fragment, top_level=top_level, values=values
         )
     except WidgetError as exc:
+        if flow is not None:
+            _observe_refusal(ctx, pool, submission, flow, exc)
         return await flow_error_response(
             ctx, pool, exc, flow=flow, fragment=fragment, top_level=top_level, values=values
         )
     if fragment:
         return render_flow(ctx, pool, flow, fragment=True)
     return Redirect(f"{base_path(pool)}?flow={flow.id}", status_code=303)
+
+
+def _observe(
+    ctx: WebContext, pool: PoolView, submission: Submission, step: str, state: str, flow: Flow
+) -> None:
+    """Metrics and funnel counts of an accepted action (``observe/signup.py``)."""
+    telemetry = ctx.services.telemetry
+    if isinstance(submission, StepSubmit) and state == "form":
+        signup.step_accepted(telemetry, pool, step, flow)
+    elif isinstance(submission, CodeSubmit) and flow.state == "done":
+        signup.activated(telemetry, pool, flow)
+    elif isinstance(submission, ResendCode):
+        signup.code_resent(telemetry, registration.PURPOSE)
+
+
+def _observe_refusal(
+    ctx: WebContext, pool: PoolView, submission: Submission, flow: Flow, exc: WidgetError
+) -> None:
+    """A step or a code refused: counted with the message ids the person was shown."""
+    ids = [m.id for m in explain(exc).messages]
+    if isinstance(submission, StepSubmit) and flow.state == "form":
+        signup.step_refused(ctx.services.telemetry, pool, flow.step, flow, ids)
+    elif isinstance(submission, CodeSubmit) and flow.state == "code":
+        signup.code_refused(ctx.services.telemetry, pool, flow, ids)
 
 
 def _kept(raw: dict[str, list[str]]) -> dict[str, object]:
