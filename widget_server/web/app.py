@@ -19,6 +19,7 @@ from widget_server.clock import Clock, SystemClock
 from widget_server.db import Database
 from widget_server.forwarded import TrustedProxies
 from widget_server.installation import ensure_key_fingerprint
+from widget_server.jobs.worker import JobWorker
 from widget_server.mail.compose import Composer
 from widget_server.mail.outbox import OutboxWorker
 from widget_server.mail.senders import Sender, SmtpSender
@@ -81,8 +82,11 @@ def create_app(
         composer=Composer(env, settings.public_url),
         notify_outbox=worker.wake,
         notify_webhooks=webhooks.wake,
+        # Bound late: the job worker needs the services it is part of.
+        notify_jobs=lambda: jobs.wake(),
         changes=feed,
     )
+    jobs = JobWorker(services)
 
     # Login throttles, end users' and the portal's: counters in this process, or in Redis
     # shared by every process (redis_url), one store for both.
@@ -104,8 +108,10 @@ def create_app(
         await services.hashing.calibrate()
         worker.start()
         webhooks.start()
+        jobs.start()
 
     async def shutdown() -> None:
+        await jobs.stop()
         await webhooks.stop()
         await worker.stop()
         await feed.close()
@@ -131,6 +137,7 @@ def create_app(
                 "static_files": static,
                 "outbox": worker,
                 "webhooks": webhooks,
+                "jobs": jobs,
                 "admin_login_throttle": portal_throttle,
                 "oidc_keys": KeyRing(services, feed),
                 "login_throttle": login_throttle,
