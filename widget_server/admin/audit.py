@@ -63,6 +63,40 @@ async def record(
     )
 
 
+async def record_many(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    *,
+    target_type: str,
+    targets: list[tuple[str, dict[str, Any]]],
+    pool_id: str | None,
+    now: datetime,
+) -> None:
+    """One row per ``(target id, details)``, in one statement (a batch of a job)."""
+    if not targets:
+        return
+    await session.execute(
+        insert(AuditEvent),
+        [
+            {
+                "tenant_id": actor.tenant_id,
+                "pool_id": pool_id,
+                "actor_id": actor.principal.id,
+                "actor_name": actor.principal.name[:200],
+                "action": action,
+                "target_type": target_type,
+                "target_id": target_id,
+                "outcome": "ok",
+                "ip": (actor.ip or "")[:64] or None,
+                "details": details,
+                "created_at": now,
+            }
+            for target_id, details in targets
+        ],
+    )
+
+
 async def record_system(
     session: AsyncSession,
     *,

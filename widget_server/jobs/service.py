@@ -9,7 +9,8 @@ actions ``users.write``. Only the administrator who asked may download an export
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,9 +23,11 @@ from widget_server import secrets_
 from widget_server.admin import audit
 from widget_server.admin.access import PERMISSIONS, Action, Actor
 from widget_server.admin.guard import guarded_pool
-from widget_server.errors import Conflict, NotFound
-from widget_server.jobs import export, files, store
+from widget_server.errors import Conflict, InvalidInput, NotFound
+from widget_server.jobs import export, files, importing, store
+from widget_server.jobs.reading import Format
 from widget_server.jobs.store import JobView, view_of
+from widget_server.messages import msg
 from widget_server.models import Job
 from widget_server.pools import PoolView
 from widget_server.services import Services
@@ -201,6 +204,100 @@ async def open_download(services: Services, actor: Actor, pool_id: str, job_id: 
         return Download(path, f"{pool.id}-users-{job.id[:8]}.{fmt}", media)
 
     return await _with_job(services, actor, pool_id, job_id, "users.read", work)
+
+
+# --- imports -----------------------------------------------------------------------------
+
+
+async def receive_upload(
+    services: Services,
+    actor: Actor,
+    pool_id: str,
+    fmt: Format,
+    chunks: AsyncIterator[bytes],
+) -> JobView:
+    """Store an uploaded import file (streamed to disk, at most ``import_max_bytes``)
+    and queue its dry run, which reports every problem and writes no user."""
+    pool = await guarded_pool(services, actor, "users.write", pool_id, target_type="job")
+    job_id = secrets_.new_id()
+    name = importing.upload_name(job_id)
+    size = await save_upload(services, name, chunks)
+    params = {"format": fmt, "dry_run": True, "file": name}
+    return await create(
+        services,
+        actor,
+        pool,
+        "import",
+        params,
+        job_id=job_id,
+        details={"format": fmt, "dry_run": True, "bytes": size},
+    )
+
+
+async def save_upload(services: Services, name: str, chunks: AsyncIterator[bytes]) -> int:
+    """Write ``chunks`` to the job file ``name``; ``InvalidInput`` on ``file`` when it is
+    empty or too large (nothing kept)."""
+    limit = services.settings.import_max_bytes
+    path = files.path_of(services.settings, name)
+    size = 0
+    file = await asyncio.to_thread(path.open, "wb")
+    try:
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                break
+            await asyncio.to_thread(file.write, chunk)
+    finally:
+        file.close()
+    if size > limit or size == 0:
+        files.remove(services.settings, name)
+        found = msg("jobs.file_too_large", max=limit) if size else msg("jobs.file_missing")
+        raise InvalidInput({"file": [found]})
+    return size
+
+
+async def start_import(services: Services, actor: Actor, pool_id: str, check_id: str) -> JobView:
+    """Import the file a finished dry run checked (rows with problems are skipped;
+    addresses already in the pool too, so starting it twice creates nobody twice)."""
+
+    async def source(session: AsyncSession, pool: PoolView, job: Job) -> dict[str, Any]:
+        result = job.result or {}
+        ready = job.kind == "import" and job.params.get("dry_run") and job.status == "done"
+        if not ready or not result.get("importable"):
+            raise Conflict("jobs.not_checked")
+        return {"format": job.params["format"], "file": job.params["file"]}
+
+    found = await _with_job(services, actor, pool_id, check_id, "users.write", source, write=False)
+    pool = await guarded_pool(services, actor, "users.write", pool_id, target_type="job")
+    params = found | {"dry_run": False, "source": check_id}
+    return await create(services, actor, pool, "import", params)
+
+
+class ProblemPage(msgspec.Struct, frozen=True, kw_only=True):
+    """Problems of a dry run: ``line``, ``field`` (null: the line as a whole), message
+    ``id`` and its ``params``."""
+
+    total: int
+    offset: int
+    items: list[dict[str, Any]]
+
+
+async def import_problems(
+    services: Services, actor: Actor, pool_id: str, job_id: str, offset: int = 0, limit: int = 100
+) -> ProblemPage:
+    async def read(session: AsyncSession, pool: PoolView, job: Job) -> ProblemPage:
+        name = (job.result or {}).get("errors_file")
+        if job.kind != "import" or not isinstance(name, str):
+            raise NotFound("job")
+        path = files.path_of(services.settings, name)
+        items = (
+            await asyncio.to_thread(importing.problems_page, path, offset, limit)
+            if path.exists()
+            else []
+        )
+        return ProblemPage(total=int(job.result.get("problems", 0)), offset=offset, items=items)
+
+    return await _with_job(services, actor, pool_id, job_id, "users.read", read, write=False)
 
 
 class _Missing(Exception):

@@ -25,6 +25,7 @@ from widget_server.mail.outbox import OutboxWorker
 from widget_server.mail.senders import Sender, SmtpSender
 from widget_server.oidc.keys import KeyRing
 from widget_server.passwords.hashing import Argon2Hasher, HashingPool, PasswordHasher
+from widget_server.passwords.imported import AcceptingImported
 from widget_server.passwords.policy import load_common_passwords
 from widget_server.pools import PoolDirectory
 from widget_server.services import Services
@@ -73,7 +74,11 @@ def create_app(
         db=db,
         clock=clock,
         hashing=HashingPool(
-            hasher or Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib),
+            # Imported users' bcrypt, scrypt or PBKDF2 hashes verify at their first login
+            # and are then replaced by ours (passwords/imported.py).
+            AcceptingImported(
+                hasher or Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
+            ),
             slots=settings.effective_hash_slots,
             max_wait_seconds=settings.hash_max_wait_seconds,
             refuse_every=settings.hash_refuse_every,

@@ -16,6 +16,8 @@ from litestar.response import Stream
 
 from widget_server.jobs import service
 from widget_server.jobs.export import ExportParams
+from widget_server.jobs.reading import Format
+from widget_server.jobs.service import ProblemPage
 from widget_server.jobs.store import JobView
 from widget_server.web.api.base import CurrentActor, api_services, errors
 from widget_server.web.shared.downloads import send_once
@@ -80,4 +82,69 @@ async def download(
     return send_once(found)
 
 
-HANDLERS = [start_export, list_jobs, get_job, cancel_job, download]
+@post(
+    POOL + "/imports",
+    status_code=202,
+    responses=errors(403, 404, 422, body=True),
+    tags=TAGS,
+    # The file is streamed to disk and bounded by WIDGET_IMPORT_MAX_BYTES instead.
+    request_max_body_size=None,
+)
+async def upload_import(
+    request: Request[Any, Any, Any],
+    actor: CurrentActor,
+    pool_id: PoolId,
+    format: Annotated[Format, QueryParameter()] = "csv",
+) -> JobView:
+    """Upload a CSV (``format=csv``, a header line, then one user per line) or JSON
+    Lines (``format=jsonl``) file as the request body. It is checked by a **dry run**
+    job that writes no user: when it is ``done``, its ``result`` counts ``rows``,
+    ``valid``, ``invalid`` and ``problems`` (listed by ``…/jobs/{id}/problems``), and
+    ``importable``. Then ``POST …/imports/{id}/start`` imports it. Columns: ``email``,
+    ``status`` (``new``: invited by email; ``active``: needs ``password_hash``, a
+    bcrypt, scrypt, PBKDF2 or argon2 hash), ``payload.<field>``, ``metadata.<field>``,
+    ``payload``, ``metadata``."""
+    services = api_services(request)
+    return await service.receive_upload(services, actor, pool_id, format, request.stream())
+
+
+@post(
+    POOL + "/imports/{job_id:str}/start",
+    status_code=202,
+    responses=errors(403, 404, 409),
+    tags=TAGS,
+)
+async def start_import(
+    request: Request[Any, Any, Any], actor: CurrentActor, pool_id: PoolId, job_id: JobId
+) -> JobView:
+    """Import the file a finished dry run (``job_id``) checked: rows with problems and
+    addresses already in the pool are skipped, so a second run creates nobody twice.
+    409 ``jobs.busy`` while another import or bulk action of the pool is queued or
+    running; 409 ``jobs.not_checked`` unless the dry run finished with valid rows."""
+    return await service.start_import(api_services(request), actor, pool_id, job_id)
+
+
+@get(ONE + "/problems", responses=errors(404), tags=TAGS)
+async def import_problems(
+    request: Request[Any, Any, Any],
+    actor: CurrentActor,
+    pool_id: PoolId,
+    job_id: JobId,
+    offset: Annotated[int, QueryParameter(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+) -> ProblemPage:
+    """A dry run's problems in line order: ``line``, ``field``, message ``id``, ``params``."""
+    services = api_services(request)
+    return await service.import_problems(services, actor, pool_id, job_id, offset, limit)
+
+
+HANDLERS = [
+    start_export,
+    list_jobs,
+    get_job,
+    cancel_job,
+    download,
+    upload_import,
+    start_import,
+    import_problems,
+]
