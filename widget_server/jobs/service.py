@@ -24,7 +24,7 @@ from widget_server.admin import audit
 from widget_server.admin.access import PERMISSIONS, Action, Actor
 from widget_server.admin.guard import guarded_pool
 from widget_server.errors import Conflict, InvalidInput, NotFound
-from widget_server.jobs import export, files, importing, store
+from widget_server.jobs import bulk, export, files, importing, store
 from widget_server.jobs.reading import Format
 from widget_server.jobs.store import JobView, view_of
 from widget_server.messages import msg
@@ -42,6 +42,15 @@ async def start_export(
     pool = await guarded_pool(services, actor, "users.read", pool_id, target_type="job")
     export.check(pool, params)
     return await create(services, actor, pool, "export", msgspec.to_builtins(params))
+
+
+async def start_bulk(
+    services: Services, actor: Actor, pool_id: str, params: bulk.BulkParams
+) -> JobView:
+    """Queue a bulk action (one changing job per pool at a time: ``jobs.busy``)."""
+    pool = await guarded_pool(services, actor, "users.write", pool_id, target_type="job")
+    bulk.check(pool, params)
+    return await create(services, actor, pool, "bulk", msgspec.to_builtins(params))
 
 
 async def create(
@@ -101,7 +110,7 @@ def _summary(params: dict[str, Any]) -> dict[str, Any]:
     for key, value in params.items():
         if key in ("ids",) and isinstance(value, list):
             out["ids"] = len(value)
-        elif key in ("format", "columns", "action", "dry_run", "field", "source"):
+        elif key in ("format", "columns", "action", "dry_run", "key", "source"):
             out[key] = value
         elif key == "search" and isinstance(value, dict):
             out["search"] = sorted(k for k, v in value.items() if v)

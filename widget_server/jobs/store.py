@@ -65,7 +65,7 @@ class JobView(msgspec.Struct, frozen=True, kw_only=True):
 
 def view_of(job: Job) -> JobView:
     params = dict(job.params or {})
-    if "ids" in params:  # a bulk action's selection: its size, not thousands of ids
+    if isinstance(params.get("ids"), list):  # a selection: its size, not thousands of ids
         params["ids"] = len(params["ids"])
     return JobView(
         id=job.id,

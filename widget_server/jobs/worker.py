@@ -30,7 +30,7 @@ from widget_server.admin import audit
 from widget_server.admin.access import Action, Actor, principal_of
 from widget_server.admin.guard import guarded_pool
 from widget_server.errors import WidgetError
-from widget_server.jobs import export, files, importing, store
+from widget_server.jobs import bulk, export, files, importing, store
 from widget_server.jobs.context import Cancelled, Interrupted, JobContext
 from widget_server.models import AdminPrincipal, Job
 from widget_server.services import Services
@@ -38,7 +38,7 @@ from widget_server.services import Services
 log = logging.getLogger(__name__)
 
 Runner = Callable[[JobContext], Awaitable[None]]
-RUNNERS: dict[str, Runner] = {"export": export.run, "import": importing.run}
+RUNNERS: dict[str, Runner] = {"export": export.run, "import": importing.run, "bulk": bulk.run}
 PERMISSION: dict[str, Action] = {
     "export": "users.read",
     "import": "users.write",

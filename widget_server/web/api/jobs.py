@@ -15,6 +15,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import Stream
 
 from widget_server.jobs import service
+from widget_server.jobs.bulk import BulkParams
 from widget_server.jobs.export import ExportParams
 from widget_server.jobs.reading import Format
 from widget_server.jobs.service import ProblemPage
@@ -138,7 +139,26 @@ async def import_problems(
     return await service.import_problems(services, actor, pool_id, job_id, offset, limit)
 
 
+@post(POOL + "/bulk", status_code=202, responses=errors(403, 404, 409, 422, body=True), tags=TAGS)
+async def start_bulk(
+    request: Request[Any, Any, Any],
+    actor: CurrentActor,
+    pool_id: PoolId,
+    data: JSONBody[BulkParams],
+) -> JobView:
+    """Apply ``action`` (``deactivate``, ``reactivate``, ``delete``,
+    ``resend_activation``, ``revoke_sessions``, ``set_metadata`` with ``key`` and
+    ``value``; ``null`` removes the field) to the users ``ids`` (at most 10,000) or to
+    every user a ``search`` of the users list matches (``q``, ``status``, ``field``,
+    ``value``). Each user is changed, audited and reported like a single change; users
+    it does not apply to are skipped and counted in ``result.reasons`` by message id.
+    409 ``jobs.busy`` while another import or bulk action of the pool is queued or
+    running."""
+    return await service.start_bulk(api_services(request), actor, pool_id, data)
+
+
 HANDLERS = [
+    start_bulk,
     start_export,
     list_jobs,
     get_job,
