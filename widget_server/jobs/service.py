@@ -227,20 +227,25 @@ async def receive_upload(
 ) -> JobView:
     """Store an uploaded import file (streamed to disk, at most ``import_max_bytes``)
     and queue its dry run, which reports every problem and writes no user."""
-    pool = await guarded_pool(services, actor, "users.write", pool_id, target_type="job")
+    await may_import(services, actor, pool_id)
     job_id = secrets_.new_id()
-    name = importing.upload_name(job_id)
-    size = await save_upload(services, name, chunks)
-    params = {"format": fmt, "dry_run": True, "file": name}
-    return await create(
-        services,
-        actor,
-        pool,
-        "import",
-        params,
-        job_id=job_id,
-        details={"format": fmt, "dry_run": True, "bytes": size},
-    )
+    size = await save_upload(services, importing.upload_name(job_id), chunks)
+    return await queue_dry_run(services, actor, pool_id, fmt, job_id, size)
+
+
+async def may_import(services: Services, actor: Actor, pool_id: str) -> PoolView:
+    """Check before anything is uploaded (a refusal is audited like any other)."""
+    return await guarded_pool(services, actor, "users.write", pool_id, target_type="job")
+
+
+async def queue_dry_run(
+    services: Services, actor: Actor, pool_id: str, fmt: Format, job_id: str, size: int
+) -> JobView:
+    """The dry run of the file ``save_upload`` stored for ``job_id``."""
+    pool = await may_import(services, actor, pool_id)
+    params = {"format": fmt, "dry_run": True, "file": importing.upload_name(job_id)}
+    details = {"format": fmt, "dry_run": True, "bytes": size}
+    return await create(services, actor, pool, "import", params, job_id=job_id, details=details)
 
 
 async def save_upload(services: Services, name: str, chunks: AsyncIterator[bytes]) -> int:
@@ -256,8 +261,11 @@ async def save_upload(services: Services, name: str, chunks: AsyncIterator[bytes
             if size > limit:
                 break
             await asyncio.to_thread(file.write, chunk)
-    finally:
+    except BaseException:
         file.close()
+        files.remove(services.settings, name)
+        raise
+    file.close()
     if size > limit or size == 0:
         files.remove(services.settings, name)
         found = msg("jobs.file_too_large", max=limit) if size else msg("jobs.file_missing")

@@ -127,6 +127,8 @@ FLASHES = frozenset(
         "admin.admin_revoked",
         "admin.schema_saved",
         "admin.schema_deleted",
+        "jobs.queued",
+        "jobs.cancelled",
     }
 )
 
