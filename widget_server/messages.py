@@ -204,7 +204,7 @@ CATALOG: dict[str, str] = {
     "jobs.requester_gone": "The administrator who started this job no longer has access.",
     "jobs.failed": "The job stopped because of an error on the server.",
     "jobs.file_gone": "The job's file is missing on the server.",
-    "jobs.queued": "The job is queued. Its progress shows below.",
+    "jobs.queued": "The job was started. Its progress shows below.",
     "jobs.cancelled": "The job was cancelled.",
     "jobs.unknown_column": "There is no column “{column}”.",
     "jobs.no_columns": "Choose at least one column.",

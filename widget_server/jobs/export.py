@@ -214,26 +214,30 @@ def _write(path: os.PathLike[str], offset: int, data: bytes) -> int:
 
 
 async def _batch(ctx: JobContext, where: Sequence[Any], after: str) -> list[Row]:
+    """The next ``BATCH`` users past ``after`` in id order (keyset) with their addresses:
+    two queries, whatever the depth."""
     async with ctx.services.db.read() as session:
-        ids = await selection.next_ids(session, where, after, BATCH)
-        if not ids:
-            return []
-        users = await session.execute(
-            select(
-                User.id,
-                User.status,
-                User.created_at,
-                User.updated_at,
-                User.activated_at,
-                User.payload,
-                User.metadata_,
+        users = (
+            await session.execute(
+                select(
+                    User.id,
+                    User.status,
+                    User.created_at,
+                    User.updated_at,
+                    User.activated_at,
+                    User.payload,
+                    User.metadata_,
+                )
+                .where(*where, User.id > after)
+                .order_by(User.id)
+                .limit(BATCH)
             )
-            .where(User.id.in_(ids))
-            .order_by(User.id)
-        )
+        ).all()
+        if not users:
+            return []
         found = await session.execute(
             select(Address.user_id, Address.kind, Address.value, Address.status)
-            .where(Address.user_id.in_(ids))
+            .where(Address.user_id.in_([u.id for u in users]))
             .order_by(Address.created_at, Address.value)
         )
         addresses: dict[str, list[tuple[str, str, str]]] = {}
