@@ -3,20 +3,21 @@ CSV injection, no secrets, download once by the requester, scope, cancel, resume
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import io
 import json
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.admin.keys import MakeKey
 from tests.conftest import Harness, rows
 from tests.jobs.conftest import TEAM, add_members, member
 from widget_server.jobs import export
 from widget_server.jobs.worker import JobWorker
-from widget_server.models import AuditEvent, Job
+from widget_server.models import AdminPrincipal, AuditEvent, Job
 
 COLUMNS = ["id", "email", "email_status", "status", "payload.first_name", "metadata", "created_at"]
 
@@ -170,3 +171,51 @@ async def test_an_export_taken_over_after_a_crash_resumes_where_it_stopped(
     got = await lead.get(f"/pools/{TEAM}/jobs/{job['id']}/download")
     exported = [r[0] for r in csv.reader(io.StringIO(got.text))][1:]
     assert sorted(exported) == sorted(ids)
+
+
+async def test_two_workers_never_run_the_same_job(
+    harness: Harness, make_key: MakeKey, jobs: JobWorker
+) -> None:
+    """Two processes' workers claim at once (on PostgreSQL, truly concurrently): one
+    runs the job, the other finds nothing."""
+    await add_members(harness, make_key, member("ada@example.com"))
+    lead = await make_key("pool_admin", TEAM)
+    await _export(lead)
+    workers = [JobWorker(harness.web.services), JobWorker(harness.web.services)]
+    ran = await asyncio.gather(*(w.run_once() for w in workers))
+    assert sorted(ran) == [False, True]
+    audit = [e.action for e in await rows(harness, AuditEvent) if e.action.startswith("job.")]
+    assert audit == ["job.create", "job.done"]
+
+
+async def test_a_job_of_a_revoked_requester_fails(
+    harness: Harness, make_key: MakeKey, jobs: JobWorker
+) -> None:
+    lead = await make_key("pool_admin", TEAM)
+    job = await _export(lead)
+    async with harness.web.services.db.write() as session:
+        await session.execute(
+            update(AdminPrincipal)
+            .where(AdminPrincipal.id == lead.principal.id)
+            .values(revoked_at=harness.clock.now())
+        )
+    await jobs.drain()
+    async with harness.web.services.db.read() as session:
+        failed = (await session.execute(select(Job).where(Job.id == job["id"]))).scalar_one()
+    assert failed.status == "failed" and failed.error == "jobs.requester_gone"
+    assert not list(Path(harness.settings.effective_jobs_dir).glob(f"{job['id']}.*"))
+
+
+async def test_files_of_old_jobs_are_purged(
+    harness: Harness, make_key: MakeKey, jobs: JobWorker
+) -> None:
+    await add_members(harness, make_key, member("ada@example.com"))
+    lead = await make_key("pool_admin", TEAM)
+    job = await _export(lead)
+    await jobs.drain()
+    folder = Path(harness.settings.effective_jobs_dir)
+    assert list(folder.glob(f"{job['id']}.*"))
+    assert await jobs.purge() == 0  # not a day old yet
+    harness.clock.advance(seconds=25 * 3600)
+    assert await jobs.purge() == 1
+    assert not list(folder.glob(f"{job['id']}.*"))
