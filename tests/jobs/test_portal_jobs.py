@@ -112,6 +112,12 @@ async def test_bulk_action_from_the_users_list(
     await jobs.drain()
     statuses = {u.id: u.status for u in await rows(harness, User)}
     assert statuses == {ids[0]: "deleted", ids[1]: "new"}
+    # "All matching this search" means the search shown now: its fields come with the
+    # results, which a live search redraws.
+    fragment = await lead.get(
+        f"/admin/pools/{TEAM}/users", params={"q": "b@"}, headers={"HX-Request": "true"}
+    )
+    assert '<input type="hidden" form="bulk-form" name="q" value="b@">' in fragment.text
     meta = await lead.post(
         f"{JOBS}/bulk",
         {
