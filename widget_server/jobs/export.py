@@ -28,7 +28,7 @@ import msgspec
 from sqlalchemy import select
 
 from widget_server.errors import InvalidInput
-from widget_server.forms.schema import properties
+from widget_server.forms.schema import identifier_field, properties
 from widget_server.jobs import files, selection
 from widget_server.jobs.context import JobContext
 from widget_server.messages import Msg, msg
@@ -66,11 +66,12 @@ class ExportParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 
 def columns_of(pool: PoolView) -> list[str]:
-    """Every column this pool's export offers."""
+    """Every column this pool's export offers (the identifier is ``email``)."""
+    identifier = identifier_field(pool.schema)
     payload = [
         f"payload.{name}"
         for name, prop in properties(pool.schema).items()
-        if prop.get("x-widget") != "password"
+        if prop.get("x-widget") != "password" and name != identifier
     ]
     meta = pool.metadata_schema or {}
     metadata = [f"metadata.{name}" for name in properties(meta)]
