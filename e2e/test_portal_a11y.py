@@ -189,7 +189,7 @@ def test_users_list_and_edit_form_with_people(operator: Page, demo: Demo) -> Non
     expect(page.locator("#users-count")).to_have_text("3 users")
     first = page.locator("#users-table tbody tr").first
     expect(first).to_contain_text("ada.lovelace@example.com")
-    expect(first.locator('input[type="checkbox"][name="user_id"][form="users-bulk"]')).to_have_count(1)
+    expect(first.locator('input[type="checkbox"][name="ids"][form="bulk-form"]')).to_have_count(1)
     page.screenshot(path=SHOTS / "opsearch-users-desktop.png", full_page=True)
     page.set_viewport_size(PHONE)  # type: ignore[arg-type]
     page.screenshot(path=SHOTS / "opsearch-users-390.png", full_page=True)

@@ -201,6 +201,44 @@ CATALOG: dict[str, str] = {
     "admin.not_pending": "Only users waiting for activation can get a new invitation.",
     "admin.too_large": "This is larger than {max} bytes.",
     "admin.limit": "Choose between 1 and {max}.",
+    # Background jobs: exports, imports, bulk actions (widget_server/jobs).
+    "jobs.busy": (
+        "An import or bulk action is already queued or running in this pool. Wait for it "
+        "to finish, or cancel it first."
+    ),
+    "jobs.finished": "This job has finished already.",
+    "jobs.not_downloadable": "This export is not ready, or it was downloaded already.",
+    "jobs.requester_gone": "The administrator who started this job no longer has access.",
+    "jobs.failed": "The job stopped because of an error on the server.",
+    "jobs.file_gone": "The job's file is missing on the server.",
+    "jobs.queued": "The job was started. Its progress shows below.",
+    "jobs.cancelled": "The job was cancelled.",
+    "jobs.unknown_column": "There is no column “{column}”.",
+    "jobs.no_columns": "Choose at least one column.",
+    "jobs.no_users": "Choose at least one user, or all users matching the search.",
+    "jobs.too_many_ids": "At most {max} users by id; use “all matching this search” for more.",
+    "jobs.metadata_key": "Name the metadata field (letters, digits, _ and -, up to 64).",
+    "jobs.file_missing": "Choose a file to import.",
+    "jobs.file_too_large": "The file is larger than {max} bytes.",
+    "jobs.not_checked": "Check the file first: only a finished dry run can be imported.",
+    "import.encoding": "This line is not UTF-8 text.",
+    "import.header_missing": "The first line must name the columns, “email” among them.",
+    "import.unknown_column": "Unknown column “{column}”.",
+    "import.duplicate_column": "The column “{column}” appears twice.",
+    "import.line_too_long": "This line is longer than {max} bytes.",
+    "import.cells": "This line has {found} values where the header names {expected}.",
+    "import.csv_malformed": "This line is not valid CSV: {detail}",
+    "import.json_malformed": "This line is not a JSON object: {detail}",
+    "import.duplicate_in_file": "This address appears earlier in the file (line {line}).",
+    "import.address_exists": "A user of this pool already has this address.",
+    "import.hash_unknown": (
+        "This password hash is not in a supported format (argon2, bcrypt, scrypt, PBKDF2)."
+    ),
+    "import.active_needs_hash": (
+        "An active user needs a password hash; import them as new to send an invitation."
+    ),
+    "import.status": "Status must be new or active.",
+    "import.empty": "The file has no rows.",
     "invitation.enter_code": "Enter the 6-digit code from your invitation to {pool}.",
     "invitation.not_found": (
         "This link is not valid (any more). Ask your administrator for a new invitation."

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column
 from sqlalchemy.orm.instrumentation import manager_of_class
@@ -685,3 +686,56 @@ class FunnelCount(Base):
     #: ``reached``, or ``error:<message id>`` for a refused submission of the step.
     counter: Mapped[str] = mapped_column(String(96))
     count: Mapped[int] = mapped_column(BigInteger)
+class Job(Base):
+    """A background job on a pool's users: an export, an import (its dry run too) or a
+    bulk action. Any server process's ``JobWorker`` may run it: it claims the job with a
+    lease (``lease_until``, renewed at every batch), and a job whose process died is
+    taken over once the lease has run out, from ``cursor``, the point the last committed
+    batch reached. ``exclusive`` jobs change users (imports, bulk actions): at most one of
+    them per pool is queued or running (``uq_jobs_one_changing_per_pool``), so two never
+    interleave."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_pool_created", "pool_id", "created_at"),
+        Index("ix_jobs_status_lease", "status", "lease_until"),
+        Index(
+            "uq_jobs_one_changing_per_pool",
+            "pool_id",
+            unique=True,
+            sqlite_where=text("exclusive AND status IN ('queued', 'running')"),
+            postgresql_where=text("exclusive AND status IN ('queued', 'running')"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # export | import | bulk
+    exclusive: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The admin principal who asked; only they may download an export.
+    requested_by: Mapped[str] = mapped_column(String(36))
+    requested_by_name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))  # queued | running | done | failed | cancelled
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int | None] = mapped_column(Integer)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Counters and, for an export, the file's name (under ``Settings.jobs_dir``).
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Where the last committed batch stopped (a user id, a line and byte offset).
+    cursor: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Message id of why it failed.
+    error: Mapped[str | None] = mapped_column(String(64))
+    lease_owner: Mapped[str | None] = mapped_column(String(36))
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    #: An export is downloaded once: set when the download starts, the file then goes.
+    downloaded_at: Mapped[datetime | None]
+
+
+#: Exports and "all matching" bulk actions walk a pool's users in id order, a batch at a
+#: time (keyset): without this index each batch of a million-user pool would sort them.
+Index("ix_users_pool_id_id", User.pool_id, User.id)

@@ -30,5 +30,7 @@ class Services:
     #: Called after a transaction that queued a webhook delivery of its own (a resend,
     #: a test event) committed; events of the flows wait for the worker's next poll.
     notify_webhooks: Callable[[], None] = field(default=lambda: None)
+    #: Called after a transaction that queued a background job committed (jobs/worker.py).
+    notify_jobs: Callable[[], None] = field(default=lambda: None)
     #: Tells the other server processes of a change they must apply at once (changes.py).
     changes: ChangeFeed = field(default_factory=LocalFeed)

@@ -123,6 +123,21 @@ class Settings:
     #: ``DEBUG``, ``INFO``, ``WARNING`` or ``ERROR``. At DEBUG every request is logged by
     #: its route template. SQL is never logged (its parameters are user data).
     log_level: str = "INFO"
+    #: Background jobs on a pool's users (exports, imports, bulk actions; widget_server/jobs).
+    #: The folder for export files and uploaded import files. Empty: ``jobs`` beside the
+    #: SQLite database file, or ``.data/jobs``. With several machines it must be storage
+    #: they share, since any process's worker may run a job and serve its download.
+    jobs_dir: str = ""
+    #: Seconds between looks for queued jobs (a job queued in this process starts at once).
+    job_poll_seconds: float = 2.0
+    #: How long a worker owns the job it runs without renewing (it renews at every batch);
+    #: a process that dies leaves its job to the others after this long.
+    job_lease_seconds: float = 60.0
+    #: Largest import file accepted, in bytes (the upload is streamed to ``jobs_dir``).
+    import_max_bytes: int = 200 * 1024 * 1024
+    #: Imported ``new`` users' invitations leave the outbox at most this fast, so a large
+    #: import does not flood the mail server (or the recipients' providers' limits).
+    import_invitations_per_minute: int = 600
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -160,6 +175,15 @@ class Settings:
             with os.fdopen(fd, "w") as file:
                 file.write(secrets.token_urlsafe(32))
         return replace(self, secret_key=path.read_text().strip())
+
+    @property
+    def effective_jobs_dir(self) -> Path:
+        if self.jobs_dir:
+            return Path(self.jobs_dir)
+        prefix = "sqlite+aiosqlite:///"
+        if self.database_url.startswith(prefix) and ":memory:" not in self.database_url:
+            return Path(self.database_url[len(prefix) :]).parent / "jobs"
+        return Path(".data/jobs")
 
     @property
     def effective_hash_slots(self) -> int:

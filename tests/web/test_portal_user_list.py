@@ -39,9 +39,10 @@ async def test_pages_by_cursor_both_ways(h: Harness, login: Login) -> None:
     assert rows(last.text) == ids[4:]
     back = await portal.get(links(last.text)["prev"])
     assert rows(back.text) == ids[1:4]
-    # Row selection for bulk actions: one checkbox per row, the search kept on the form.
-    assert all(f'name="user_id" value="{i}" form="users-bulk"' in first.text for i in ids[:3])
-    assert 'data-search="sort=created&amp;size=3"' in first.text
+    # Row selection for bulk actions: one checkbox per row of the bulk form.
+    assert all(f'form="bulk-form" name="ids" value="{i}"' in first.text for i in ids[:3])
+    # "All matching this search": the list's filters travel as the bulk form's fields.
+    assert all(f'form="bulk-form" name="{k}"' in first.text for k in ("q", "name", "status"))
 
 
 async def test_past_the_end_is_never_no_users_yet(h: Harness, login: Login) -> None:

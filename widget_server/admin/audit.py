@@ -63,6 +63,73 @@ async def record(
     )
 
 
+async def record_many(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    *,
+    target_type: str,
+    targets: list[tuple[str, dict[str, Any]]],
+    pool_id: str | None,
+    now: datetime,
+) -> None:
+    """One row per ``(target id, details)``, in one statement (a batch of a job)."""
+    if not targets:
+        return
+    await session.execute(
+        insert(AuditEvent),
+        [
+            {
+                "tenant_id": actor.tenant_id,
+                "pool_id": pool_id,
+                "actor_id": actor.principal.id,
+                "actor_name": actor.principal.name[:200],
+                "action": action,
+                "target_type": target_type,
+                "target_id": target_id,
+                "outcome": "ok",
+                "ip": (actor.ip or "")[:64] or None,
+                "details": details,
+                "created_at": now,
+            }
+            for target_id, details in targets
+        ],
+    )
+
+
+async def record_system(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    pool_id: str | None,
+    actor_id: str | None,
+    actor_name: str,
+    action: str,
+    target_type: str,
+    target_id: str | None,
+    now: datetime,
+    outcome: Outcome = "ok",
+    details: dict[str, Any] | None = None,
+) -> None:
+    """A row written by the server on someone's behalf (a background job ending), named
+    after the person who started it; no address, since no request made it."""
+    await session.execute(
+        insert(AuditEvent).values(
+            tenant_id=tenant_id,
+            pool_id=pool_id,
+            actor_id=actor_id,
+            actor_name=actor_name[:200],
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            outcome=outcome,
+            ip=None,
+            details=details or {},
+            created_at=now,
+        )
+    )
+
+
 async def record_denied(
     db: Database,
     actor: Actor,

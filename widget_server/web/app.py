@@ -20,6 +20,7 @@ from widget_server.clock import Clock, SystemClock
 from widget_server.db import Database
 from widget_server.forwarded import TrustedProxies
 from widget_server.installation import ensure_key_fingerprint
+from widget_server.jobs.worker import JobWorker
 from widget_server.mail.compose import Composer
 from widget_server.mail.outbox import OutboxWorker
 from widget_server.mail.senders import Sender, SmtpSender
@@ -27,6 +28,7 @@ from widget_server.observe.metrics import multiprocess_dir
 from widget_server.observe.telemetry import Telemetry
 from widget_server.oidc.keys import KeyRing
 from widget_server.passwords.hashing import Argon2Hasher, HashingPool, PasswordHasher
+from widget_server.passwords.imported import AcceptingImported
 from widget_server.passwords.policy import load_common_passwords
 from widget_server.pools import PoolDirectory
 from widget_server.services import Services
@@ -90,7 +92,11 @@ def create_app(
         db=db,
         clock=clock,
         hashing=HashingPool(
-            hasher or Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib),
+            # Imported users' bcrypt, scrypt or PBKDF2 hashes verify at their first login
+            # and are then replaced by ours (passwords/imported.py).
+            AcceptingImported(
+                hasher or Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
+            ),
             slots=settings.effective_hash_slots,
             max_wait_seconds=settings.hash_max_wait_seconds,
             refuse_every=settings.hash_refuse_every,
@@ -101,8 +107,11 @@ def create_app(
         telemetry=telemetry,
         notify_outbox=worker.wake,
         notify_webhooks=webhooks.wake,
+        # Bound late: the job worker needs the services it is part of.
+        notify_jobs=lambda: jobs.wake(),
         changes=feed,
     )
+    jobs = JobWorker(services)
 
     # Login throttles, end users' and the portal's: counters in this process, or in Redis
     # shared by every process (redis_url), one store for both.
@@ -125,8 +134,10 @@ def create_app(
         worker.start()
         webhooks.start()
         telemetry.funnel.start()
+        jobs.start()
 
     async def shutdown() -> None:
+        await jobs.stop()
         await telemetry.funnel.stop()
         await webhooks.stop()
         await worker.stop()
@@ -155,6 +166,7 @@ def create_app(
                 "static_files": static,
                 "outbox": worker,
                 "webhooks": webhooks,
+                "jobs": jobs,
                 "admin_login_throttle": portal_throttle,
                 "oidc_keys": KeyRing(services, feed),
                 "login_throttle": login_throttle,

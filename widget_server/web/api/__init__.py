@@ -7,7 +7,7 @@ from __future__ import annotations
 from litestar import Router
 from litestar.di import Provide
 
-from widget_server.web.api import admins, apps, audit, funnel, pools, schemas, users, webhooks
+from widget_server.web.api import admins, apps, audit, funnel, jobs, pools, schemas, users, webhooks
 from widget_server.web.api.base import API_PATH, EXCEPTION_HANDLERS, provide_actor
 
 
@@ -24,6 +24,7 @@ def router() -> Router:
             *apps.HANDLERS,
             *webhooks.HANDLERS,
             *funnel.HANDLERS,
+            *jobs.HANDLERS,
         ],
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers=EXCEPTION_HANDLERS,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from litestar import Router
 
 from widget_server.errors import WidgetError
-from widget_server.web.portal import apps, funnel, login, pools, tenant, users
+from widget_server.web.portal import apps, funnel, jobs, login, pools, tenant, users
 from widget_server.web.shared.portal_frame import error_page
 
 
@@ -18,6 +18,7 @@ def router() -> Router:
             *login.HANDLERS,
             *pools.HANDLERS,
             *users.HANDLERS,
+            *jobs.HANDLERS,
             *tenant.HANDLERS,
             *apps.HANDLERS,
             *funnel.HANDLERS,

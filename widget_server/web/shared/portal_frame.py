@@ -147,6 +147,8 @@ FLASHES = frozenset(
         "studio.deleted",
         "studio.workspace_saved",
         "studio.workspace_deleted",
+        "jobs.queued",
+        "jobs.cancelled",
     }
 )
 
