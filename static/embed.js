@@ -155,7 +155,8 @@
     // Ask whether this origin may frame the widget, while the frame loads.
     if (window.fetch) {
       fetch(widgetOrigin + "/embed/" + encodeURIComponent(options.pool) +
-            "/frame-check?parent_origin=" + encodeURIComponent(location.origin),
+            "/frame-check?parent_origin=" + encodeURIComponent(location.origin) +
+            (options.clientId ? "&client_id=" + encodeURIComponent(options.clientId) : ""),
             { credentials: "omit", mode: "cors" })
         .then(function (response) { return response.json(); })
         .then(function (check) {

@@ -7,7 +7,15 @@ from __future__ import annotations
 from litestar import Router
 from litestar.di import Provide
 
-from widget_server.web.api import admins, apps, audit, pools, schemas, users
+from widget_server.web.api import (
+    admins,
+    apps,
+    audit,
+    developer_invitations,
+    pools,
+    schemas,
+    users,
+)
 from widget_server.web.api.base import API_PATH, EXCEPTION_HANDLERS, provide_actor
 
 
@@ -22,6 +30,7 @@ def router() -> Router:
             *admins.HANDLERS,
             *audit.HANDLERS,
             *apps.HANDLERS,
+            *developer_invitations.HANDLERS,
         ],
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers=EXCEPTION_HANDLERS,

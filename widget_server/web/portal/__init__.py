@@ -6,7 +6,7 @@ from __future__ import annotations
 from litestar import Router
 
 from widget_server.errors import WidgetError
-from widget_server.web.portal import apps, login, pools, tenant, users
+from widget_server.web.portal import apps, developers, login, pools, tenant, users
 from widget_server.web.portal.frame import error_page
 
 
@@ -20,6 +20,7 @@ def router() -> Router:
             *users.HANDLERS,
             *tenant.HANDLERS,
             *apps.HANDLERS,
+            *developers.HANDLERS,
         ],
         include_in_schema=False,
         exception_handlers={WidgetError: error_page},
