@@ -549,6 +549,10 @@ CATALOG: dict[str, str] = {
     "and invite again.",
     "invitation.developer_mismatch": "The two passwords differ.",
     "invitation.developer_sent": "Invitation sent.",
+    "config.too_large": "The file is larger than {max} bytes.",
+    "config.invalid": "This is not a developer configuration file: {detail}",
+    "config.kind_changed": "App {app} is {kind} here; its kind cannot change. Register a new "
+    "app instead.",
     "embed_log.origin_invalid": "That is not an origin (scheme://host[:port]).",
     "embed_log.allowed": "{origin} may now embed the sign-in of {app}.",
     "email.developer_invitation.subject": "{inviter} invited you to the {tenant} developer portal",

@@ -7,14 +7,19 @@ from __future__ import annotations
 from litestar import Router
 
 from widget_server.errors import WidgetError
-from widget_server.web.developers import embed_log, join, pages
+from widget_server.web.developers import config_pages, embed_log, join, pages
 from widget_server.web.developers.frame import error_page
 
 
 def router() -> Router:
     return Router(
         path="/",
-        route_handlers=[*pages.HANDLERS, *join.HANDLERS, *embed_log.HANDLERS],
+        route_handlers=[
+            *pages.HANDLERS,
+            *join.HANDLERS,
+            *embed_log.HANDLERS,
+            *config_pages.HANDLERS,
+        ],
         include_in_schema=False,
         exception_handlers={WidgetError: error_page},
     )
