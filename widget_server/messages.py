@@ -553,6 +553,9 @@ CATALOG: dict[str, str] = {
     "config.invalid": "This is not a developer configuration file: {detail}",
     "config.kind_changed": "App {app} is {kind} here; its kind cannot change. Register a new "
     "app instead.",
+    "embed.refused_origin": "{pool} does not allow its form on {origin}.",
+    "embed.refused_origin_help": "For the site's developer: allow {origin} for the pool (or "
+    "your app) in the developer portal; its embed log lists the refused origins.",
     "embed_log.origin_invalid": "That is not an origin (scheme://host[:port]).",
     "embed_log.allowed": "{origin} may now embed the sign-in of {app}.",
     "email.developer_invitation.subject": "{inviter} invited you to the {tenant} developer portal",
