@@ -7,7 +7,7 @@ from __future__ import annotations
 from litestar import Router
 
 from widget_server.errors import WidgetError
-from widget_server.web.developers import config_pages, embed_log, join, pages
+from widget_server.web.developers import config_pages, embed_check, embed_log, join, pages
 from widget_server.web.developers.frame import error_page
 
 
@@ -19,6 +19,7 @@ def router() -> Router:
             *join.HANDLERS,
             *embed_log.HANDLERS,
             *config_pages.HANDLERS,
+            *embed_check.HANDLERS,
         ],
         include_in_schema=False,
         exception_handlers={WidgetError: error_page},
