@@ -553,6 +553,9 @@ CATALOG: dict[str, str] = {
     "config.invalid": "This is not a developer configuration file: {detail}",
     "config.kind_changed": "App {app} is {kind} here; its kind cannot change. Register a new "
     "app instead.",
+    "widget.storage_access.ask": "This browser keeps this sign-in apart from the page around "
+    "it. Allow it to remember you here; if it cannot, you continue in a new window.",
+    "widget.storage_access.button": "Allow and continue",
     "embed.refused_origin": "{pool} does not allow its form on {origin}.",
     "embed.refused_origin_help": "For the site's developer: allow {origin} for the pool (or "
     "your app) in the developer portal; its embed log lists the refused origins.",
