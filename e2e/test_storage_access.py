@@ -19,8 +19,10 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import CHROMIUM
-from harness import Demo
+from harness import Demo, Mailbox
+from login_pages import LoginFrame
 from playwright.sync_api import Browser, Page, Playwright, Route, expect
+from test_login import PASSWORD, register
 
 
 @pytest.fixture
@@ -94,3 +96,37 @@ def test_a_frame_without_a_session_cookie_falls_back_to_the_popup(
     popup = opened.value
     popup.wait_for_load_state()
     assert popup.url == f"{widget}/embed/partner-1/login"
+
+
+def test_same_site_the_embedded_session_is_the_widgets_own(
+    insecure_widget_browser: Browser, page: Page, demo: Demo, mailbox: Mailbox
+) -> None:
+    """Partner page and widget on one site (here 127.0.0.1, two ports: a site ignores
+    the port), as when the widget is served from the partner's own subdomain: the
+    sign-in made in the frame is the widget's first-party session, seen by a top-level
+    visit to the widget too (a cross-site frame's session is keyed to the partner's
+    site and never shows at the widget's top level)."""
+    email = register(page, demo, mailbox)  # through the usual cross-site embed
+    widget = f"http://127.0.0.1:{urlsplit(demo.widget_origin).port}"
+    body = (
+        "<!doctype html><html lang=en><title>Same-site partner</title><h1>Partner</h1>"
+        '<div id="signin"></div>'
+        f'<script src="{widget}/static/embed.js" data-pool="partner-1" data-flow="login"'
+        ' data-target="#signin" async></script>'
+    )
+    context = insecure_widget_browser.new_context()
+    same_site = context.new_page()
+    same_site.route(
+        f"{demo.partner_origin}/same-site",
+        lambda route: route.fulfill(status=200, content_type="text/html", body=body),
+    )
+    same_site.goto(f"{demo.partner_origin}/same-site")
+    login = LoginFrame(same_site.frame_locator("iframe"))
+    login.log_in(email, PASSWORD)
+    login.expect_state("done")
+    # No storage prompt and no fallback: same-site, the cookie is first-party.
+    expect(same_site.locator(".widget-server-fallback")).to_have_count(0)
+    top = context.new_page()
+    top.goto(f"{widget}/embed/partner-1/login")
+    LoginFrame(top).expect_state("done")
+    context.close()
