@@ -6,7 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.conftest import Harness, rows
-from tests.web.portal_client import PortalClient, message_ids, portal_client, seed_admins
+from tests.web.portal_client import (
+    PortalClient,
+    message_ids,
+    portal_client,
+    seed_admins,
+    signed_in,
+)
 from widget_server.admin import apps
 from widget_server.admin.access import Actor, Principal
 from widget_server.admin.apps import NewApp
@@ -157,3 +163,17 @@ async def test_the_portal_shows_refusals_and_allows_an_origin_for_an_app(
         assert forged.status_code == 403
     finally:
         await dev.client.aclose()
+
+
+async def test_the_operator_sees_a_pools_refused_origins_on_its_page(harness: Harness) -> None:
+    await seed_admins(harness)
+    await check(harness, "https://refused.example")
+    operator = await signed_in(harness)
+    try:
+        page = await operator.get("/admin/pools/partner-1")
+        assert page.status_code == 200
+        assert "<code data-refused-origin>https://refused.example</code> (1 time," in page.text
+        other = await operator.get("/admin/pools/business-1")
+        assert "refused.example" not in other.text
+    finally:
+        await operator.client.aclose()
