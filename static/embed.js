@@ -21,7 +21,9 @@
  * within a few seconds it dispatches
  *   {v: 1, type: "error", reason, origin}
  * on the host element (reason: "origin_not_allowed", "origin_missing", "unknown_pool",
- * "frame_blocked") and replaces the frame with a short notice and a button that opens
+ * "frame_blocked"; for sign-in and the account page in a browser that blocks even
+ * partitioned cookies, after the widget tried the Storage Access API on a click:
+ * "storage_access_denied", or "storage_blocked" where it cannot ask) and replaces the frame with a short notice and a button that opens
  * the same flow in a popup window (or a new tab). Allowed origins are set per pool (and
  * per app) in the developer portal; the console says which origin was refused.
  *
@@ -84,6 +86,11 @@
       if (!data || typeof data !== "object" || data.v !== 1 || typeof data.type !== "string") return;
       heard = true;
 
+      if (data.type === "error" && /^storage_/.test(String(data.reason))) {
+        // The frame loaded but cannot keep a session here: the popup instead.
+        fail(String(data.reason), null, null, true);
+        return;
+      }
       if (data.type === "resize") {
         var height = Number(data.height);
         if (isFinite(height)) {
@@ -96,8 +103,8 @@
     }
     window.addEventListener("message", onMessage);
 
-    function fail(reason, theme, poolName) {
-      if (heard || failed) return;
+    function fail(reason, theme, poolName, fromWidget) {
+      if ((heard && !fromWidget) || failed) return;
       failed = true;
       window.removeEventListener("message", onMessage);
       console.error(
@@ -155,7 +162,8 @@
     // Ask whether this origin may frame the widget, while the frame loads.
     if (window.fetch) {
       fetch(widgetOrigin + "/embed/" + encodeURIComponent(options.pool) +
-            "/frame-check?parent_origin=" + encodeURIComponent(location.origin),
+            "/frame-check?parent_origin=" + encodeURIComponent(location.origin) +
+            (options.clientId ? "&client_id=" + encodeURIComponent(options.clientId) : ""),
             { credentials: "omit", mode: "cors" })
         .then(function (response) { return response.json(); })
         .then(function (check) {

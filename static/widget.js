@@ -13,6 +13,9 @@
  * - Waits in line for the person: a form the server could not take yet (503 with
  *   Retry-After) stays as typed, a notice counts down, and the form goes again by itself.
  *
+ * - In a frame that cannot keep a session cookie (login, account), offers the Storage
+ *   Access API on a click, else posts {v:1, type:"error", reason} for embed.js's popup.
+ *
  * Messages go only to the origin the server wrote into <meta name="ws-parent-origin">,
  * which it set only after checking that origin against the pool; never to "*".
  */
@@ -274,7 +277,55 @@
   });
   window.addEventListener("load", scheduleMeasure);
 
+  // --- A session in a frame ---------------------------------------------------------
+  // Sign-in and the account page keep their session in a cookie, and in a cross-site frame
+  // only a Partitioned one survives; some browsers block even that. Then: the Storage
+  // Access API on a click (the server's <template id="ws-storage-access"> words it),
+  // else an "error" message that makes embed.js offer the popup. The reason says which:
+  // "storage_blocked" (no API, or still no cookie after a grant) or
+  // "storage_access_denied" (the person or the browser said no).
+  var NEEDS_SESSION = /\/(login|account)(\/|$)/;
+  var GRANTED = "ws_storage_access";
+
+  function cookieWorks() {
+    // The attributes of the real session cookie (auth/sessions.py), so the probe fails
+    // exactly when the session would.
+    var attributes = "; Path=/; Secure; SameSite=None; Partitioned";
+    var probe = "ws_probe=" + Math.random().toString(36).slice(2);
+    document.cookie = probe + attributes + "; Max-Age=60";
+    var kept = document.cookie.indexOf(probe) !== -1;
+    document.cookie = "ws_probe=" + attributes + "; Max-Age=0";
+    return kept;
+  }
+
+  function checkStorage() {
+    if (!embedded || !NEEDS_SESSION.test(location.pathname) || cookieWorks()) return;
+    var params = new URLSearchParams(location.search);
+    var template = document.getElementById("ws-storage-access");
+    if (!document.requestStorageAccess || !template || params.get(GRANTED) === "1") {
+      post({ type: "error", reason: "storage_blocked" });
+      return;
+    }
+    var box = template.content.firstElementChild.cloneNode(true);
+    box.querySelector("button").addEventListener("click", function () {
+      // In the click itself: the API needs the person's gesture.
+      document.requestStorageAccess().then(
+        function () {
+          params.set(GRANTED, "1");
+          location.replace(location.pathname + "?" + params.toString());
+        },
+        function () {
+          post({ type: "error", reason: "storage_access_denied" });
+        }
+      );
+    });
+    var card = document.getElementById("ws-card") || document.body;
+    card.insertBefore(box, card.firstChild);
+    scheduleMeasure();
+  }
+
   function start() {
+    checkStorage();
     if (embedded && window.ResizeObserver) {
       new ResizeObserver(scheduleMeasure).observe(document.documentElement);
     } else if (embedded) {

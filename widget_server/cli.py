@@ -17,7 +17,7 @@ import uvicorn
 if sys.platform != "win32":
     import uvloop
 
-from widget_server import admin_cli, branding_cli, cli_target, migrate, serving
+from widget_server import admin_cli, branding_cli, cli_target, dev_config_cli, migrate, serving
 from widget_server.clock import SystemClock
 from widget_server.db import Database
 from widget_server.demo.oidc_app import DEMO_CLIENT_ID, ensure_demo_app
@@ -68,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     admin_cli.add_commands(commands)
     keys_cli.add_commands(commands)
     branding_cli.add_commands(commands)
+    dev_config_cli.add_commands(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("mail.log", "alembic.runtime.migration"):
@@ -114,6 +115,8 @@ async def _run(args: argparse.Namespace) -> None:
         await keys_cli.run(args, settings)
     elif args.command in branding_cli.COMMANDS:
         await branding_cli.run(args, settings)
+    elif args.command in dev_config_cli.COMMANDS:
+        await dev_config_cli.run(args, settings)
     elif args.command == "seed-demo":
         db = Database(settings.database_url)
         try:

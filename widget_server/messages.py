@@ -308,6 +308,7 @@ CATALOG: dict[str, str] = {
     "app.public_no_secret": "A public app has no client secret; it uses PKCE instead.",
     "app.revoked": "This app is revoked; create a new one.",
     "app.needs_pool": "An app needs at least one pool.",
+    "app.grace_invalid": "Choose how long the old secret keeps working: {allowed} seconds.",
     # Webhook endpoints (widget_server/webhooks/manage.py, deliveries.py).
     "webhook.url_invalid": "Enter an absolute https:// address without a fragment.",
     "webhook.url_https": "Use https:// (http:// only for localhost in development).",
@@ -486,7 +487,7 @@ CATALOG: dict[str, str] = {
     "snippet.note.csp": "If your page sends a Content-Security-Policy, add the sources below "
     "to its directives. A sha256 source allows exactly the snippet's inline block: recompute "
     "it if you edit the block. With a nonce instead, put the same per-response value in "
-    "nonce=\"…\" on the snippet's script and style tags.",
+    'nonce="…" on the snippet\'s script and style tags.',
     # The installation: which database and secret key a server or CLI run acts on
     # (installation.py, cli_target.py). Read by operators in a terminal.
     "install.no_database": "There is no database at {url}. Run this from the folder the "
@@ -592,6 +593,41 @@ CATALOG: dict[str, str] = {
     "email.set_password.button": "Choose your password",
     "email.set_password.footer": "The link is valid for {hours} hours and works once. If you "
     "did not expect this email, ignore it.",
+    "invitation.developer_unknown": "This invitation link is not valid. Check that the whole "
+    "link was copied from the email, or ask whoever invited you to send it again.",
+    "invitation.developer_used": "This invitation has been used already. Sign in with the email "
+    "address and the password chosen then.",
+    "invitation.developer_expired": "This invitation has expired. Ask whoever invited you to "
+    "send it again.",
+    "invitation.developer_revoked": "This invitation was withdrawn. Ask whoever invited you if "
+    "you still need access.",
+    "invitation.developer_taken": "This email address already has access to this portal. Sign "
+    "in with it.",
+    "invitation.developer_closed": "This invitation is used or withdrawn; it cannot be sent again.",
+    "invitation.developer_resend_limit": "This invitation was sent {limit} times; withdraw it "
+    "and invite again.",
+    "invitation.developer_mismatch": "The two passwords differ.",
+    "invitation.developer_sent": "Invitation sent.",
+    "config.too_large": "The file is larger than {max} bytes.",
+    "config.invalid": "This is not a developer configuration file: {detail}",
+    "config.kind_changed": "App {app} is {kind} here; its kind cannot change. Register a new "
+    "app instead.",
+    "widget.storage_access.ask": "This browser keeps this sign-in apart from the page around "
+    "it. Allow it to remember you here; if it cannot, you continue in a new window.",
+    "widget.storage_access.button": "Allow and continue",
+    "embed.refused_origin": "{pool} does not allow its form on {origin}.",
+    "embed.refused_origin_help": "For the site's developer: allow {origin} for the pool (or "
+    "your app) in the developer portal; its embed log lists the refused origins.",
+    "embed_log.origin_invalid": "That is not an origin (scheme://host[:port]).",
+    "embed_log.allowed": "{origin} may now embed the sign-in of {app}.",
+    "email.developer_invitation.subject": "{inviter} invited you to the {tenant} developer portal",
+    "email.developer_invitation.heading": "You are invited to build with {tenant}",
+    "email.developer_invitation.intro": "{inviter} invited you as a developer for {scope}: "
+    "register apps, get embed snippets and manage webhooks in the developer portal. Choose a "
+    "password to get in.",
+    "email.developer_invitation.button": "Choose your password",
+    "email.developer_invitation.footer": "The link is valid for {hours} hours and works once. "
+    "If you did not expect this email, ignore it.",
     "email.mfa_code.subject": "{code} is your {pool} sign-in code",
     "email.mfa_code.heading": "Your {pool} sign-in code",
     "email.mfa_code.intro": "Enter this code on the sign-in page to finish signing in.",

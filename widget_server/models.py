@@ -407,6 +407,10 @@ class App(Base):
     #: The workspace the app is grouped under, if any (its theme layer still comes from
     #: the workspace of the pool a user signs in to).
     workspace_id: Mapped[str | None] = mapped_column(ForeignKey("workspaces.id"))
+    #: After a rotation with a grace period, the old secret's keyed hash, accepted at the
+    #: token endpoint until ``previous_secret_until`` (``admin/app_secrets.py``).
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    previous_secret_until: Mapped[datetime | None]
 
 
 class AuthorizationCode(Base):
@@ -563,6 +567,8 @@ class BrandAsset(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(200))
+
+
 class WebhookEndpoint(Base):
     """Where a partner receives signed events (Standard Webhooks): for one pool, or for one
     app (the pools it accepts). Signing secrets are stored sealed (``crypto.seal``, see
@@ -739,3 +745,46 @@ class Job(Base):
 #: Exports and "all matching" bulk actions walk a pool's users in id order, a batch at a
 #: time (keyset): without this index each batch of a million-user pool would sort them.
 Index("ix_users_pool_id_id", User.pool_id, User.id)
+class DeveloperInvitation(Base):
+    """An invitation of a partner developer by email (``admin/developer_invitations.py``):
+    scoped to one pool or one workspace; the link's token is stored only as a keyed hash,
+    used once, and expires."""
+
+    __tablename__ = "developer_invitations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200))
+    pool_id: Mapped[str | None] = mapped_column(ForeignKey("pools.id", ondelete="CASCADE"))
+    workspace_id: Mapped[str | None] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE")
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by: Mapped[str | None] = mapped_column(String(36))
+    invited_by_name: Mapped[str] = mapped_column(String(200))
+    #: How many emails this invitation has sent (the first and each resend).
+    sent_count: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    #: The developer the acceptance created.
+    principal_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class EmbedRefusal(Base):
+    """An origin that tried to frame a pool's widget and was refused: a count and when it
+    was first and last seen (``developers/embed_log.py``). No personal data: the origin is
+    a site, not a person."""
+
+    __tablename__ = "embed_refusals"
+
+    pool_id: Mapped[str] = mapped_column(
+        ForeignKey("pools.id", ondelete="CASCADE"), primary_key=True
+    )
+    origin: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]

@@ -52,7 +52,11 @@ def test_every_field_is_explained() -> None:
 
 
 def test_widget_js_posts_resize_with_exactly_the_contract_fields() -> None:
-    [body] = re.findall(r"post\(\{([^}]*)\}\)", WIDGET_JS)
+    posts = re.findall(r"post\(\{([^}]*)\}\)", WIDGET_JS)
+    # Besides resize, widget.js posts only the storage errors that embed.js turns into
+    # its error event (test_storage_errors_of_widget_js_are_contract_reasons).
+    [body] = [b for b in posts if '"resize"' in b]
+    assert all('type: "error"' in b for b in posts if b is not body)
     # widget.js adds v last, to every message: Object.assign({}, payload, { v: 1 }).
     stamp = re.search(r"Object\.assign\(\{\}, payload, \{ v: (\d+) \}\)", WIDGET_JS)
     assert stamp is not None and int(stamp.group(1)) == contract.VERSION
@@ -78,7 +82,16 @@ def test_error_reasons_are_exactly_those_embed_js_and_the_frame_check_give() -> 
     from_embed |= set(re.findall(r'check\.reason \|\| "([a-z_]+)"', EMBED_JS))
     frame_check = PACKAGE / "web/widget/frame_check.py"
     from_server = string_constants_assigned_to(frame_check, "reason")
-    assert from_embed | from_server == reasons
+    from_widget = set(re.findall(r'post\(\{ type: "error", reason: "([a-z_]+)" \}\)', WIDGET_JS))
+    assert from_widget == {"storage_blocked", "storage_access_denied"}
+    assert from_embed | from_server | from_widget == reasons
+
+
+def test_storage_errors_of_widget_js_become_the_error_event() -> None:
+    # embed.js accepts them even after the frame has spoken (it loaded, then found that
+    # it cannot keep a session), and only reasons of the storage family.
+    assert 'data.type === "error" && /^storage_/.test(String(data.reason))' in EMBED_JS
+    assert "fail(String(data.reason), null, null, true);" in EMBED_JS
 
 
 def test_bubbling_matches_embed_js() -> None:

@@ -152,3 +152,30 @@ def _operator() -> Actor:
             name=OPERATOR.name,
         )
     )
+
+
+async def test_the_embed_test_page_reports_what_to_fix(h: Harness, dev: PortalClient) -> None:
+    blank = await dev.get("/developers/test-embed")
+    assert blank.status_code == 200 and "What this page cannot check" in blank.text
+    wrong = await dev.get(
+        "/developers/test-embed", params={"origin": "https://shop.example", "pool": "partner-1"}
+    )
+    assert 'data-check="origin" data-ok="no"' in wrong.text
+    assert 'data-check="site" data-ok="partly"' in wrong.text  # cross-site from localhost
+    assert "frame-src http://localhost:8000" in wrong.text
+    allowed = await dev.get(
+        "/developers/test-embed",
+        params={"origin": "http://127.0.0.1:8001/", "pool": "partner-1", "flow": "login"},
+    )
+    assert 'data-check="origin" data-ok="yes"' in allowed.text
+    same = await dev.get(
+        "/developers/test-embed", params={"origin": "http://localhost:3000", "pool": "partner-1"}
+    )
+    assert 'data-check="site" data-ok="yes"' in same.text
+    bad = await dev.get("/developers/test-embed", params={"origin": "javascript:alert(1)"})
+    assert "embed_log.origin_invalid" in bad.text and "alert(1)</" not in bad.text
+    # Another tenant's or scope's pool is not offered, and asking for it falls back.
+    other = await dev.get(
+        "/developers/test-embed", params={"origin": "https://a.example", "pool": "business-1"}
+    )
+    assert "Business 1" not in other.text

@@ -54,3 +54,35 @@ async def test_a_malformed_origin_is_no_origin(harness):
         )
     ).json()
     assert (body["allowed"], body["origin"]) == (False, None)
+
+
+async def test_a_refused_frame_gets_a_notice_that_names_the_origin(harness):
+    iframe = {"sec-fetch-dest": "iframe"}
+    refused = await harness.client.get(
+        "/embed/partner-1/register",
+        params={"parent_origin": "https://wrong.example"},
+        headers=iframe,
+    )
+    assert refused.status_code == 403
+    csp = refused.headers["content-security-policy"]
+    assert csp.endswith("frame-ancestors https://wrong.example") and "unsafe-inline" not in csp
+    assert "https://wrong.example" in refused.text and "embed.refused_origin" in refused.text
+    assert "<form" not in refused.text and "refused-frame" in refused.text
+    allowed = await harness.client.get(
+        "/embed/partner-1/register", params={"parent_origin": PARTNER}, headers=iframe
+    )
+    assert allowed.status_code == 200 and "<form" in allowed.text
+    assert allowed.headers["content-security-policy"].endswith(f"frame-ancestors {PARTNER}")
+    # A top-level visit (the fallback's popup) is never refused; nor a malformed origin.
+    top = await harness.client.get(
+        "/embed/partner-1/register",
+        params={"parent_origin": "https://wrong.example"},
+        headers={"sec-fetch-dest": "document"},
+    )
+    assert top.status_code == 200 and "<form" in top.text
+    bad = await harness.client.get(
+        "/embed/partner-1/login",
+        params={"parent_origin": "https://a.example frame-ancestors *"},
+        headers=iframe,
+    )
+    assert bad.status_code != 403

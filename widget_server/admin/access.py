@@ -8,6 +8,7 @@ Roles, most powerful first::
                     assets, and reading workspaces; nothing about users, schemas,
                     policies or keys
     pool_admin      one pool: its users (create, edit, lifecycle), its webhook endpoints,
+                    inviting developers to it,
                     read its settings and audit; its pool-level theme and password policy
                     when the tenant lets the pool's admins (``branding/access.py``,
                     ``admin/pools.py``)
@@ -66,6 +67,9 @@ Action = Literal[
     # endpoints need the pool in scope; an app's endpoints a tenant-wide principal.
     "webhooks.read",
     "webhooks.write",
+    # Inviting partner developers (admin/developer_invitations.py): to the tenant's pools
+    # and workspaces, or a pool admin to its own pool.
+    "developers.invite",
 ]
 _BRANDING: frozenset[Action] = frozenset(
     {"themes.read", "themes.write", "themes.publish", "themes.assign", "workspaces.read"}
@@ -87,6 +91,7 @@ _OPERATOR: frozenset[Action] = frozenset(
         "workspaces.write",
         "webhooks.read",
         "webhooks.write",
+        "developers.invite",
     }
 )
 
@@ -102,6 +107,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             "audit.read",
             "webhooks.read",
             "webhooks.write",
+            "developers.invite",
         }
     ),
     "pool_viewer": frozenset(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -63,6 +63,8 @@ class AppDetail(msgspec.Struct, frozen=True, kw_only=True):
     revoked_at: datetime | None
     #: The workspace the app is grouped under (``branding/workspaces.py``), if any.
     workspace_id: str | None = None
+    #: Until when the secret replaced by the last rotation still works (its grace period).
+    previous_secret_until: datetime | None = None
 
 
 class CreatedApp(msgspec.Struct, frozen=True, kw_only=True):
@@ -93,6 +95,17 @@ class NewApp(AppSettings, frozen=True, kw_only=True, forbid_unknown_fields=True)
 
 class AppPatch(AppSettings, frozen=True, kw_only=True, forbid_unknown_fields=True):
     pass
+
+
+#: How long a replaced secret may keep working, as the portals offer it: none, an hour, a
+#: day, a week. Longer would let a leaked secret live on; the API takes the same values.
+GRACE_CHOICES: tuple[int, ...] = (0, 3600, 86400, 7 * 86400)
+
+
+class SecretRotation(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A rotation's one option: how many seconds the old secret keeps working."""
+
+    grace_seconds: int = 0
 
 
 async def list_apps(services: Services, actor: Actor) -> list[AppDetail]:
@@ -223,8 +236,19 @@ async def update_app(services: Services, actor: Actor, app_id: str, patch: AppPa
     return _detail(app)
 
 
-async def rotate_secret(services: Services, actor: Actor, app_id: str) -> CreatedApp:
-    """A new client secret (shown once); the old one stops working at once."""
+async def rotate_secret(
+    services: Services, actor: Actor, app_id: str, rotation: SecretRotation | None = None
+) -> CreatedApp:
+    """A new client secret (shown once). The old one keeps working at the token endpoint
+    for ``rotation.grace_seconds`` (one of ``GRACE_CHOICES``; none by default), so a
+    backend can be redeployed with the new one without a failed sign-in. Only one old
+    secret is kept: rotating again during a grace period ends the older one's."""
+    grace = (rotation or SecretRotation()).grace_seconds
+    if grace not in GRACE_CHOICES:
+        choices = ", ".join(str(c) for c in GRACE_CHOICES)
+        raise InvalidInput(
+            {"grace_seconds": [Problems.message("app.grace_invalid", allowed=choices)]}
+        )
     await _guard_app(services, actor, "apps.write", app_id)
     now = services.clock.now()
     secret = secrets.token_urlsafe(32)
@@ -234,15 +258,18 @@ async def rotate_secret(services: Services, actor: Actor, app_id: str) -> Create
             raise Conflict("app.revoked")
         if app.kind != "confidential":
             raise Conflict("app.public_no_secret")
+        keep = grace > 0 and app.secret_hash is not None
         await session.execute(
             update(App)
             .where(App.id == app_id)
             .values(
                 secret_hash=client_secret_hash(services.settings.secret_key, app_id, secret),
+                previous_secret_hash=app.secret_hash if keep else None,
+                previous_secret_until=now + timedelta(seconds=grace) if keep else None,
                 updated_at=now,
             )
         )
-        await _audit(session, actor, "app.rotate_secret", app_id, now, {})
+        await _audit(session, actor, "app.rotate_secret", app_id, now, {"grace_seconds": grace})
         await session.refresh(app)
     return CreatedApp(app=_detail(app), client_secret=secret)
 
@@ -379,4 +406,5 @@ def _detail(app: App) -> AppDetail:
         created_at=app.created_at,
         updated_at=app.updated_at,
         revoked_at=app.revoked_at,
+        previous_secret_until=app.previous_secret_until,
     )

@@ -31,7 +31,14 @@ from widget_server.web.widget.registration_views import RegisteredEvent
 #: The message format version widget.js stamps on every message (``v``).
 VERSION: Final = 1
 
-ErrorReason = Literal["origin_not_allowed", "origin_missing", "unknown_pool", "frame_blocked"]
+ErrorReason = Literal[
+    "origin_not_allowed",
+    "origin_missing",
+    "unknown_pool",
+    "frame_blocked",
+    "storage_blocked",
+    "storage_access_denied",
+]
 
 Sender = Literal["widget", "embed.js"]
 
@@ -153,7 +160,11 @@ EVENTS: tuple[EventSpec, ...] = (
             "reason": "origin_not_allowed: this page's origin is not allowed for the pool "
             "or app; origin_missing: the widget could not tell the page's origin; "
             "unknown_pool: no such pool; frame_blocked: the browser refused or hid the "
-            "frame for another reason (an extension, a policy).",
+            "frame for another reason (an extension, a policy). For login and account, "
+            "when the browser blocks even partitioned cookies in the frame: "
+            "storage_access_denied: the widget asked through the Storage Access API on a "
+            "click and was refused; storage_blocked: it could not ask (no such API) or the "
+            "grant still kept no cookie. The popup then keeps the session first-party.",
             "origin": "This page's origin, as the widget saw it: the one to allow.",
         },
     ),

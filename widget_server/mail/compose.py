@@ -28,6 +28,7 @@ from widget_server.themes import Theme, logo_src, resolve_theme
 _CODE_SLOT = "\x00code\x00"
 _CACHE_LIMIT = 1024
 _BUTTON_RADIUS = {"pill": "999px", "square": "0px"}
+_DEFAULT_THEME = resolve_theme()
 
 
 class Composer:
@@ -74,14 +75,17 @@ class Composer:
         )
 
     def _render(self, name: str, recipient: str, pool: PoolView, **values: str | int) -> Envelope:
-        theme = self.theme(pool)
-        words = {"pool": pool.name, **values}
-        link = str(values.get("link", ""))
+        return self._render_in(name, recipient, self.theme(pool), {"pool": pool.name, **values})
+
+    def _render_in(
+        self, name: str, recipient: str, theme: Theme, words: dict[str, str | int]
+    ) -> Envelope:
+        link = str(words.get("link", ""))
         context = {
             "heading": self._say(name, "heading", theme, **words),
             "intro": self._say(name, "intro", theme, **words),
             "footer": self._say(name, "footer", theme, **words),
-            "code": values.get("code", ""),
+            "code": words.get("code", ""),
             "link": link,
             **self._look(name, theme, words),
         }
@@ -132,6 +136,20 @@ class Composer:
         # The code leads the subject like the activation code: mail apps show it, and
         # tests read it from there.
         return self._render("invitation", recipient, pool, code=code, link=link, hours=hours)
+
+    def developer_invitation(
+        self, recipient: str, *, link: str, hours: int, tenant: str, scope: str, inviter: str
+    ) -> Envelope:
+        # Developers belong to no pool: the email is in the default theme, and its words
+        # are message ids like every other email's.
+        words: dict[str, str | int] = {
+            "link": link,
+            "hours": hours,
+            "tenant": tenant,
+            "scope": scope,
+            "inviter": inviter,
+        }
+        return self._render_in("developer_invitation", recipient, _DEFAULT_THEME, words)
 
     def set_password(self, recipient: str, pool: PoolView, link: str, hours: int) -> Envelope:
         return self._render("set_password", recipient, pool, link=link, hours=hours)

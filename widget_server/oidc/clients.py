@@ -1,5 +1,8 @@
 """Apps as the OAuth endpoints see them, and client authentication at the token endpoint.
 
+After a rotation with a grace period (``admin.apps.rotate_secret``) the replaced secret
+is accepted too, until the grace period ends (by the services' clock).
+
 Methods (discovery lists them): ``client_secret_basic`` and ``client_secret_post`` for
 confidential apps, ``none`` for public apps (which must then prove PKCE). A confidential
 app that sends no secret, a public app that sends one, and a request that uses two methods
@@ -98,7 +101,13 @@ async def authenticate(services: Services, credentials: ClientCredentials) -> tu
     if credentials.method == "none" or secret is None or app.secret_hash is None:
         raise InvalidClient("client secret required")
     presented = client_secret_hash(services.settings.secret_key, app.id, secret[:MAX_SECRET])
-    if len(secret) > MAX_SECRET or not hmac_equal(presented, app.secret_hash):
+    right = hmac_equal(presented, app.secret_hash)
+    # Both comparisons always run, so timing does not tell which secret was close.
+    previous = hmac_equal(presented, app.previous_secret_hash or "0" * 64)
+    in_grace = (
+        app.previous_secret_until is not None and services.clock.now() < app.previous_secret_until
+    )
+    if len(secret) > MAX_SECRET or not (right or (previous and in_grace)):
         raise InvalidClient("wrong client secret")
     return _client(app), credentials.method
 

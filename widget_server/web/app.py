@@ -18,6 +18,7 @@ from widget_server.auth.throttle import make_store
 from widget_server.changes import make_feed
 from widget_server.clock import Clock, SystemClock
 from widget_server.db import Database
+from widget_server.developers.embed_log import EmbedLog
 from widget_server.forwarded import TrustedProxies
 from widget_server.installation import ensure_key_fingerprint
 from widget_server.jobs.worker import JobWorker
@@ -87,6 +88,8 @@ def create_app(
         metrics=telemetry.metrics,
     )
     webhooks = WebhookWorker(db, clock, settings, metrics=telemetry.metrics)
+    # Refused frame origins, counted in memory and written every few seconds.
+    embed_log = EmbedLog()
     services = Services(
         settings=settings,
         db=db,
@@ -139,6 +142,7 @@ def create_app(
     async def shutdown() -> None:
         await jobs.stop()
         await telemetry.funnel.stop()
+        await embed_log.flush(db, clock.now())
         await webhooks.stop()
         await worker.stop()
         await feed.close()
@@ -170,6 +174,7 @@ def create_app(
                 "admin_login_throttle": portal_throttle,
                 "oidc_keys": KeyRing(services, feed),
                 "login_throttle": login_throttle,
+                "embed_log": embed_log,
             }
         ),
         middleware=[

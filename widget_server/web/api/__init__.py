@@ -7,7 +7,19 @@ from __future__ import annotations
 from litestar import Router
 from litestar.di import Provide
 
-from widget_server.web.api import admins, apps, audit, funnel, jobs, pools, schemas, users, webhooks
+from widget_server.web.api import (
+    admins,
+    apps,
+    audit,
+    developer_config,
+    developer_invitations,
+    funnel,
+    jobs,
+    pools,
+    schemas,
+    users,
+    webhooks,
+)
 from widget_server.web.api.base import API_PATH, EXCEPTION_HANDLERS, provide_actor
 
 
@@ -25,6 +37,8 @@ def router() -> Router:
             *webhooks.HANDLERS,
             *funnel.HANDLERS,
             *jobs.HANDLERS,
+            *developer_invitations.HANDLERS,
+            *developer_config.HANDLERS,
         ],
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers=EXCEPTION_HANDLERS,

@@ -8,7 +8,7 @@ from litestar import Request, get, patch, post
 from litestar.params import JSONBody, PathParameter
 
 from widget_server.admin import apps
-from widget_server.admin.apps import AppDetail, AppPatch, CreatedApp, NewApp
+from widget_server.admin.apps import AppDetail, AppPatch, CreatedApp, NewApp, SecretRotation
 from widget_server.web.api.base import CurrentActor, api_services, errors
 
 AppId = Annotated[str, PathParameter(max_length=64)]
@@ -43,13 +43,20 @@ async def update_app(
 
 
 @post(
-    "/apps/{app_id:str}/rotate-secret", status_code=200, responses=errors(403, 404, 409), tags=TAGS
+    "/apps/{app_id:str}/rotate-secret",
+    status_code=200,
+    responses=errors(403, 404, 409, 422, body=True),
+    tags=TAGS,
 )
 async def rotate_secret(
-    request: Request[Any, Any, Any], actor: CurrentActor, app_id: AppId
+    request: Request[Any, Any, Any],
+    actor: CurrentActor,
+    app_id: AppId,
+    data: JSONBody[SecretRotation | None] = None,
 ) -> CreatedApp:
-    """A new client secret, shown once; the old one stops working at once."""
-    return await apps.rotate_secret(api_services(request), actor, app_id)
+    """A new client secret, shown once. The old one keeps working at the token endpoint
+    for ``grace_seconds`` (0, 3600, 86400 or 604800; 0 without a body), then stops."""
+    return await apps.rotate_secret(api_services(request), actor, app_id, data)
 
 
 @post("/apps/{app_id:str}/revoke", status_code=200, responses=errors(403, 404), tags=TAGS)

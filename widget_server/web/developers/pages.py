@@ -16,14 +16,13 @@ from litestar.params import PathParameter, QueryParameter
 from widget_server.admin.apps import (
     AppDetail,
     NewApp,
+    SecretRotation,
     create_app,
     list_apps,
     revoke_app,
     rotate_secret,
 )
 from widget_server.admin.portal_auth import (
-    MAX_EMAIL,
-    authenticate_person,
     end_session,
     start_session,
 )
@@ -32,9 +31,6 @@ from widget_server.developers.snippets import FLOWS, FRAMEWORKS, Snippet, genera
 from widget_server.errors import (
     Conflict,
     InvalidInput,
-    NotAuthenticated,
-    Overloaded,
-    TooManyAttempts,
 )
 from widget_server.messages import Msg, msg
 from widget_server.oidc.scopes import SCOPES
@@ -47,10 +43,16 @@ from widget_server.web.developers.frame import (
     session_cookie,
     signed_in,
 )
-from widget_server.web.shared.console import AnyRequest, html, same_origin_post, see_other
+from widget_server.web.shared.console import AnyRequest, html, see_other, sign_in
 from widget_server.web.shared.context import web_context
-from widget_server.web.shared.forms import Errors, app_form, blank_app, by_field, convert
-from widget_server.web.shared.request_io import client_ip, first, form_fields
+from widget_server.web.shared.forms import (
+    Errors,
+    app_form,
+    blank_app,
+    by_field,
+    convert,
+    rotation_form,
+)
 from widget_server.webhooks.events import event_schemas
 
 AppId = Annotated[str, PathParameter(max_length=64)]
@@ -93,24 +95,12 @@ async def login_form(request: AnyRequest) -> Any:
 
 @post(BASE + "/login", status_code=200)
 async def login(request: AnyRequest) -> Any:
-    ctx = web_context(request)
-    fields = await form_fields(request)
-    email = str(first(fields, "email"))[: MAX_EMAIL + 1]
-    password = str(first(fields, "password"))
-    if not same_origin_post(request):
-        return _login_page(request, email=email, alert=msg("admin.csrf"), status=403)
-    throttle = request.app.state.admin_login_throttle
-    try:
-        principal = await authenticate_person(
-            ctx.services, email, password, ip=client_ip(request), throttle=throttle
+    attempt = await sign_in(request)
+    if attempt.principal is None:
+        return _login_page(
+            request, email=attempt.email, alert=attempt.alert, status=attempt.status
         )
-    except TooManyAttempts as exc:
-        return _login_page(request, email=email, alert=exc.message, status=429)
-    except NotAuthenticated:
-        return _login_page(request, email=email, alert=msg("admin.login_failed"), status=401)
-    except Overloaded as exc:
-        return _login_page(request, email=email, alert=exc.message, status=503)
-    token = await start_session(ctx.services, principal)
+    token = await start_session(web_context(request).services, attempt.principal)
     return see_other(BASE, cookies=[session_cookie(token, max_age=None)])
 
 
@@ -160,6 +150,7 @@ async def _apps_page(
         alerts=alerts,
         secret=secret,
         issuer=issuer(portal.services),
+        now=portal.services.clock.now(),
         title="Apps",
     )
 
@@ -188,11 +179,14 @@ async def create_app_submit(request: AnyRequest) -> Any:
 @post(BASE + "/apps/{app_id:str}/rotate-secret", status_code=200)
 async def rotate_secret_submit(request: AnyRequest, app_id: AppId) -> Any:
     portal = await signed_in(request)
-    await form_of(portal)
+    form = await form_of(portal)
     try:
-        rotated = await rotate_secret(portal.services, portal.actor, app_id)
+        rotation = convert(rotation_form(form), SecretRotation, {})
+        rotated = await rotate_secret(portal.services, portal.actor, app_id, rotation)
     except Conflict as exc:
         return await _apps_page(portal, blank_app(), alerts=(exc.message,), status=409)
+    except InvalidInput as exc:
+        return await _apps_page(portal, blank_app(), alerts=by_field(exc)[1], status=422)
     assert rotated.client_secret is not None  # confidential apps only
     return await _apps_page(portal, blank_app(), secret=(rotated.app, rotated.client_secret))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from litestar import Router
 
 from widget_server.errors import WidgetError
-from widget_server.web.portal import apps, funnel, jobs, login, pools, tenant, users
+from widget_server.web.portal import apps, developers, funnel, jobs, login, pools, tenant, users
 from widget_server.web.shared.portal_frame import error_page
 
 
@@ -22,6 +22,7 @@ def router() -> Router:
             *tenant.HANDLERS,
             *apps.HANDLERS,
             *funnel.HANDLERS,
+            *developers.HANDLERS,
         ],
         include_in_schema=False,
         exception_handlers={WidgetError: error_page},

@@ -16,6 +16,7 @@ from litestar.params import PathParameter
 from widget_server.admin.apps import (
     AppDetail,
     NewApp,
+    SecretRotation,
     create_app,
     list_apps,
     revoke_app,
@@ -26,7 +27,14 @@ from widget_server.messages import Msg, msg
 from widget_server.oidc.scopes import SCOPES
 from widget_server.oidc.tokens import issuer
 from widget_server.web.shared.console import AnyRequest
-from widget_server.web.shared.forms import Errors, app_form, blank_app, by_field, convert
+from widget_server.web.shared.forms import (
+    Errors,
+    app_form,
+    blank_app,
+    by_field,
+    convert,
+    rotation_form,
+)
 from widget_server.web.shared.portal_frame import BASE, Portal, form_of, signed_in
 
 AppId = Annotated[str, PathParameter(max_length=64)]
@@ -62,6 +70,7 @@ async def _apps_page(
         alerts=alerts,
         secret=secret,
         issuer=issuer(portal.services),
+        now=portal.services.clock.now(),
         title="Apps",
     )
 
@@ -91,11 +100,14 @@ async def create_app_submit(request: AnyRequest) -> Any:
 @post(BASE + "/apps/{app_id:str}/rotate-secret", status_code=200)
 async def rotate_secret_submit(request: AnyRequest, app_id: AppId) -> Any:
     portal = await _operator(request)
-    await form_of(portal)
+    form = await form_of(portal)
     try:
-        rotated = await rotate_secret(portal.services, portal.actor, app_id)
+        rotation = convert(rotation_form(form), SecretRotation, {})
+        rotated = await rotate_secret(portal.services, portal.actor, app_id, rotation)
     except Conflict as exc:
         return await _apps_page(portal, blank_app(), alerts=(exc.message,), status=409)
+    except InvalidInput as exc:
+        return await _apps_page(portal, blank_app(), alerts=by_field(exc)[1], status=422)
     assert rotated.client_secret is not None  # confidential apps only
     return await _apps_page(portal, blank_app(), secret=(rotated.app, rotated.client_secret))
 

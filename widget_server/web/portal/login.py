@@ -8,14 +8,12 @@ from litestar import get, post
 
 from widget_server.admin.pools import list_pools
 from widget_server.admin.portal_auth import (
-    MAX_EMAIL,
-    authenticate_person,
     end_session,
     start_session,
 )
-from widget_server.errors import NotAuthenticated, Overloaded, TooManyAttempts
+from widget_server.errors import NotAuthenticated
 from widget_server.messages import Msg, msg
-from widget_server.web.shared.console import AnyRequest, html, same_origin_post, see_other
+from widget_server.web.shared.console import AnyRequest, html, see_other, sign_in
 from widget_server.web.shared.context import web_context
 from widget_server.web.shared.portal_frame import (
     BASE,
@@ -23,9 +21,8 @@ from widget_server.web.shared.portal_frame import (
     form_of,
     session_cookie,
     signed_in,
-    throttle_of,
 )
-from widget_server.web.shared.request_io import client_ip, first, form_fields
+from widget_server.web.shared.request_io import first
 
 #: Statuses in the order the dashboard lists them.
 STATUSES = ("active", "new", "inactive", "deleted")
@@ -71,28 +68,16 @@ async def login_form(request: AnyRequest) -> Any:
 
 @post(BASE + "/login", status_code=200)
 async def login(request: AnyRequest) -> Any:
-    ctx = web_context(request)
-    fields = await form_fields(request)
-    email = str(first(fields, "email"))[: MAX_EMAIL + 1]
-    password = str(first(fields, "password"))
-    if not same_origin_post(request):
-        # A cross-site post could sign the browser in as the attacker (login CSRF).
-        return _login_page(request, email=email, alert=msg("admin.csrf"), status=403)
-    try:
-        principal = await authenticate_person(
-            ctx.services, email, password, ip=client_ip(request), throttle=throttle_of(request)
+    attempt = await sign_in(request)
+    if attempt.principal is None:
+        return _login_page(
+            request, email=attempt.email, alert=attempt.alert, status=attempt.status
         )
-    except TooManyAttempts as exc:
-        return _login_page(request, email=email, alert=exc.message, status=429)
-    except NotAuthenticated:
-        return _login_page(request, email=email, alert=msg("admin.login_failed"), status=401)
-    except Overloaded as exc:
-        return _login_page(request, email=email, alert=exc.message, status=503)
-    token = await start_session(ctx.services, principal)
+    token = await start_session(web_context(request).services, attempt.principal)
     # A browser-session cookie: closing the browser signs out; the server ends it anyway
     # after admin_session_hours or an idle hour.
     cookie = session_cookie(token, max_age=None)
-    return see_other(_safe_next(str(first(fields, "next"))), cookies=[cookie])
+    return see_other(_safe_next(str(first(attempt.fields, "next"))), cookies=[cookie])
 
 
 @post(BASE + "/logout", status_code=200)

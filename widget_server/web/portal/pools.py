@@ -23,6 +23,7 @@ from widget_server.admin.pools import (
 )
 from widget_server.admin.schemas import SchemaView, list_schemas
 from widget_server.admin.templates import TEMPLATES
+from widget_server.developers import embed_log
 from widget_server.errors import Conflict, Forbidden, InvalidInput
 from widget_server.messages import Msg, msg
 from widget_server.passwords.policy import PolicyConfig
@@ -157,6 +158,8 @@ async def _pool_page(
         policy_numbers=POLICY_NUMBERS,
         policy_checks=POLICY_CHECKS,
         invalid_users=_invalid_count(portal),
+        # Origins that tried to frame this pool's widget lately (developers/embed_log.py).
+        refusals=await embed_log.refusals(portal.services.db, [pool.id]),
         title=pool.name,
     )
 

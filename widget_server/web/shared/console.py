@@ -9,7 +9,7 @@ to its path, so signing in to one does not sign in to the other.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from litestar import Request, Response
@@ -17,9 +17,18 @@ from litestar.datastructures import Cookie
 from litestar.enums import MediaType
 from litestar.response import Redirect
 
-from widget_server.admin.portal_auth import PortalSession, csrf_matches
-from widget_server.errors import CsrfMismatch
-from widget_server.web.shared.request_io import form_fields
+from widget_server.admin.access import Principal
+from widget_server.admin.portal_auth import (
+    MAX_EMAIL,
+    PortalSession,
+    PortalThrottle,
+    authenticate_person,
+    csrf_matches,
+)
+from widget_server.errors import CsrfMismatch, NotAuthenticated, Overloaded, TooManyAttempts
+from widget_server.messages import Msg, msg
+from widget_server.web.shared.context import web_context
+from widget_server.web.shared.request_io import client_ip, first, form_fields
 from widget_server.web.shared.security import frame_ancestors
 
 Form = Mapping[str, Sequence[str]]
@@ -91,3 +100,37 @@ def is_htmx(request: AnyRequest) -> bool:
     # A history restore (back button after hx-push-url) needs the whole page.
     headers = request.headers
     return headers.get("hx-request") == "true" and "hx-history-restore-request" not in headers
+
+
+class SignIn(NamedTuple):
+    """A posted sign-in form, checked: the principal, or what to tell the person."""
+
+    fields: dict[str, list[str]]
+    email: str
+    principal: Principal | None
+    alert: Msg | None = None
+    status: int = 200
+
+
+async def sign_in(request: AnyRequest) -> SignIn:
+    """Both consoles' sign-in: the same-origin check (a cross-site post could sign the
+    browser in as the attacker: login CSRF), then ``authenticate_person`` under the
+    portal throttle; each refusal with its message and status."""
+    fields = await form_fields(request)
+    email = str(first(fields, "email"))[: MAX_EMAIL + 1]
+    password = str(first(fields, "password"))
+    if not same_origin_post(request):
+        return SignIn(fields, email, None, msg("admin.csrf"), 403)
+    throttle: PortalThrottle = request.app.state.admin_login_throttle
+    services = web_context(request).services
+    try:
+        principal = await authenticate_person(
+            services, email, password, ip=client_ip(request), throttle=throttle
+        )
+    except TooManyAttempts as exc:
+        return SignIn(fields, email, None, exc.message, 429)
+    except NotAuthenticated:
+        return SignIn(fields, email, None, msg("admin.login_failed"), 401)
+    except Overloaded as exc:
+        return SignIn(fields, email, None, exc.message, 503)
+    return SignIn(fields, email, principal)

@@ -126,3 +126,13 @@ def app_form(form: Mapping[str, Sequence[str]]) -> tuple[dict[str, Any], dict[st
         "allowed_origins": lines(form, "allowed_origins"),
     }
     return values, data
+
+
+def rotation_form(form: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """The data for ``admin.apps.SecretRotation`` from a rotate form's ``grace_seconds``
+    (a choice; anything else is refused by the service with the allowed values)."""
+    errors: Errors = {}
+    grace = number(form, "grace_seconds", errors)
+    if errors:
+        raise InvalidInput(errors)
+    return {"grace_seconds": grace or 0}

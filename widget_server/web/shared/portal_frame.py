@@ -22,7 +22,6 @@ from widget_server.admin.access import PERMISSIONS, Action, Actor
 from widget_server.admin.pools import list_pools
 from widget_server.admin.portal_auth import (
     PortalSession,
-    PortalThrottle,
     principal_for_session,
 )
 from widget_server.errors import (
@@ -48,11 +47,6 @@ from widget_server.web.shared.request_io import client_ip
 
 COOKIE = "ws_admin"
 BASE = "/admin"
-
-
-def throttle_of(request: AnyRequest) -> PortalThrottle:
-    throttle: PortalThrottle = request.app.state.admin_login_throttle
-    return throttle
 
 
 class Portal:

@@ -14,6 +14,7 @@ from widget_server.web.widget import (
     login,
     mfa,
     recovery,
+    refused,
     registration,
     theme,
 )
@@ -32,6 +33,7 @@ def router() -> Router:
             *frame_check.HANDLERS,
         ],
         dependencies=POOL,
+        before_request=refused.refuse_foreign_frame,
         exception_handlers={PoolNotFound: not_found, UnknownApp: not_found},
         include_in_schema=False,
     )
