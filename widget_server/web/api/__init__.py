@@ -9,6 +9,7 @@ from litestar.di import Provide
 
 from widget_server.web.api import admins, apps, audit, pools, schemas, users
 from widget_server.web.api.base import API_PATH, EXCEPTION_HANDLERS, provide_actor
+from widget_server.web.api.bodies import admit
 
 
 def router() -> Router:
@@ -23,6 +24,8 @@ def router() -> Router:
             *audit.HANDLERS,
             *apps.HANDLERS,
         ],
+        # The key before the body: the guard runs before Litestar decodes ``data``.
+        guards=[admit],
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers=EXCEPTION_HANDLERS,
         include_in_schema=True,
