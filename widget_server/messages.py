@@ -53,6 +53,10 @@ CATALOG: dict[str, str] = {
     "form.unknown_field": "This form does not accept the field “{field}”.",
     "form.duplicate_field": "The field “{field}” was sent more than once.",
     "form.invalid": "This value is not valid.",
+    "form.invalid_utf8": "The field “{field}” could not be read: it is not valid UTF-8 text.",
+    "ui.unreadable_title": "The request could not be read",
+    "identifier.confusable": "This address mixes letters from different alphabets that look "
+    "alike. Type it again using one alphabet.",
     "form.optional": "(optional)",
     "form.choose": "Choose…",
     # Password policy. Errors attach to the password field; help texts list the rules.

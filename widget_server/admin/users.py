@@ -25,6 +25,7 @@ from widget_server.admin import audit
 from widget_server.admin.access import Action, Actor
 from widget_server.admin.guard import guarded_pool
 from widget_server.auth.sessions import revoke_user_sessions
+from widget_server.canonical import account_key, search_term
 from widget_server.errors import Conflict, InvalidInput, NotFound, ResendTooSoon
 from widget_server.forms import KeyedSchema, validate_payload
 from widget_server.forms.schema import properties
@@ -145,7 +146,7 @@ def _filters(
     conditions: list[Any] = [User.pool_id == pool.id]
     conditions.append(User.status == status if status else User.status != "deleted")
     if q:
-        part = q.strip().lower()
+        part = search_term(q)
         conditions.append(
             exists().where(
                 Address.user_id == User.id, Address.value.contains(part, autoescape=True)
@@ -188,7 +189,7 @@ async def create_user(services: Services, actor: Actor, pool_id: str, new: NewUs
         )
         session.add(user)
         await session.flush()
-        await _add_address(session, pool, user, email.lower(), now)
+        await _add_address(session, pool, user, account_key(email), now)
         if secret_hash is not None:
             session.add(
                 Credential(
@@ -202,7 +203,7 @@ async def create_user(services: Services, actor: Actor, pool_id: str, new: NewUs
             )
             await session.flush()
             await remember(session, user_id, secret_hash, pool.policy.history, now)
-        how = await _welcome(services, session, pool, user, email.lower(), new)
+        how = await _welcome(services, session, pool, user, account_key(email), new)
         await _record(session, actor, "user.create", pool, user_id, now, how)
         await session.flush()
         await emit.user_event(session, pool, USER_REGISTERED, user_id, now, source="admin")

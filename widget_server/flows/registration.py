@@ -39,6 +39,7 @@ from sqlalchemy.orm import make_transient_to_detached
 
 from widget_server import secrets_
 from widget_server.auth import codes
+from widget_server.canonical import account_key
 from widget_server.db import Database
 from widget_server.errors import (
     CodeExpired,
@@ -494,9 +495,9 @@ def _activation_fields(key: str, methods: tuple[str, ...]) -> tuple[tuple[str, s
 
 
 def _address(kind: str, value: str) -> tuple[str, str]:
-    # Emails compare case-insensitively: Jane@x and jane@x are one mailbox in practice.
-    # Phone values are E.164 already (forms/reading.py).
-    return kind, value if kind == "phone" else value.lower()
+    # Emails compare case-insensitively (canonical.py, rule 4); phone values are E.164
+    # already (forms/reading.py).
+    return kind, value if kind == "phone" else account_key(value)
 
 
 def channel_of(address: str) -> str:

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import msgspec
-from email_validator import EmailNotValidError, validate_email
 
+from widget_server.canonical import IdentifierRefused, email_address
 from widget_server.errors import InvalidInput
 from widget_server.forms import identifier_field, validate_payload
 from widget_server.forms.schema import is_phone, properties
@@ -57,9 +57,9 @@ class UserPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 def normalise_email(pool: PoolView, raw: str) -> str:
     """The address as stored (lower case), after format and domain checks."""
     try:
-        email = validate_email(raw.strip(), check_deliverability=False).normalized
-    except EmailNotValidError:
-        raise InvalidInput({"email": [msg("form.email_invalid")]}) from None
+        email = email_address(raw)
+    except IdentifierRefused as refused:
+        raise InvalidInput({"email": [refused.message]}) from None
     domain = email.rpartition("@")[2].lower()
     if pool.email_domains and domain not in pool.email_domains:
         domains = ", ".join(f"@{d}" for d in pool.email_domains)
