@@ -4,7 +4,8 @@ userinfo endpoint.
 Both are JWTs signed with the active key (``kid`` in the header). The access token is
 typed ``at+jwt`` (RFC 9068) and addressed to our userinfo endpoint, so an ID token (typ
 ``JWT``, audience the client) is never accepted as an access token, nor the other way
-round. Nothing is stored: the user's status and session are re-checked on every use.
+round. Nothing is stored: the user's status, session and the code the token came from (not
+revoked by a replay, ``codes.grant_live``) are re-checked on every use.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from widget_server.errors import InvalidGrant
 from widget_server.models import Session
 from widget_server.oidc.claims import Subject, load_subject, user_claims
 from widget_server.oidc.clients import Client
-from widget_server.oidc.codes import RedeemedCode
+from widget_server.oidc.codes import RedeemedCode, grant_live
 from widget_server.oidc.keys import ALG, KeyRing
 from widget_server.services import Services
 
@@ -73,6 +74,8 @@ async def tokens_for_code(
         "iat": now,
         "exp": now + ACCESS_TOKEN_SECONDS,
         "jti": secrets.token_urlsafe(16),
+        # The code it came from: a replay of that code revokes this token (codes.py).
+        "grant": code.grant_id,
     } | ({"sid": code.session_id} if code.session_id else {})
     return TokenResponse(
         access_token=await sign(keys, access_claims, ACCESS_TOKEN_TYPE),
@@ -154,5 +157,8 @@ async def userinfo_claims(services: Services, keys: KeyRing, token: str) -> dict
         return None
     sid = claims.get("sid")
     if isinstance(sid, str) and not await session_live(services, sid):
+        return None
+    grant = claims.get("grant")
+    if not isinstance(grant, str) or not await grant_live(services, grant):
         return None
     return user_claims(subject, str(claims.get("scope", "")).split())
