@@ -62,6 +62,8 @@ CATALOG: dict[str, str] = {
     # Password policy. Errors attach to the password field; help texts list the rules.
     "password.too_short": "Use at least {min} characters.",
     "password.too_long": "Use at most {max} characters.",
+    "password.control_characters": "Passwords can't contain control characters (such as a "
+    "tab, a line break or a NUL). Use letters, digits, spaces and symbols.",
     "password.common": "This password is too common. Choose one that is harder to guess.",
     "password.similar": "This password is too similar to your {identifier}.",
     "password.keep": "Leave empty to keep the password you already chose.",
@@ -301,6 +303,7 @@ CATALOG: dict[str, str] = {
     "ui.login_to": "Sign in to {pool}",
     "ui.identifier_email": "Email",
     "ui.identifier_email_or_phone": "Email or phone number",
+    "ui.identifier_phone": "Phone number",
     "ui.log_in": "Sign in",
     "ui.forgot_password": "Forgot your password?",
     "ui.no_account": "No account yet?",
@@ -324,6 +327,7 @@ CATALOG: dict[str, str] = {
     "ui.back_to_login": "Back to sign in",
     # Phone numbers and SMS (widget_server/phones.py, widget_server/sms/, phone activation).
     "phone.invalid": "Enter a valid phone number, including the country code.",
+    "phone.letters": "Enter the number in digits. Letters aren't accepted in a phone number.",
     "phone.type_refused": "Enter a mobile or landline number. Premium-rate, toll-free, shared-cost "
     "and service numbers can't receive codes.",
     "phone.region_refused": "Phone numbers from this country aren't accepted here. Use a number "
