@@ -12,7 +12,7 @@ from typing import Literal, NamedTuple
 
 from widget_server.canonical import IdentifierRefused, canonical_email
 from widget_server.forms import identifier_field
-from widget_server.forms.schema import properties
+from widget_server.forms.schema import is_phone, properties
 from widget_server.phones import PhoneRefused, default_region_for, normalise_phone
 from widget_server.pools import PoolView
 
@@ -27,6 +27,11 @@ class Identifier(NamedTuple):
 
 def accepts_phone(pool: PoolView) -> bool:
     return "phone" in pool.activation_methods or _identifier_format(pool) == "tel"
+
+
+def identifier_is_phone(pool: PoolView) -> bool:
+    """A pool whose users are known by their phone number (its identifier is ``tel``)."""
+    return is_phone(properties(pool.schema).get(identifier_field(pool.schema), {}))
 
 
 def _identifier_format(pool: PoolView) -> str | None:
