@@ -17,6 +17,7 @@ setting stops the server at start with the setting's name.
 
 from __future__ import annotations
 
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from widget_server.forwarded import TrustedProxies
@@ -37,7 +38,6 @@ class ForwardedClientMiddleware:
             # TLS ended at the balancer: the scheme the client used, for HSTS and URLs.
             said = self.proxies.scheme(peer[0], scope["headers"])
             if said is not None:
-                scope["scheme"] = (
-                    said if scope["type"] == "http" else {"https": "wss"}.get(said, "ws")
-                )
+                websocket = scope["type"] == ScopeType.WEBSOCKET
+                scope["scheme"] = {"https": "wss", "http": "ws"}[said] if websocket else said
         await self.app(scope, receive, send)
