@@ -327,6 +327,11 @@ CATALOG: dict[str, str] = {
     "ui.back_to_login": "Back to sign in",
     # Phone numbers and SMS (widget_server/phones.py, widget_server/sms/, phone activation).
     "phone.invalid": "Enter a valid phone number, including the country code.",
+    "claims.unknown_claim": "“{claim}” is not a profile claim this server issues.",
+    "claims.bad_source": "Name a field as payload.<field> or metadata.<field>.",
+    "claims.unknown_field": "The pool's schema has no field “{field}”.",
+    "claims.not_text": "“{field}” does not hold text, so it cannot feed a claim.",
+    "claims.too_many": "Map at most {max} claims.",
     "phone.letters": "Enter the number in digits. Letters aren't accepted in a phone number.",
     "phone.type_refused": "Enter a mobile or landline number. Premium-rate, toll-free, shared-cost "
     "and service numbers can't receive codes.",

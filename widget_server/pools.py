@@ -26,6 +26,7 @@ from widget_server.errors import PoolNotFound
 from widget_server.forms import KeyedSchema, identifier_field
 from widget_server.forms.schema import is_phone, properties
 from widget_server.models import IdentitySchema, Pool, Tenant
+from widget_server.oidc.mapping import inferred_mapping
 from widget_server.passwords.floor import floor_from_config, with_floor
 from widget_server.passwords.policy import IdentifierLabel, PasswordPolicy, policy_from_config
 from widget_server.webhooks.subscriptions import subscribed_events
@@ -71,6 +72,9 @@ class PoolView(msgspec.Struct, frozen=True, kw_only=True):
     #: Event types some webhook endpoint of this pool wants (``webhooks.subscriptions``);
     #: empty, the common case, means the flows write no event at all.
     webhook_events: frozenset[str] = frozenset()
+    #: Standard claim -> ``payload.<field>`` / ``metadata.<field>`` (``oidc/mapping.py``):
+    #: the stored mapping, or the one read from the schema when none is stored.
+    claim_mapping: dict[str, str] = msgspec.field(default_factory=dict)
 
     def allows_origin(self, origin: str | None) -> bool:
         return origin is not None and origin in self.allowed_origins
@@ -174,6 +178,11 @@ class PoolDirectory:
             mfa=pool.mfa,
             phone_regions=tuple(r.upper() for r in pool.phone_regions or ()),
             webhook_events=webhook_events,
+            claim_mapping=(
+                pool.claim_mapping
+                if pool.claim_mapping is not None
+                else inferred_mapping(schema)
+            ),
         )
 
 

@@ -63,7 +63,8 @@ async def tokens_for_code(
         raise InvalidGrant("the session this code came from has ended")
     now = int(services.clock.now().timestamp())
     scopes = code.scope.split()
-    id_claims = _id_claims(services, client, code, subject, scopes, now)
+    mapping = (await services.pools.get(subject.pool_id)).claim_mapping
+    id_claims = _id_claims(services, client, code, subject, scopes, now, mapping)
     access_claims = {
         "iss": issuer(services),
         "sub": subject.id,
@@ -93,6 +94,7 @@ def _id_claims(
     subject: Subject,
     scopes: list[str],
     now: int,
+    mapping: dict[str, str],
 ) -> dict[str, Any]:
     claims: dict[str, Any] = {
         "iss": issuer(services),
@@ -106,7 +108,7 @@ def _id_claims(
         claims["nonce"] = code.nonce
     if code.session_id:
         claims["sid"] = code.session_id
-    return claims | user_claims(subject, scopes)
+    return claims | user_claims(subject, scopes, mapping)
 
 
 async def sign(keys: KeyRing, claims: dict[str, Any], typ: str) -> str:
@@ -161,4 +163,5 @@ async def userinfo_claims(services: Services, keys: KeyRing, token: str) -> dict
     grant = claims.get("grant")
     if not isinstance(grant, str) or not await grant_live(services, grant):
         return None
-    return user_claims(subject, str(claims.get("scope", "")).split())
+    pool = await services.pools.get(subject.pool_id)
+    return user_claims(subject, str(claims.get("scope", "")).split(), pool.claim_mapping)
