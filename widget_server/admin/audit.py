@@ -1,6 +1,11 @@
 """The audit log: one row per admin action, written in the same transaction as the action
 (so there is no action without its record), plus a row for every refused attempt.
 
+End users' own events are in it too (``record_user_event``: ``user.registered``,
+``user.activated``, ``user.password_reset``), with no actor and ``actor_name``
+``END_USER``, so a pool admin can answer "what happened to this account" from one
+list (filter by ``target_id``).
+
 Rows name users by id only, so deleting a user's personal data keeps the trail intact.
 """
 
@@ -57,6 +62,38 @@ async def record(
             target_id=target_id,
             outcome=outcome,
             ip=(actor.ip or "")[:64] or None,
+            details=details or {},
+            created_at=now,
+        )
+    )
+
+
+#: ``actor_name`` of the rows the end user's own actions write.
+END_USER = "(the user)"
+
+
+async def record_user_event(
+    session: AsyncSession,
+    tenant_id: str,
+    pool_id: str,
+    user_id: str,
+    action: str,
+    now: datetime,
+    *,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """An end user's own event, in the transaction of the change it records."""
+    await session.execute(
+        insert(AuditEvent).values(
+            tenant_id=tenant_id,
+            pool_id=pool_id,
+            actor_id=None,
+            actor_name=END_USER,
+            action=action,
+            target_type="user",
+            target_id=user_id,
+            outcome="ok",
+            ip=None,
             details=details or {},
             created_at=now,
         )

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
 from widget_server import secrets_
+from widget_server.admin import audit
 from widget_server.auth import codes
 from widget_server.auth.identifiers import Identifier, accepts_phone, read_identifier
 from widget_server.auth.sessions import revoke_user_sessions
@@ -246,9 +247,7 @@ async def _send(
         envelope = services.composer.recovery_code(to.value, code, pool, minutes)
         return await enqueue_email(session, services.clock, envelope, per_hour, queue=queue)
     text = sms_compose.recovery_code(to.value, code, pool.name, minutes)
-    return await enqueue_email(
-        session, services.clock, text, per_hour, channel="sms", queue=queue
-    )
+    return await enqueue_email(session, services.clock, text, per_hour, channel="sms", queue=queue)
 
 
 def _code_row(
@@ -361,6 +360,15 @@ async def reset_password(services: Services, pool: PoolView, flow: Flow, passwor
             session, pool, user_id, now, source="recovery", changes=["password"]
         )
         ended = await revoke_user_sessions(session, user_id, now)
+        await audit.record_user_event(
+            session,
+            pool.tenant_id,
+            pool.id,
+            user_id,
+            "user.password_reset",
+            now,
+            details={"via": "recovery", "sessions_ended": ended},
+        )
     log.info("password reset by recovery code: user %s, %s sessions ended", user_id, ended)
     flow.state = "done"
     return flow
