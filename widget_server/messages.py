@@ -194,6 +194,10 @@ CATALOG: dict[str, str] = {
     "admin.identifier_not_email": (
         "Users of this pool sign in with a phone number; they register themselves."
     ),
+    "admin.identifier_is_phone": "Users of this pool sign in with a phone number: give "
+    "“phone”, not “email”.",
+    "admin.identifier_is_email": "Users of this pool sign in with an email address: give "
+    "“email”, not “phone”.",
     "admin.password_or_link": (
         "An active user needs a password or a set-password link (one of the two)."
     ),
