@@ -9,7 +9,7 @@ import pytest
 
 from widget_server.errors import InvalidInput
 from widget_server.forms import read_step
-from widget_server.phones import MAX_INPUT, PhoneRefused, masked, normalise_phone
+from widget_server.phones import MAX_INPUT, PhoneRefused, country_names, masked, normalise_phone
 
 ACCEPTED = [
     # (typed, default region, E.164)
@@ -38,8 +38,12 @@ ACCEPTED = [
 
 REFUSED = [
     # (typed, default region, message id)
-    ("abc", None, "phone.invalid"),
-    ("call me maybe", "DE", "phone.invalid"),
+    # Letters are refused, never read as keypad digits (vanity numbers, issue 17).
+    ("abc", None, "phone.letters"),
+    ("call me maybe", "DE", "phone.letters"),
+    ("+49 151 ABCDEFGH", None, "phone.letters"),
+    ("+49 151 2345678O", None, "phone.letters"),  # a letter O for a zero
+    ("+44 20 7946 0958 ext. 1234", None, "phone.letters"),
     ("", "DE", "phone.invalid"),
     ("030 123456", None, "phone.invalid"),  # national format without a region
     ("+49 1", None, "phone.invalid"),
@@ -52,7 +56,7 @@ REFUSED = [
     ("+49 900 1234567", None, "phone.type_refused"),  # premium rate
     ("+49 180 1 2345", None, "phone.type_refused"),  # shared cost
     ("+44 800 123 4567", None, "phone.type_refused"),  # toll free
-    ("+1 800 FLOWERS", None, "phone.type_refused"),  # toll free, vanity letters
+    ("+1 800 FLOWERS", None, "phone.letters"),  # toll free, vanity letters
     ("+44 55 1234 5678", None, "phone.type_refused"),  # UAN
     ("+49 177 99 1234567", None, "phone.type_refused"),  # voicemail
     ("+44 76 4012 3456", None, "phone.type_refused"),  # pager
@@ -95,7 +99,9 @@ def test_pool_regions_limit_where_numbers_come_from(
     with pytest.raises(PhoneRefused) as refused:
         normalise_phone(typed, regions=regions)
     assert refused.value.message.id == "phone.region_refused"
-    assert refused.value.message.params == {"regions": ", ".join(regions)}
+    # Country names, not ISO codes (issue 17): what a person can read.
+    names = {"DE": "Germany", "AT": "Austria", "CH": "Switzerland", "CA": "Canada"}
+    assert refused.value.message.params == {"regions": ", ".join(names[r] for r in regions)}
 
 
 def test_ten_thousand_digits_are_refused_without_parsing() -> None:
@@ -148,3 +154,14 @@ def test_form_reading_uses_the_policy_with_field_region_and_pool_regions() -> No
         "mobile": "phone.region_refused"
     }
     assert _refusals({"email": ["a@b.de"], "other": ["x" * 200]}) == {"other": "form.too_long"}
+
+
+def test_a_tel_uri_is_read_but_letters_elsewhere_are_not() -> None:
+    assert normalise_phone("TEL:+49 30 123456") == "+4930123456"
+    with pytest.raises(PhoneRefused) as refused:
+        normalise_phone("tel:+49 30 12345X")
+    assert refused.value.message.id == "phone.letters"
+
+
+def test_a_region_without_example_data_is_named_by_its_code() -> None:
+    assert country_names(("DE", "XK")) == "Germany, XK"

@@ -6,6 +6,8 @@
      ├── PoolNotFound
      ├── RegistrationClosed
      ├── InvalidInput(messages)            field → [Msg]; ``""`` holds form-level messages
+     │    └── MalformedInput               the request itself cannot be read (a field
+     │                                     that is not UTF-8): 400, whatever the field
      ├── FlowError
      │    ├── FlowNotFound
      │    ├── FlowExpired                 the caller starts a fresh flow
@@ -87,6 +89,11 @@ class InvalidInput(WidgetError):
     def __init__(self, messages: Mapping[str, Sequence[Msg]]) -> None:
         super().__init__(", ".join(f"{k}: {m.id}" for k, ms in messages.items() for m in ms))
         self.messages: dict[str, tuple[Msg, ...]] = {k: tuple(v) for k, v in messages.items()}
+
+
+class MalformedInput(InvalidInput):
+    """A request that cannot be read as text (``form.invalid_utf8`` for a field that is
+    not UTF-8): refused whole, before any flow sees it, rather than guessed at."""
 
 
 class FlowError(WidgetError):

@@ -97,6 +97,33 @@ class TrustedProxies:
         return str(current)
 
 
+    def scheme(self, peer: str | None, headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+        """``"https"`` or ``"http"`` as the trusted proxy next to us says the client
+        connected (``X-Forwarded-Proto`` with ``X-Forwarded-For``, ``proto=`` of the last
+        ``Forwarded`` element); None when the peer is not trusted or says nothing. Only the
+        nearest hop's word counts: it is the one that terminated TLS or passed it on."""
+        if not self.trusts(peer):
+            return None
+        if self.header == "forwarded":
+            values = [v.decode("latin-1") for n, v in headers if n == self._name]
+            last = _elements(",".join(values))[-1] if values else ""
+            said = _pair_value(last, "proto")
+        else:
+            values = [v.decode("latin-1") for n, v in headers if n == b"x-forwarded-proto"]
+            said = ",".join(values).split(",")[-1] if values else ""
+        said = said.strip().lower()
+        return said if said in ("http", "https") else None
+
+
+def _pair_value(element: str, wanted: str) -> str:
+    for pair in element.split(";"):
+        match = _PAIR.fullmatch(pair)
+        if match is not None and match.group(1).lower() == wanted:
+            raw = match.group(2)
+            return _ESCAPE.sub(r"\1", raw[1:-1]) if raw.startswith('"') else raw
+    return ""
+
+
 def parse_address(value: str | None) -> IPAddress | None:
     """An IP address out of a header hop or a peer: brackets and ports dropped, an
     IPv4-mapped IPv6 address as IPv4 (one client, one key); None if it is not one."""

@@ -53,11 +53,17 @@ CATALOG: dict[str, str] = {
     "form.unknown_field": "This form does not accept the field “{field}”.",
     "form.duplicate_field": "The field “{field}” was sent more than once.",
     "form.invalid": "This value is not valid.",
+    "form.invalid_utf8": "The field “{field}” could not be read: it is not valid UTF-8 text.",
+    "ui.unreadable_title": "The request could not be read",
+    "identifier.confusable": "This address mixes letters from different alphabets that look "
+    "alike. Type it again using one alphabet.",
     "form.optional": "(optional)",
     "form.choose": "Choose…",
     # Password policy. Errors attach to the password field; help texts list the rules.
     "password.too_short": "Use at least {min} characters.",
     "password.too_long": "Use at most {max} characters.",
+    "password.control_characters": "Passwords can't contain control characters (such as a "
+    "tab, a line break or a NUL). Use letters, digits, spaces and symbols.",
     "password.common": "This password is too common. Choose one that is harder to guess.",
     "password.similar": "This password is too similar to your {identifier}.",
     "password.keep": "Leave empty to keep the password you already chose.",
@@ -195,6 +201,10 @@ CATALOG: dict[str, str] = {
     "admin.identifier_not_email": (
         "Users of this pool sign in with a phone number; they register themselves."
     ),
+    "admin.identifier_is_phone": "Users of this pool sign in with a phone number: give "
+    "“phone”, not “email”.",
+    "admin.identifier_is_email": "Users of this pool sign in with an email address: give "
+    "“email”, not “phone”.",
     "admin.password_or_link": (
         "An active user needs a password or a set-password link (one of the two)."
     ),
@@ -344,6 +354,7 @@ CATALOG: dict[str, str] = {
     "ui.login_to": "Sign in to {pool}",
     "ui.identifier_email": "Email",
     "ui.identifier_email_or_phone": "Email or phone number",
+    "ui.identifier_phone": "Phone number",
     "ui.log_in": "Sign in",
     "ui.forgot_password": "Forgot your password?",
     "ui.no_account": "No account yet?",
@@ -367,6 +378,12 @@ CATALOG: dict[str, str] = {
     "ui.back_to_login": "Back to sign in",
     # Phone numbers and SMS (widget_server/phones.py, widget_server/sms/, phone activation).
     "phone.invalid": "Enter a valid phone number, including the country code.",
+    "claims.unknown_claim": "“{claim}” is not a profile claim this server issues.",
+    "claims.bad_source": "Name a field as payload.<field> or metadata.<field>.",
+    "claims.unknown_field": "The pool's schema has no field “{field}”.",
+    "claims.not_text": "“{field}” does not hold text, so it cannot feed a claim.",
+    "claims.too_many": "Map at most {max} claims.",
+    "phone.letters": "Enter the number in digits. Letters aren't accepted in a phone number.",
     "phone.type_refused": "Enter a mobile or landline number. Premium-rate, toll-free, shared-cost "
     "and service numbers can't receive codes.",
     "phone.region_refused": "Phone numbers from this country aren't accepted here. Use a number "

@@ -146,6 +146,9 @@ class Pool(Base):
     admins_may_set_policy: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    #: Standard OpenID Connect claim -> ``payload.<field>`` or ``metadata.<field>``
+    #: (``oidc/mapping.py``); NULL: the mapping read from the pool's schema.
+    claim_mapping: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
 
 class User(Base):
@@ -436,6 +439,9 @@ class AuthorizationCode(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    #: Set when the used code is presented again (RFC 6749 §4.1.2): the tokens issued
+    #: from it (their ``grant`` claim names the code) are refused from then on.
+    revoked_at: Mapped[datetime | None]
 
 
 class Consent(Base):

@@ -9,23 +9,28 @@ Refused, each with a message id for the field:
 
 - ``form.too_long``: longer than ``MAX_INPUT`` characters, before any parsing (the
   parser's cost grows with its input, and no number needs more);
-- ``phone.invalid``: not a number phonenumbers can parse and validate (letters,
-  too few or too many digits, unassigned ranges);
+- ``phone.letters``: any letter. phonenumbers reads letters as keypad digits (a
+  vanity number: ``+49 151 ABCDEFGH`` becomes ``+49 151 22233344``), so a typo or a
+  name typed into the field would send a code to a stranger's number;
+- ``phone.invalid``: not a number phonenumbers can parse and validate (too few or too
+  many digits, unassigned ranges);
 - ``phone.type_refused``: a number that is not a person's mobile or fixed line —
   premium-rate, shared-cost, toll-free, UAN, voicemail, pager, personal-number and
   VoIP ranges. Codes sent to premium or shared-cost ranges are the classic SMS
   pumping fraud (whoever owns the range is paid per message), and the others
   reach a service, not a person;
 - ``phone.region_refused``: the number belongs to a region outside the pool's
-  ``phone_regions`` (params: ``regions``, the allowed list).
+  ``phone_regions`` (params: ``regions``, the allowed countries by their English names,
+  from phonenumbers' own data: ``country_names``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
 import phonenumbers
-from phonenumbers import PhoneNumberType
+from phonenumbers import PhoneNumberType, geocoder
 
 from widget_server.messages import Msg, msg
 
@@ -61,6 +66,11 @@ def normalise_phone(
     """
     if len(text) > MAX_INPUT:
         raise PhoneRefused(msg("form.too_long", max=MAX_INPUT))
+    digits = text.strip()
+    if digits[:4].lower() == "tel:":  # an RFC 3966 URI, as a tel: link copies it
+        digits = digits[4:]
+    if any(ch.isalpha() for ch in digits):
+        raise PhoneRefused(msg("phone.letters"))
     try:
         number = phonenumbers.parse(text.strip(), default_region)
     except phonenumbers.NumberParseException:
@@ -70,8 +80,22 @@ def normalise_phone(
     if phonenumbers.number_type(number) not in _PERSONAL:
         raise PhoneRefused(msg("phone.type_refused"))
     if regions and phonenumbers.region_code_for_number(number) not in regions:
-        raise PhoneRefused(msg("phone.region_refused", regions=", ".join(regions)))
+        raise PhoneRefused(msg("phone.region_refused", regions=country_names(regions)))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def country_names(regions: Sequence[str]) -> str:
+    """``"Germany, Switzerland"`` for ``("DE", "CH")``: what a person reads, not ISO codes."""
+    return ", ".join(country_name(region) for region in regions)
+
+
+@cache
+def country_name(region: str) -> str:
+    """The English name of an ISO 3166 region, from phonenumbers' geocoding data (its
+    public API: the country of the region's example number); the code when it has none."""
+    example = phonenumbers.example_number(region)
+    name = geocoder.country_name_for_number(example, "en") if example is not None else ""
+    return name or region
 
 
 def default_region_for(field_region: object, regions: Sequence[str]) -> str | None:

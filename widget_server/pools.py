@@ -24,10 +24,12 @@ from widget_server.branding.layers import Layers, load_pool_layers
 from widget_server.changes import ChangeFeed, LocalFeed
 from widget_server.db import Database
 from widget_server.errors import PoolNotFound
-from widget_server.forms import KeyedSchema
+from widget_server.forms import KeyedSchema, identifier_field
+from widget_server.forms.schema import is_phone, properties
 from widget_server.models import App, IdentitySchema, Pool, Tenant
+from widget_server.oidc.mapping import inferred_mapping
 from widget_server.passwords.floor import floor_from_config, with_floor
-from widget_server.passwords.policy import PasswordPolicy, policy_from_config
+from widget_server.passwords.policy import IdentifierLabel, PasswordPolicy, policy_from_config
 from widget_server.webhooks.subscriptions import subscribed_events
 
 #: How long a snapshot serves without a look at the database. Changes made through another
@@ -74,6 +76,9 @@ class PoolView(msgspec.Struct, frozen=True, kw_only=True):
     #: The embed origins of the apps (not revoked) that accept this pool: a developer
     #: allows its site on its app, and the pool's widgets may be framed there too.
     app_origins: tuple[str, ...] = ()
+    #: Standard claim -> ``payload.<field>`` / ``metadata.<field>`` (``oidc/mapping.py``):
+    #: the stored mapping, or the one read from the schema when none is stored.
+    claim_mapping: dict[str, str] = msgspec.field(default_factory=dict)
 
     @property
     def frame_origins(self) -> tuple[str, ...]:
@@ -165,7 +170,8 @@ class PoolDirectory:
             name=pool.name,
             version=pool.version,
             schema=KeyedSchema(schema),
-            policy=policy_from_config(policy),
+            # The similarity rule's help names what this pool's users sign in with.
+            policy=policy_from_config(policy, identifier=_identifier_label(schema)),
             activation_methods=tuple(pool.activation_methods),
             self_registration=pool.self_registration,
             allowed_origins=tuple(pool.allowed_origins),
@@ -183,6 +189,11 @@ class PoolDirectory:
             phone_regions=tuple(r.upper() for r in pool.phone_regions or ()),
             webhook_events=webhook_events,
             app_origins=app_origins,
+            claim_mapping=(
+                pool.claim_mapping
+                if pool.claim_mapping is not None
+                else inferred_mapping(schema)
+            ),
         )
 
 
@@ -215,3 +226,8 @@ def theme_sources_for(pool: PoolView, app_id: str | None = None) -> Layers:
     """``theme_layers_for`` with where each layer comes from."""
     app = pool.app_theme_layers.get(app_id) if app_id is not None else None
     return pool.theme_sources if app is None else pool.theme_sources + app
+
+
+def _identifier_label(schema: dict[str, Any]) -> IdentifierLabel:
+    prop = properties(schema).get(identifier_field(schema), {})
+    return "phone number" if is_phone(prop) else "email address"

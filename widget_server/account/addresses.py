@@ -27,13 +27,13 @@ import re
 from datetime import datetime, timedelta
 
 import msgspec
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server import secrets_
 from widget_server.auth import codes
 from widget_server.auth.identifiers import accepts_phone
+from widget_server.canonical import IdentifierRefused, canonical_email
 from widget_server.errors import CodeExhausted, CodeExpired, InvalidInput, ResendTooSoon
 from widget_server.forms import identifier_field
 from widget_server.forms.schema import properties
@@ -138,12 +138,10 @@ def read_address(pool: PoolView, raw: str) -> tuple[str, str]:
             return "phone", normalise_phone(text, default_region=region, regions=pool.phone_regions)
         except PhoneRefused as refused:
             raise InvalidInput({FIELD: [refused.message]}) from None
-    if len(text) > 320:
-        raise InvalidInput({FIELD: [msg("form.too_long", max=320)]})
     try:
-        value = validate_email(text, check_deliverability=False).normalized.lower()
-    except EmailNotValidError:
-        raise InvalidInput({FIELD: [msg("form.email_invalid")]}) from None
+        value = canonical_email(text)
+    except IdentifierRefused as refused:
+        raise InvalidInput({FIELD: [refused.message]}) from None
     domains = pool.email_domains
     if domains and value.rpartition("@")[2] not in domains:
         listed = ", ".join(f"@{d}" for d in domains)

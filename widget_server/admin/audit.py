@@ -1,6 +1,11 @@
 """The audit log: one row per admin action, written in the same transaction as the action
 (so there is no action without its record), plus a row for every refused attempt.
 
+End users' own events are in it too (``record_user_event``: ``user.registered``,
+``user.activated``, ``user.password_reset``), with no actor and ``actor_name``
+``END_USER``, so a pool admin can answer "what happened to this account" from one
+list (filter by ``target_id``).
+
 Rows name users by id only, so deleting a user's personal data keeps the trail intact.
 """
 
@@ -129,6 +134,34 @@ async def record_system(
         )
     )
 
+
+#: ``actor_name`` of the rows the end user's own actions write.
+END_USER = "(the user)"
+
+
+async def record_user_event(
+    session: AsyncSession,
+    tenant_id: str,
+    pool_id: str,
+    user_id: str,
+    action: str,
+    now: datetime,
+    *,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """An end user's own event, in the transaction of the change it records."""
+    await record_system(
+        session,
+        tenant_id=tenant_id,
+        pool_id=pool_id,
+        actor_id=None,
+        actor_name=END_USER,
+        action=action,
+        target_type="user",
+        target_id=user_id,
+        now=now,
+        details=details,
+    )
 
 async def record_denied(
     db: Database,

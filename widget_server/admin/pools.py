@@ -40,6 +40,7 @@ from widget_server.models import (
     ThemeVersion,
     User,
 )
+from widget_server.oidc.mapping import mapping_problems
 from widget_server.passwords.floor import below_floor, floor_from_config
 from widget_server.services import Services
 from widget_server.upsert import insert_ignoring_conflict
@@ -77,6 +78,9 @@ class PoolDetail(msgspec.Struct, frozen=True, kw_only=True):
     #: What the tenant lets this pool's own administrators do (``admin/delegation.py``).
     admins_may_brand: bool = False
     admins_may_set_policy: bool = False
+    #: Standard claim -> ``payload.<field>`` / ``metadata.<field>``; null: read from the
+    #: schema's field names (``oidc/mapping.py``).
+    claim_mapping: dict[str, str] | None = None
 
 
 class PoolSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -98,6 +102,10 @@ class PoolSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     phone_regions: list[Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}$")]] | None = None
     #: Second factor at login: off, optional (users may enrol), required.
     mfa: Literal["off", "optional", "required"] | None = None
+    #: Which field feeds which standard OpenID Connect claim (``profile`` scope), e.g.
+    #: ``{"given_name": "payload.given_name"}``; checked against the pool's schemas
+    #: whenever either changes.
+    claim_mapping: dict[str, str] | None = None
 
 
 class NewPool(PoolSettings, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -160,6 +168,7 @@ async def insert_pool(session: AsyncSession, actor: Actor, new: NewPool, now: da
     for required in ("name", "payload_schema_id"):
         if not values.get(required) and required not in problems.by_field:
             problems.add(required, "form.required")
+    await _check_claims(session, values, None, problems)
     workspace_id = await _workspace(session, actor, new.workspace_id, problems, now)
     problems.raise_if_any()
     row = (
@@ -211,12 +220,13 @@ async def update_pool(
     now = services.clock.now()
     async with services.db.write() as session:
         values = await _checked_settings(session, actor, patch, problems)
-        problems.raise_if_any()
         if patch.clear_metadata_schema:
             values["metadata_schema_id"] = None
         pool = await session.get(Pool, pool_id)
         if pool is None:
             raise NotFound("pool")
+        await _check_claims(session, values, pool, problems)
+        problems.raise_if_any()
         schema_changed = (
             "payload_schema_id" in values and values["payload_schema_id"] != pool.payload_schema_id
         )
@@ -331,6 +341,7 @@ def template_defaults(template_id: str) -> PoolSettings | None:
         activation_methods=list(template.activation_methods),
         self_registration=template.self_registration,
         email_domains=list(template.email_domains) or None,
+        claim_mapping=dict(template.claim_mapping) or None,
     )
 
 
@@ -378,6 +389,8 @@ def _checked_values(given: PoolSettings, problems: Problems) -> dict[str, Any]:
         values["theme"] = given.theme
     if given.phone_regions is not None:
         values["phone_regions"] = sorted(set(given.phone_regions))
+    if given.claim_mapping is not None:
+        values["claim_mapping"] = given.claim_mapping
     for name in ("self_registration", "session_lifetime_seconds", "session_idle_seconds", "mfa"):
         if getattr(given, name) is not None:
             values[name] = getattr(given, name)
@@ -410,6 +423,34 @@ async def _check_schema_ref(
         problems.add(field, "admin.unknown_schema")
     elif row.kind != kind:
         problems.add(field, "admin.schema_kind", kind=kind)
+
+
+async def _check_claims(
+    session: AsyncSession, values: dict[str, Any], current: Pool | None, problems: Problems
+) -> None:
+    """The claim mapping against the schemas, when either changes: a mapping given now,
+    or the stored one under a new payload or metadata schema."""
+    changed = {"claim_mapping", "payload_schema_id", "metadata_schema_id"} & set(values)
+    mapping = values.get("claim_mapping", current.claim_mapping if current else None)
+    if mapping is None or not changed or problems.by_field.keys() & changed:
+        return
+    payload_id = values.get("payload_schema_id", current.payload_schema_id if current else None)
+    metadata_id = values.get(
+        "metadata_schema_id", current.metadata_schema_id if current else None
+    )
+    bodies = {
+        row.id: row.body
+        for row in (
+            await session.execute(
+                select(IdentitySchema).where(IdentitySchema.id.in_([payload_id, metadata_id]))
+            )
+        ).scalars()
+    }
+    found = mapping_problems(
+        mapping, bodies.get(payload_id or "") or {}, bodies.get(metadata_id or "")
+    )
+    for field, messages in found.items():
+        problems.by_field.setdefault(field, []).extend(messages)
 
 
 async def _user_counts(session: AsyncSession, pool_ids: list[str]) -> dict[str, dict[str, int]]:
@@ -477,4 +518,5 @@ def _detail(pool: Pool, counts: dict[str, int]) -> PoolDetail:
         workspace_id=pool.workspace_id,
         admins_may_brand=pool.admins_may_brand,
         admins_may_set_policy=pool.admins_may_set_policy,
+        claim_mapping=pool.claim_mapping,
     )

@@ -28,6 +28,7 @@ from widget_server import secrets_
 from widget_server.admin.access import Actor, Principal, principal_of
 from widget_server.admin.audit import record
 from widget_server.auth.throttle import Limit, ThrottleStore
+from widget_server.canonical import IdentifierRefused, canonical_email
 from widget_server.errors import NotAuthenticated, TooManyAttempts
 from widget_server.models import AdminPrincipal, AdminSession
 from widget_server.services import Services
@@ -51,7 +52,12 @@ class PortalSession(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def normalise_email(email: str) -> str:
-    return email.strip().lower()
+    """The address as ``principals`` stored it (``canonical.canonical_email``); text it
+    refuses can name no administrator and is kept as typed, to fail like an unknown one."""
+    try:
+        return canonical_email(email[:MAX_EMAIL + 1])
+    except IdentifierRefused:
+        return email.strip().lower()
 
 
 class PortalThrottle:

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +23,7 @@ from widget_server.admin.access import Actor, Role, new_api_key, outranks_or_equ
 from widget_server.admin.guard import guard
 from widget_server.admin.validation import Problems
 from widget_server.branding.workspaces import workspace_of_tenant
+from widget_server.canonical import IdentifierRefused, canonical_email
 from widget_server.errors import Conflict, Forbidden, InvalidInput, NotFound
 from widget_server.models import AdminPrincipal, AdminSession, Pool
 from widget_server.passwords.policy import PasswordContext, policy_from_config
@@ -241,9 +241,9 @@ async def _check_workspace(
 def _check_person(new: NewAdmin, problems: Problems) -> str | None:
     email: str | None = None
     try:
-        email = validate_email(new.email or "", check_deliverability=False).normalized.lower()
-    except EmailNotValidError:
-        problems.add("email", "form.email_invalid")
+        email = canonical_email(new.email or "")
+    except IdentifierRefused as refused:
+        problems.by_field.setdefault("email", []).append(refused.message)
     if not new.password:
         problems.add("password", "form.required")
     else:

@@ -45,6 +45,8 @@ class SectorTemplate(msgspec.Struct, frozen=True, kw_only=True):
     theme: str = "default"
     """The built-in theme a workspace made from this template starts from
     (``branding/templates.py``)."""
+    claim_mapping: dict[str, str] = msgspec.field(default_factory=dict)
+    """Standard OpenID Connect claim -> ``payload.<field>`` (``oidc/mapping.py``)."""
 
 
 class BuiltinSchema(msgspec.Struct, frozen=True, kw_only=True):
@@ -350,6 +352,7 @@ TEMPLATES: dict[str, SectorTemplate] = {
             activation_methods=("email",),
             self_registration=True,
             email_domains=(),
+            claim_mapping={"name": "payload.display_name"},
         ),
         SectorTemplate(
             id="banking",
@@ -369,6 +372,11 @@ TEMPLATES: dict[str, SectorTemplate] = {
             activation_methods=("phone", "email"),
             self_registration=True,
             email_domains=(),
+            claim_mapping={
+                "given_name": "payload.given_name",
+                "family_name": "payload.family_name",
+                "birthdate": "payload.date_of_birth",
+            },
         ),
         SectorTemplate(
             id="b2b-employees",
@@ -388,6 +396,10 @@ TEMPLATES: dict[str, SectorTemplate] = {
             # Empty here on purpose: every business has its own domains, which the operator
             # passes to create_pool as an override (email_domains=["company.com"]).
             email_domains=(),
+            claim_mapping={
+                "given_name": "payload.given_name",
+                "family_name": "payload.family_name",
+            },
         ),
     )
 }

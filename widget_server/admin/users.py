@@ -26,6 +26,7 @@ from widget_server.admin import audit
 from widget_server.admin.access import Action, Actor
 from widget_server.admin.guard import guarded_pool
 from widget_server.auth.sessions import revoke_user_sessions
+from widget_server.canonical import account_key
 from widget_server.errors import Conflict, InvalidInput, NotFound, ResendTooSoon
 from widget_server.forms import KeyedSchema, validate_payload
 from widget_server.messages import Msg, msg
@@ -41,9 +42,9 @@ from widget_server.users.inputs import (
     NewUser,
     UserPatch,
     checked_metadata,
+    identifier_of,
     merge,
     new_payload,
-    normalise_email,
     patched_payload,
 )
 from widget_server.users.search import (
@@ -149,7 +150,7 @@ async def create_user(services: Services, actor: Actor, pool_id: str, new: NewUs
     """Create a user the way ``NewUser`` describes; the unique address index decides
     duplicates (``admin.address_taken``, nothing stored)."""
     pool = await guarded_pool(services, actor, "users.write", pool_id, target_type="user")
-    email, payload, metadata = _checked_new(pool, new)
+    kind, email, payload, metadata = _checked_new(pool, new)
     secret_hash = await services.hashing.hash(new.password) if new.password else None
     now, user_id = services.clock.now(), secrets_.new_id()
     async with services.db.write() as session:
@@ -167,7 +168,8 @@ async def create_user(services: Services, actor: Actor, pool_id: str, new: NewUs
         )
         session.add(user)
         await session.flush()
-        await _add_address(session, pool, user, email.lower(), now)
+        address = account_key(email) if kind == "email" else email
+        await _add_address(session, pool, user, kind, address, now)
         if secret_hash is not None:
             session.add(
                 Credential(
@@ -181,7 +183,7 @@ async def create_user(services: Services, actor: Actor, pool_id: str, new: NewUs
             )
             await session.flush()
             await remember(session, user_id, secret_hash, pool.policy.history, now)
-        how = await _welcome(services, session, pool, user, email.lower(), new)
+        how = await _welcome(services, session, pool, user, address, new)
         await _record(session, actor, "user.create", pool, user_id, now, how)
         await session.flush()
         await emit.user_event(session, pool, USER_REGISTERED, user_id, now, source="admin")
@@ -192,17 +194,20 @@ async def create_user(services: Services, actor: Actor, pool_id: str, new: NewUs
     return view
 
 
-def _checked_new(pool: PoolView, new: NewUser) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """Every check of a new user, all failures at once."""
+def _checked_new(
+    pool: PoolView, new: NewUser
+) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+    """Every check of a new user, all failures at once: (identifier kind, its value,
+    payload, metadata). The pool's identifier decides email or phone."""
     errors: dict[str, list[Msg]] = {}
-    email = _collect(errors, normalise_email, pool, new.email) or ""
+    kind, email = _collect(errors, identifier_of, pool, new) or ("email", "")
     payload = _collect(errors, new_payload, pool, email, new.payload) if email else None
     metadata = _collect(errors, checked_metadata, pool, new.metadata)
     errors.update(_password_problems(pool, new, email, payload or {}))
     if errors:
         raise InvalidInput(errors)
     assert payload is not None and metadata is not None  # no errors: every check returned
-    return email, payload, metadata
+    return kind, email, payload, metadata
 
 
 def _collect(errors: dict[str, list[Msg]], check: Callable[..., T], *args: Any) -> T | None:
@@ -228,14 +233,14 @@ def _password_problems(
 
 
 async def _add_address(
-    session: AsyncSession, pool: PoolView, user: User, value: str, now: datetime
+    session: AsyncSession, pool: PoolView, user: User, kind: str, value: str, now: datetime
 ) -> None:
     verified = user.status == "active"
     row = {
         "id": secrets_.new_id(),
         "user_id": user.id,
         "pool_id": pool.id,
-        "kind": "email",
+        "kind": kind,
         "value": value,
         "status": "verified" if verified else "unverified",
         "verified_at": now if verified else None,
@@ -243,7 +248,7 @@ async def _add_address(
     }
     # Raised inside the transaction: the user row goes with it.
     if not await insert_ignoring_conflict(session, Address, row, ("pool_id", "kind", "value")):
-        raise InvalidInput({"email": [msg("admin.address_taken")]})
+        raise InvalidInput({kind: [msg("admin.address_taken")]})
 
 
 async def _welcome(
@@ -364,10 +369,12 @@ async def _activate(
 
 
 async def _email_of(session: AsyncSession, user_id: str) -> str:
+    """Where the user's invitation or link goes: the first email address, else (a phone
+    pool's user) the first number."""
     found = await session.execute(
         select(Address.value)
-        .where(Address.user_id == user_id, Address.kind == "email")
-        .order_by(Address.created_at)
+        .where(Address.user_id == user_id, Address.kind.in_(("email", "phone")))
+        .order_by(Address.kind, Address.created_at)
         .limit(1)
     )
     return found.scalar_one()

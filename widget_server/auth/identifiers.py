@@ -1,6 +1,6 @@
 """What a user types to say who they are, read the way addresses are stored.
 
-Emails as the registration stores them (email-validator's normalised form, lower case);
+Emails as the registration stores them (``canonical.canonical_email``);
 phone numbers in E.164, parsed with the pool's default region and accepted only from the
 pool's regions (if it lists any) and only for numbers a person has (mobile or fixed
 line). Anything unreadable is ``None``: to a login that is just an unknown account.
@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
-from email_validator import EmailNotValidError, validate_email
-
+from widget_server.canonical import IdentifierRefused, canonical_email
 from widget_server.forms import identifier_field
-from widget_server.forms.schema import properties
+from widget_server.forms.schema import is_phone, properties
 from widget_server.phones import PhoneRefused, default_region_for, normalise_phone
 from widget_server.pools import PoolView
 
@@ -28,6 +27,11 @@ class Identifier(NamedTuple):
 
 def accepts_phone(pool: PoolView) -> bool:
     return "phone" in pool.activation_methods or _identifier_format(pool) == "tel"
+
+
+def identifier_is_phone(pool: PoolView) -> bool:
+    """A pool whose users are known by their phone number (its identifier is ``tel``)."""
+    return is_phone(properties(pool.schema).get(identifier_field(pool.schema), {}))
 
 
 def _identifier_format(pool: PoolView) -> str | None:
@@ -52,10 +56,9 @@ def read_identifier(pool: PoolView, text: str) -> Identifier | None:
 
 def _email(text: str) -> Identifier | None:
     try:
-        normalised = validate_email(text, check_deliverability=False).normalized
-    except EmailNotValidError:
+        return Identifier("email", canonical_email(text))
+    except IdentifierRefused:
         return None
-    return Identifier("email", normalised.lower())
 
 
 def _phone(pool: PoolView, text: str) -> Identifier | None:

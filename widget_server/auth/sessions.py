@@ -22,6 +22,7 @@ pool (``ws_session_<pool_id>``).
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -205,6 +206,21 @@ async def end_session(services: Services, token: str | None) -> bool:
             .values(revoked_at=services.clock.now())
         )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def end_replaced_session(
+    services: Services, request: Request[Any, Any, Any], pool_id: str, new_token: str | None
+) -> bool:
+    """End the session whose cookie a new login in this browser is about to overwrite.
+
+    A login with ``prompt=login`` (or any login over a live session) sets a new cookie;
+    the old session could never be used from this browser again, but stayed valid for
+    anyone holding its token and for the tokens an app got from it. Ended here, the
+    moment it is replaced; True if one was."""
+    old = read_session_token(request, pool_id)
+    if new_token is None or old is None or hmac.compare_digest(old, new_token):
+        return False
+    return await end_session(services, old)
 
 
 async def revoke_user_sessions(

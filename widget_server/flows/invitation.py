@@ -25,6 +25,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server import secrets_
+from widget_server.admin import audit
 from widget_server.auth import codes
 from widget_server.errors import (
     CodeExpired,
@@ -298,6 +299,15 @@ async def _activate(session: AsyncSession, pool: PoolView, flow: Flow, now: date
     )
     assert flow.user_id is not None  # the update above found the user
     await emit.user_event(session, pool, USER_ACTIVATED, flow.user_id, now, source="invitation")
+    await audit.record_user_event(
+        session,
+        pool.tenant_id,
+        pool.id,
+        flow.user_id,
+        "user.activated",
+        now,
+        details={"via": "invitation"},
+    )
     return True
 
 

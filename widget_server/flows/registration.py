@@ -33,12 +33,14 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, inspect, update
+from sqlalchemy import Table, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
 from widget_server import secrets_
+from widget_server.admin import audit
 from widget_server.auth import codes
+from widget_server.canonical import account_key
 from widget_server.db import Database
 from widget_server.errors import (
     CodeExpired,
@@ -494,9 +496,9 @@ def _activation_fields(key: str, methods: tuple[str, ...]) -> tuple[tuple[str, s
 
 
 def _address(kind: str, value: str) -> tuple[str, str]:
-    # Emails compare case-insensitively: Jane@x and jane@x are one mailbox in practice.
-    # Phone values are E.164 already (forms/reading.py).
-    return kind, value if kind == "phone" else value.lower()
+    # Emails compare case-insensitively (canonical.py, rule 4); phone values are E.164
+    # already (forms/reading.py).
+    return kind, value if kind == "phone" else account_key(value)
 
 
 def channel_of(address: str) -> str:
@@ -586,4 +588,18 @@ async def _activate(
     await emit.user_event(
         session, pool, USER_ACTIVATED, code.user_id, now, source="registration", app_id=flow.app_id
     )
+    # In the audit log once the account exists for real: an unverified registration is
+    # no account yet (it expires and gives its address up), so "registered" is written
+    # here, dated when the person registered.
+    registered_at = await session.scalar(select(User.created_at).where(User.id == code.user_id))
+    for action, when in (("user.registered", registered_at or now), ("user.activated", now)):
+        await audit.record_user_event(
+            session,
+            pool.tenant_id,
+            pool.id,
+            code.user_id,
+            action,
+            when,
+            details={"via": "registration"},
+        )
     return None

@@ -8,8 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
-
+from widget_server.canonical import IdentifierRefused, email_address
 from widget_server.errors import InvalidInput
 from widget_server.forms.schema import (
     Schema,
@@ -163,9 +162,9 @@ def _read_string(prop: Mapping[str, Any], text: str, regions: Sequence[str] = ()
 
 def _read_email(text: str) -> str:
     try:
-        return validate_email(text, check_deliverability=False).normalized
-    except EmailNotValidError:
-        raise _Rejected(msg("form.email_invalid")) from None
+        return email_address(text)
+    except IdentifierRefused as refused:
+        raise _Rejected(refused.message) from None
 
 
 def _read_date(text: str) -> str:

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    false,
     func,
     insert,
     select,
@@ -86,6 +87,25 @@ def outbox_row(envelope: Envelope, now: datetime, channel: str = "email") -> dic
 #: Built once with bound parameters, so SQLAlchemy compiles each once and finds it by
 #: identity in its cache (building one per call cost ~0.1 ms of cache-key generation).
 INSERT_OUTBOX = insert(_OUTBOX)
+_ROW_COLUMNS = (
+    "channel",
+    "recipient",
+    "subject",
+    "body_text",
+    "body_html",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+    "created_at",
+    "sent_at",
+)
+#: The same insert, with the same parameters, that adds no row (``queue=False``): the
+#: database binds and plans it like the real one.
+INSERT_NOTHING = insert(_OUTBOX).from_select(
+    list(_ROW_COLUMNS),
+    select(*(bindparam(c, type_=_OUTBOX.c[c].type) for c in _ROW_COLUMNS)).where(false()),
+)
 #: How many messages went to ``:recipient`` since ``:since`` (the per-address limit).
 RECENT_TO = select(func.count()).where(
     _OUTBOX.c.recipient == bindparam("recipient"), _OUTBOX.c.created_at > bindparam("since")
@@ -103,16 +123,31 @@ def lock_recipient(dialect: str) -> Select[Any] | None:
 
 
 async def enqueue_email(
-    session: AsyncSession, clock: Clock, envelope: Envelope, per_hour: int, channel: str = "email"
+    session: AsyncSession,
+    clock: Clock,
+    envelope: Envelope,
+    per_hour: int,
+    channel: str = "email",
+    *,
+    queue: bool = True,
 ) -> bool:
     """Queue ``envelope`` unless its address already got ``per_hour`` messages in the
-    last hour; return whether it was queued."""
+    last hour; return whether it was queued.
+
+    ``queue=False``: the same lock, count and insert statement, which adds no row;
+    False. For answers that must cost what a real message costs (a recovery for an
+    address that has no account: ``flows/recovery.py``), without a row that would count
+    against a stranger's limit.
+    """
     now = clock.now()
     lock = lock_recipient(session.bind.dialect.name if session.bind else "")
     if lock is not None:
         await session.execute(lock, {"recipient": envelope.recipient})
     since = {"recipient": envelope.recipient, "since": now - HOUR}
     sent = (await session.execute(RECENT_TO, since)).scalar_one()
+    if not queue:
+        await session.execute(INSERT_NOTHING, outbox_row(envelope, now, channel))
+        return False
     if sent >= per_hour:
         log.warning("outbox: dropped a message to an address over its hourly limit")
         return False

@@ -3,18 +3,20 @@
 Only verified addresses are released: an unverified email in a token would let anyone
 who typed someone else's address be taken for them by the partner. Roles and groups come
 from the user's admin-set metadata (``metadata.roles`` / ``metadata.groups``), strings
-only, so a free-form metadata document cannot smuggle structures into the token.
+only, so a free-form metadata document cannot smuggle structures into the token. The
+``profile`` claims come from the fields the pool's claim mapping names (``mapping.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import msgspec
 from sqlalchemy import select
 
 from widget_server.models import Address, User
+from widget_server.oidc.mapping import mapped_claims
 from widget_server.services import Services
 
 MAX_LIST = 100
@@ -55,7 +57,10 @@ async def load_subject(services: Services, user_id: str) -> Subject | None:
     )
 
 
-def user_claims(subject: Subject, scopes: Iterable[str]) -> dict[str, Any]:
+def user_claims(
+    subject: Subject, scopes: Iterable[str], mapping: Mapping[str, str]
+) -> dict[str, Any]:
+    """``mapping``: the pool's claim mapping (``PoolView.claim_mapping``, ``mapping.py``)."""
     granted = set(scopes)
     claims: dict[str, Any] = {"sub": subject.id, "pool": subject.pool_id}
     if "email" in granted and "email" in subject.verified:
@@ -63,24 +68,11 @@ def user_claims(subject: Subject, scopes: Iterable[str]) -> dict[str, Any]:
     if "phone" in granted and "phone" in subject.verified:
         claims |= {"phone_number": subject.verified["phone"], "phone_number_verified": True}
     if "profile" in granted:
-        claims |= _profile(subject.payload)
+        claims |= mapped_claims(mapping, subject.payload, subject.metadata)
     for scope in ("roles", "groups"):
         if scope in granted:
             claims[scope] = _strings(subject.metadata.get(scope))
     return claims
-
-
-def _profile(payload: dict[str, Any]) -> dict[str, str]:
-    given, family = payload.get("first_name"), payload.get("last_name")
-    found: dict[str, str] = {}
-    if isinstance(given, str) and given:
-        found["given_name"] = given
-    if isinstance(family, str) and family:
-        found["family_name"] = family
-    name = " ".join(v for v in (found.get("given_name"), found.get("family_name")) if v)
-    if name:
-        found["name"] = name
-    return found
 
 
 def _strings(value: object) -> list[str]:

@@ -9,6 +9,12 @@ serialises writers).
 A code is bound to: the app (client id), the redirect URI it was sent to (exactly; NULL for
 codes posted to an embedding page), and the PKCE challenge when there was one (S256 only;
 ``plain`` would send the verifier's equivalent through the browser).
+
+A used code presented again means it leaked: the exchange is refused and the code is
+marked ``revoked_at`` (RFC 6749 §4.1.2, OAuth 2.0 Security BCP RFC 9700 §4.5), which ends
+the access tokens issued from it (their ``grant`` claim names the code; ``grant_live``).
+The ID token is a signed statement already delivered and cannot be called back; it says
+only who signed in, and lives 10 minutes.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server.errors import InvalidGrant, InvalidRequest
@@ -47,6 +53,8 @@ class RedeemedCode:
     nonce: str | None
     amr: tuple[str, ...]
     auth_time: datetime
+    #: The code's stored id (its keyed hash): the tokens' ``grant`` claim.
+    grant_id: str
 
 
 def code_hash(services: Services, code: str) -> str:
@@ -138,6 +146,8 @@ async def redeem_code(
     """
     key = code_hash(services, code)
     now = services.clock.now()
+    if await _revoke_if_replayed(services, key, now):
+        raise InvalidGrant("code is unknown, used or expired")
     async with services.db.write() as session:
         row = await session.get(AuthorizationCode, key)
         if row is None or row.used_at is not None or row.expires_at <= now:
@@ -162,7 +172,37 @@ async def redeem_code(
             nonce=row.nonce,
             amr=tuple(row.amr or ()),
             auth_time=row.auth_time,
+            grant_id=key,
         )
+
+
+async def _revoke_if_replayed(services: Services, key: str, now: datetime) -> bool:
+    """Whether ``key`` names a code already used, which is then revoked (in a transaction
+    of its own, so the refusal that follows does not roll the revocation back)."""
+    async with services.db.write() as session:
+        revoked = await session.execute(
+            update(AuthorizationCode)
+            .where(AuthorizationCode.code_hash == key)
+            .where(AuthorizationCode.used_at.is_not(None))
+            .values(revoked_at=func.coalesce(AuthorizationCode.revoked_at, now))
+            .execution_options(synchronize_session=False)
+        )
+        return bool(revoked.rowcount)  # type: ignore[attr-defined]
+
+
+async def grant_live(services: Services, grant_id: str) -> bool:
+    """Whether the code a token was issued from still stands (not revoked by a replay).
+    Rows outlive their tokens (kept a day past expiry; tokens live 10 minutes), so a
+    missing row means a forged or foreign claim."""
+    async with services.db.read() as session:
+        row = (
+            await session.execute(
+                select(AuthorizationCode.revoked_at).where(
+                    AuthorizationCode.code_hash == grant_id
+                )
+            )
+        ).first()
+    return row is not None and row.revoked_at is None
 
 
 def _check_binding(

@@ -4,7 +4,8 @@ userinfo endpoint.
 Both are JWTs signed with the active key (``kid`` in the header). The access token is
 typed ``at+jwt`` (RFC 9068) and addressed to our userinfo endpoint, so an ID token (typ
 ``JWT``, audience the client) is never accepted as an access token, nor the other way
-round. Nothing is stored: the user's status and session are re-checked on every use.
+round. Nothing is stored: the user's status, session and the code the token came from (not
+revoked by a replay, ``codes.grant_live``) are re-checked on every use.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from widget_server.errors import InvalidGrant
 from widget_server.models import Session
 from widget_server.oidc.claims import Subject, load_subject, user_claims
 from widget_server.oidc.clients import Client
-from widget_server.oidc.codes import RedeemedCode
+from widget_server.oidc.codes import RedeemedCode, grant_live
 from widget_server.oidc.keys import ALG, KeyRing
 from widget_server.services import Services
 
@@ -62,7 +63,8 @@ async def tokens_for_code(
         raise InvalidGrant("the session this code came from has ended")
     now = int(services.clock.now().timestamp())
     scopes = code.scope.split()
-    id_claims = _id_claims(services, client, code, subject, scopes, now)
+    mapping = (await services.pools.get(subject.pool_id)).claim_mapping
+    id_claims = _id_claims(services, client, code, subject, scopes, now, mapping)
     access_claims = {
         "iss": issuer(services),
         "sub": subject.id,
@@ -73,6 +75,8 @@ async def tokens_for_code(
         "iat": now,
         "exp": now + ACCESS_TOKEN_SECONDS,
         "jti": secrets.token_urlsafe(16),
+        # The code it came from: a replay of that code revokes this token (codes.py).
+        "grant": code.grant_id,
     } | ({"sid": code.session_id} if code.session_id else {})
     return TokenResponse(
         access_token=await sign(keys, access_claims, ACCESS_TOKEN_TYPE),
@@ -90,6 +94,7 @@ def _id_claims(
     subject: Subject,
     scopes: list[str],
     now: int,
+    mapping: dict[str, str],
 ) -> dict[str, Any]:
     claims: dict[str, Any] = {
         "iss": issuer(services),
@@ -103,7 +108,7 @@ def _id_claims(
         claims["nonce"] = code.nonce
     if code.session_id:
         claims["sid"] = code.session_id
-    return claims | user_claims(subject, scopes)
+    return claims | user_claims(subject, scopes, mapping)
 
 
 async def sign(keys: KeyRing, claims: dict[str, Any], typ: str) -> str:
@@ -155,4 +160,8 @@ async def userinfo_claims(services: Services, keys: KeyRing, token: str) -> dict
     sid = claims.get("sid")
     if isinstance(sid, str) and not await session_live(services, sid):
         return None
-    return user_claims(subject, str(claims.get("scope", "")).split())
+    grant = claims.get("grant")
+    if not isinstance(grant, str) or not await grant_live(services, grant):
+        return None
+    pool = await services.pools.get(subject.pool_id)
+    return user_claims(subject, str(claims.get("scope", "")).split(), pool.claim_mapping)

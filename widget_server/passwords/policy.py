@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +28,17 @@ before any validator runs, so it is never scanned, compared or hashed."""
 MIN_MAX_LENGTH = 64
 """A pool may not set its maximum below this (docs/architecture.md: accept at least 64), so
 passphrases and password-manager output always fit."""
+
+def has_control_characters(password: str) -> bool:
+    """NUL, other C0/C1 controls (tab, newline, DEL, …) or a lone surrogate: nothing a
+    person types, and NUL ends the string for some clients, while a surrogate cannot be
+    encoded for hashing at all. Refused before any rule (``password.control_characters``),
+    at registration, reset, change and admin create alike. Format characters such as the
+    zero-width joiner in emoji sequences are allowed."""
+    return any(unicodedata.category(c) in _CONTROL for c in password)
+
+
+_CONTROL = frozenset({"Cc", "Cs"})
 
 SIMILARITY_INPUT_CAP = 256
 """Similarity is only computed for passwords (and values) up to this length, to bound work."""
@@ -311,14 +323,16 @@ class PasswordPolicy:
     def validate(self, password: str, ctx: PasswordContext = NO_CONTEXT) -> list[Msg]:
         if len(password) > HARD_CAP:
             return [msg("password.too_long", max=self.max_length)]
+        if has_control_characters(password):
+            return [msg("password.control_characters")]
         return [m for v in self.validators for m in v.validate(password, ctx)]
 
     def help(self) -> tuple[Msg, ...]:
         return tuple(v.help() for v in self.validators)
 
     def check(self, password: str, ctx: PasswordContext = NO_CONTEXT) -> tuple[RuleResult, ...]:
-        # Over the cap nothing runs, so no rule can be reported as met.
-        in_bounds = len(password) <= HARD_CAP
+        # Over the cap (or unreadable) nothing runs, so no rule can be reported as met.
+        in_bounds = len(password) <= HARD_CAP and not has_control_characters(password)
         return tuple(
             RuleResult(
                 rule=v.name,

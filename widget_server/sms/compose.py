@@ -68,3 +68,15 @@ def address_in_use(phone: str, pool_name: str) -> Envelope:
 
 def mfa_code(phone: str, code: str, pool_name: str, minutes: int) -> Envelope:
     return _text("mfa_code", phone, code=code, pool_name=_short(pool_name), minutes=minutes)
+
+
+# Users an administrator creates in a phone pool (users/invitations.py): the link leads
+# to the widget's activation or set-password page, as the email's does.
+def invitation(phone: str, code: str, pool_name: str, link: str, hours: int) -> Envelope:
+    return _text(
+        "invitation", phone, code=code, pool_name=_short(pool_name), link=link, hours=hours
+    )
+
+
+def set_password(phone: str, pool_name: str, link: str, hours: int) -> Envelope:
+    return _text("set_password", phone, pool_name=_short(pool_name), link=link, hours=hours)

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import msgspec
-from email_validator import EmailNotValidError, validate_email
 
+from widget_server.canonical import IdentifierRefused, email_address
 from widget_server.errors import InvalidInput
 from widget_server.forms import identifier_field, validate_payload
 from widget_server.forms.schema import is_phone, properties
@@ -22,6 +22,7 @@ from widget_server.pools import PoolView
 MAX_DOCUMENT_BYTES = 16 * 1024
 
 Email = Annotated[str, msgspec.Meta(min_length=1, max_length=320)]
+Phone = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 # Bounded by the request body; the policy refuses anything over its hard cap with a message.
 Password = Annotated[str, msgspec.Meta(max_length=64 * 1024)]
 
@@ -34,7 +35,10 @@ class NewUser(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     code goes out; after the code the user chooses a password unless one was given here.
     """
 
-    email: Email
+    #: The identifier of an email pool (its identifier field has format email).
+    email: Email | None = None
+    #: The identifier of a phone pool (format tel), in any format phonenumbers reads.
+    phone: Phone | None = None
     status: Literal["new", "active"] = "new"
     payload: dict[str, Any] = msgspec.field(default_factory=dict)
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -57,9 +61,9 @@ class UserPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 def normalise_email(pool: PoolView, raw: str) -> str:
     """The address as stored (lower case), after format and domain checks."""
     try:
-        email = validate_email(raw.strip(), check_deliverability=False).normalized
-    except EmailNotValidError:
-        raise InvalidInput({"email": [msg("form.email_invalid")]}) from None
+        email = email_address(raw)
+    except IdentifierRefused as refused:
+        raise InvalidInput({"email": [refused.message]}) from None
     domain = email.rpartition("@")[2].lower()
     if pool.email_domains and domain not in pool.email_domains:
         domains = ", ".join(f"@{d}" for d in pool.email_domains)
@@ -67,16 +71,30 @@ def normalise_email(pool: PoolView, raw: str) -> str:
     return email
 
 
-def identifier_is_email(pool: PoolView) -> str:
-    """The identifier property; admins create users of email pools only (no SMS yet)."""
-    name = identifier_field(pool.schema)
-    if properties(pool.schema)[name].get("format") not in ("email", "idn-email"):
-        raise InvalidInput({"email": [msg("admin.identifier_not_email")]})
-    return name
+def identifier_of(pool: PoolView, new: NewUser) -> tuple[Literal["email", "phone"], str]:
+    """``(kind, value)`` of the new user's identifier: the pool's own identifier decides
+    which of ``email`` and ``phone`` is required (and the other refused)."""
+    prop = properties(pool.schema)[identifier_field(pool.schema)]
+    if is_phone(prop):
+        if new.email is not None or new.phone is None:
+            wrong = "email" if new.email is not None else "phone"
+            raise InvalidInput({wrong: [msg("admin.identifier_is_phone")]})
+        region = default_region_for(prop.get("x-default-region"), pool.phone_regions)
+        try:
+            return "phone", normalise_phone(
+                new.phone, default_region=region, regions=pool.phone_regions
+            )
+        except PhoneRefused as refused:
+            raise InvalidInput({"phone": [refused.message]}) from None
+    if new.phone is not None or new.email is None:
+        wrong = "phone" if new.phone is not None else "email"
+        raise InvalidInput({wrong: [msg("admin.identifier_is_email")]})
+    return "email", normalise_email(pool, new.email)
 
 
 def new_payload(pool: PoolView, email: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-    identifier = identifier_is_email(pool)
+    """``email``: the identifier's value (an address, or an E.164 number)."""
+    identifier = identifier_field(pool.schema)
     errors = _unknown(pool.schema, payload, "payload")
     if identifier in payload:
         errors[f"payload.{identifier}"] = [msg("admin.identifier_in_payload")]

@@ -1,5 +1,6 @@
 """What an admin's new user receives: an invitation (activation code + link to the widget's
-activation page) or a one-time set-password link. Written into the caller's transaction,
+activation page) or a one-time set-password link, by email, or by SMS to a phone pool's
+user. Written into the caller's transaction,
 with the email in the outbox, so a rolled-back create sends nothing.
 
 Both are stored flows (``Flow.kind`` ``invitation`` / ``set_password``) that the widget
@@ -24,6 +25,7 @@ from widget_server.models import Code, Flow
 from widget_server.pools import PoolView
 from widget_server.services import Services
 from widget_server.settings import Settings
+from widget_server.sms import compose as sms_compose
 
 INVITATION: Final = "invitation"
 SET_PASSWORD: Final = "set_password"  # noqa: S105 - a flow kind, not a secret
@@ -77,8 +79,13 @@ async def issue_invitation_code(
     )
     hours = max(1, math.ceil((expires - now).total_seconds() / 3600))
     link = activation_link(settings, pool.id, flow_id)
+    per_hour = settings.mail_per_address_per_hour
+    if is_phone(address):
+        text = sms_compose.invitation(address, code, pool.name, link, hours)
+        await enqueue_email(session, services.clock, text, per_hour, channel="sms")
+        return
     envelope = services.composer.invitation(address, code, pool, link, hours)
-    await enqueue_email(session, services.clock, envelope, settings.mail_per_address_per_hour)
+    await enqueue_email(session, services.clock, envelope, per_hour)
 
 
 async def send_set_password_link(
@@ -97,9 +104,19 @@ async def send_set_password_link(
     )
     link = set_password_link(settings, pool.id, flow_id, token)
     hours = settings.invitation_ttl_seconds // 3600
+    per_hour = settings.mail_per_address_per_hour
+    if is_phone(address):
+        text = sms_compose.set_password(address, pool.name, link, max(hours, 1))
+        await enqueue_email(session, services.clock, text, per_hour, channel="sms")
+        return flow_id
     envelope = services.composer.set_password(address, pool, link, max(hours, 1))
-    await enqueue_email(session, services.clock, envelope, settings.mail_per_address_per_hour)
+    await enqueue_email(session, services.clock, envelope, per_hour)
     return flow_id
+
+
+def is_phone(address: str) -> bool:
+    """An E.164 number never holds an "@", an email address always does."""
+    return "@" not in address
 
 
 async def latest_invitation_code(session: AsyncSession, user_id: str) -> Code | None:

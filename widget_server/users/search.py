@@ -43,6 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from widget_server.canonical import search_term
 from widget_server.errors import InvalidInput
 from widget_server.forms.schema import identifier_field, properties, searchable_fields
 from widget_server.messages import Msg, msg
@@ -213,10 +214,10 @@ def _text_conditions(pool: PoolView, search: UserSearch, dialect: str) -> list[A
     out: list[Any] = []
     addresses = select(Address.user_id).where(Address.pool_id == pool.id)
     if search.q and search.q.strip():
-        part = search.q.strip().lower()
+        part = search_term(search.q)
         out.append(User.id.in_(addresses.where(Address.value.contains(part, autoescape=True))))
     if search.prefix and search.prefix.strip():
-        start = search.prefix.strip().lower()
+        start = search_term(search.prefix)
         out.append(User.id.in_(addresses.where(Address.value.startswith(start, autoescape=True))))
     if search.name and search.name.strip():
         part = " ".join(search.name.lower().split())

@@ -19,6 +19,7 @@ from widget_server.changes import make_feed
 from widget_server.clock import Clock, SystemClock
 from widget_server.db import Database
 from widget_server.developers.embed_log import EmbedLog
+from widget_server.errors import MalformedInput
 from widget_server.forwarded import TrustedProxies
 from widget_server.installation import ensure_key_fingerprint
 from widget_server.jobs.worker import JobWorker
@@ -49,6 +50,7 @@ from widget_server.web import (
 )
 from widget_server.web.api.openapi import openapi_config
 from widget_server.web.shared.context import WebContext
+from widget_server.web.shared.pages import unreadable
 from widget_server.web.shared.proxy import ForwardedClientMiddleware
 from widget_server.web.shared.render import Renderer, make_environment
 from widget_server.web.shared.security import SecurityHeadersMiddleware
@@ -182,6 +184,8 @@ def create_app(
             *([DefineMiddleware(ForwardedClientMiddleware, proxies=proxies)] if proxies else []),
             DefineMiddleware(SecurityHeadersMiddleware),
         ],
+        # A posted field that is not UTF-8, on any surface (web/shared/request_io.py).
+        exception_handlers={MalformedInput: unreadable},
         on_startup=[startup],
         on_shutdown=[shutdown, login_throttle.close],
         request_max_body_size=settings.max_body_bytes,

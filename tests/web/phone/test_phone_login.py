@@ -26,7 +26,9 @@ async def test_log_in_with_a_number_in_any_format(harness: Harness, typed: str) 
     person = await phone_user(harness)
     client = LoginClient(harness, pool=POOL)
     page = await client.open()
-    assert "Email or phone number" in page.text and 'type="text"' in page.text
+    # The pool knows its users by number (issue 17: it said "Email or phone number").
+    assert ">Phone number<" in page.text and "Email or phone number" not in page.text
+    assert 'type="text"' in page.text
     page = await client.submit(typed, person.password)
     assert page.state == "done" and client.token is not None
 

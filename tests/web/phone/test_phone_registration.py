@@ -88,7 +88,7 @@ async def test_a_known_number_gets_a_notice_and_the_page_looks_the_same(
         ("+1 900 555 0100", "phone.type_refused"),
         ("+49 180 1 2345", "phone.type_refused"),  # shared cost
         ("+44 800 123 4567", "phone.type_refused"),  # toll free
-        ("call me", "phone.invalid"),
+        ("call me", "phone.letters"),  # letters: never keypad digits
         ("+49 1", "phone.invalid"),
         ("1" * 10_000, "form.too_long"),
     ],
@@ -114,7 +114,7 @@ async def test_a_number_outside_the_pool_regions_is_refused(
 
     _, page = await register(widget, "+49 151 23456789")
     assert page.field_errors("phone") == ["phone.region_refused"]
-    assert "AT, CH" in page.text
+    assert "Austria, Switzerland" in page.text and "AT, CH" not in page.text
     _, page = await register(widget, "+43 664 1234567")
     assert page.state == "code"
     await deliver_all(harness)
@@ -247,3 +247,22 @@ async def test_a_banking_template_pool_texts_its_code(
     assert (await w.code(code)).state == "done"
     [address] = await addresses(harness)
     assert (address.kind, address.value, address.status) == ("phone", NUMBER, "verified")
+
+
+async def test_letters_are_refused_not_read_as_keypad_digits(
+    harness: Harness, widget: Any, sms: MemorySms
+) -> None:
+    """``+49 151 ABCDEFGH`` was accepted as +49 151 22233344 and a code went to a stranger."""
+    for typed in ("+49 151 ABCDEFGH", "0151 2345678O"):
+        _, page = await register(widget, typed)
+        assert (page.state, page.field_errors("phone")) == ("form", ["phone.letters"])
+    assert await addresses(harness) == []
+    await deliver_all(harness)
+    assert sms.sent == []
+
+
+async def test_the_password_rules_name_the_phone_number(harness: Harness, widget: Any) -> None:
+    w = widget(POOL)
+    page = await w.open()
+    assert "Not similar to your phone number" in page.text
+    assert "email address" not in page.text

@@ -21,6 +21,7 @@ from widget_server.web.api import (
     webhooks,
 )
 from widget_server.web.api.base import API_PATH, EXCEPTION_HANDLERS, provide_actor
+from widget_server.web.api.bodies import admit
 
 
 def router() -> Router:
@@ -40,6 +41,8 @@ def router() -> Router:
             *developer_invitations.HANDLERS,
             *developer_config.HANDLERS,
         ],
+        # The key before the body: the guard runs before Litestar decodes ``data``.
+        guards=[admit],
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers=EXCEPTION_HANDLERS,
         include_in_schema=True,

@@ -5,6 +5,7 @@ status of a domain error comes from ``shared.errors.explain``, as on every surfa
 error                  status  body ``errors[]``
 =====================  ======  =============================================
 (malformed JSON/body)  400     ``admin.invalid_body`` at the offending field
+                               (checked after the key: ``bodies.admit``)
 NotAuthenticated       401     ``admin.unauthenticated`` (+ WWW-Authenticate)
 Forbidden              403     ``admin.forbidden``
 NotFound               404     ``admin.not_found`` — also outside your scope
@@ -25,16 +26,13 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
-from widget_server.admin.access import Actor, authenticate_api_key
-from widget_server.errors import (
-    NotAuthenticated,
-    WidgetError,
-)
+from widget_server.admin.access import Actor
+from widget_server.errors import WidgetError
 from widget_server.messages import Msg, msg
 from widget_server.services import Services
+from widget_server.web.api.bodies import admitted_actor, authenticate
 from widget_server.web.shared.context import web_context
 from widget_server.web.shared.errors import explain
-from widget_server.web.shared.request_io import client_ip
 
 #: The caller of an admin API handler, from its API key (``provide_actor``).
 CurrentActor = NamedDependency[Actor]
@@ -80,14 +78,8 @@ def errors(*statuses: int, body: bool = False) -> dict[int, ResponseSpec]:
 
 
 async def provide_actor(request: Request[Any, Any, Any]) -> Actor:
-    services = api_services(request)
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise NotAuthenticated()
-    principal = await authenticate_api_key(
-        services.db, services.settings.secret_key, token.strip(), services.clock.now()
-    )
-    return Actor(principal=principal, ip=client_ip(request))
+    """The caller the router's guard (``bodies.admit``) authenticated before the body."""
+    return admitted_actor(request) or await authenticate(request)
 
 
 def api_services(request: Request[Any, Any, Any]) -> Services:

@@ -16,7 +16,6 @@ Every token answer is ``Cache-Control: no-store``. Discovery and JWKS are public
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import Request, Response, get, post, route
@@ -25,6 +24,7 @@ from litestar.enums import MediaType
 from widget_server.errors import (
     InvalidClient,
     InvalidRequest,
+    MalformedInput,
     OAuthError,
     UnsupportedGrantType,
 )
@@ -35,6 +35,7 @@ from widget_server.oidc.keys import KeyRing
 from widget_server.oidc.tokens import tokens_for_code, userinfo_claims
 from widget_server.services import Services
 from widget_server.web.shared.context import web_context
+from widget_server.web.shared.request_io import parse_url_encoded
 
 MAX_FORM_FIELDS = 20
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
@@ -130,20 +131,19 @@ async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/x-www-form-urlencoded":
         raise InvalidRequest("the body must be application/x-www-form-urlencoded")
+    body = await request.body()
+    if body.count(b"&") >= MAX_FORM_FIELDS:
+        raise InvalidRequest("malformed body")
     try:
-        pairs = parse_qsl(
-            (await request.body()).decode("utf-8"),
-            keep_blank_values=True,
-            strict_parsing=False,
-            max_num_fields=MAX_FORM_FIELDS,
-        )
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidRequest("malformed body") from None
+        # Strict UTF-8 after %-decoding too: no U+FFFD standing in for a byte.
+        fields = parse_url_encoded(body)
+    except MalformedInput:
+        raise InvalidRequest("malformed body: not UTF-8") from None
     form: dict[str, str] = {}
-    for name, value in pairs:
-        if name in form:
+    for name, values in fields.items():
+        if len(values) > 1:
             raise InvalidRequest(f"{name[:40]} is repeated")
-        form[name] = value
+        form[name] = values[0]
     return form
 
 

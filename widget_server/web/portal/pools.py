@@ -132,6 +132,7 @@ def _values_of(pool: PoolDetail) -> dict[str, Any]:
         "session_idle_seconds": str(pool.session_idle_seconds),
         "mfa": pool.mfa,
         "phone_regions": "\n".join(pool.phone_regions),
+        "claim_mapping": "\n".join(f"{k} = {v}" for k, v in (pool.claim_mapping or {}).items()),
         **{f"policy.{k}": v for k, v in policy.items()},
     }
 
@@ -192,7 +193,22 @@ def _patch_from(form: Mapping[str, Sequence[str]], errors: Errors) -> dict[str, 
         "mfa": text(form, "mfa") or None,
         "phone_regions": [r.upper() for r in lines(form, "phone_regions")],
         "password_policy": policy,
+        "claim_mapping": _claim_mapping(form, errors),
     }
+
+
+def _claim_mapping(form: Mapping[str, Sequence[str]], errors: Errors) -> dict[str, str] | None:
+    """``claim = source`` per line; empty: leave the mapping as it is."""
+    mapping: dict[str, str] = {}
+    for line in text(form, "claim_mapping").splitlines():
+        if not line.strip():
+            continue
+        claim, sep, source = line.partition("=")
+        if not sep or not claim.strip():
+            errors.setdefault("claim_mapping", []).append(msg("claims.bad_source"))
+            continue
+        mapping[claim.strip()] = source.strip()
+    return mapping or None
 
 
 def _redraw_values(pool: PoolDetail, form: Mapping[str, Sequence[str]]) -> dict[str, Any]:
@@ -228,6 +244,7 @@ def _policy_errors_up(exc: InvalidInput) -> InvalidInput:
     merged: dict[str, list[Msg]] = {}
     for key, messages in exc.messages.items():
         target = "password_policy" if key.startswith("password_policy.") else key
+        target = "claim_mapping" if key.startswith("claim_mapping.") else target
         merged.setdefault(target, []).extend(messages)
     return InvalidInput(merged)
 

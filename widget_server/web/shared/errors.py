@@ -7,6 +7,7 @@ section, a portal page, a JSON error body).
 error                  status  where its message goes
 =====================  ======  ==============================================
 InvalidInput           422     by field; ``""`` above the form
+MalformedInput         400     by field (a field that is not UTF-8)
  (form-level message)  400     a malformed post (``flow.malformed``, …)
 CsrfMismatch           403     above the form
 FlowNotFound           404     above a fresh flow
@@ -54,6 +55,7 @@ from widget_server.errors import (
     InvalidInput,
     LoginFailed,
     LoginThrottled,
+    MalformedInput,
     MfaCodeInvalid,
     MfaCodeReused,
     MfaThrottled,
@@ -72,6 +74,7 @@ from widget_server.errors import (
 from widget_server.messages import Msg
 
 STATUS: dict[type[WidgetError], int] = {
+    MalformedInput: 400,
     InvalidInput: 422,
     CsrfMismatch: 403,
     FlowNotFound: 404,

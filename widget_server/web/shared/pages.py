@@ -1,5 +1,7 @@
 """Pages every end-user surface may answer with: the plain not-found page (an unknown pool
-or app), and the routers' exception handler that draws it."""
+or app), and the routers' exception handler that draws it; the unreadable-request page
+(``MalformedInput``: a posted field that is not UTF-8), the app's handler for it on
+every surface."""
 
 from __future__ import annotations
 
@@ -7,9 +9,10 @@ from typing import Any
 
 from litestar import Request, Response
 
-from widget_server.errors import WidgetError
+from widget_server.errors import MalformedInput, WidgetError
+from widget_server.messages import msg
 from widget_server.web.shared.context import WebContext, web_context
-from widget_server.web.shared.errors import status_for
+from widget_server.web.shared.errors import explain, status_for
 from widget_server.web.shared.responses import html
 
 
@@ -23,3 +26,18 @@ def not_found_page(ctx: WebContext, exc: WidgetError) -> Response[str]:
 def not_found(request: Request[Any, Any, Any], exc: WidgetError) -> Response[str]:
     """The routers' handler for ``PoolNotFound`` and ``UnknownApp``."""
     return not_found_page(web_context(request), exc)
+
+
+def unreadable(request: Request[Any, Any, Any], exc: MalformedInput) -> Response[str]:
+    """400 naming the field that could not be read; nothing was stored or guessed."""
+    said = explain(exc)
+    [message, *_] = said.messages
+    body = web_context(request).renderer.page(
+        "error.html",
+        message=message,
+        heading=msg("ui.unreadable_title").text(),
+        parent_origin=None,
+        pool=None,
+        full_page=True,
+    )
+    return html(None, body, said.status)

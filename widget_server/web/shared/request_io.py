@@ -8,18 +8,22 @@ code and CSRF token a widget form posts would stay in memory, parsed, until 1,02
 forms pushed it out. ``form_fields`` parses the body itself and keeps nothing; it also
 skips the multi-dict Litestar builds per request (a registration's POST spent ~8 % of
 its event-loop CPU in ``form()``).
+
+Text is UTF-8 or nothing: a name or value whose bytes are not UTF-8 is refused
+(``MalformedInput``, ``form.invalid_utf8`` on that field, 400) instead of being decoded
+with U+FFFD, which turned different byte strings into the same stored address.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import unquote_to_bytes, urlencode
 
 import msgspec
 from litestar import Request
 
-from widget_server.errors import InvalidInput
+from widget_server.errors import InvalidInput, MalformedInput
 from widget_server.messages import msg
 
 T = TypeVar("T")
@@ -46,17 +50,39 @@ async def form_fields(request: Request[Any, Any, Any]) -> dict[str, list[str]]:
     """
     media = (header(request, b"content-type") or "").partition(";")[0].strip().lower()
     if media == URL_ENCODED:
-        fields: dict[str, list[str]] = {}
-        # As Litestar does: bytes as latin-1, then %-escapes decoded as UTF-8.
-        pairs = parse_qsl((await request.body()).decode("latin-1"), keep_blank_values=True)
-        for name, value in pairs:
-            fields.setdefault(name, []).append(value)
-        return fields
+        return parse_url_encoded(await request.body())
     if media == MULTIPART:
-        form = await request.form()
+        try:
+            form = await request.form()
+        except (UnicodeDecodeError, LookupError):
+            # Litestar decodes each part with the charset it names (UTF-8 by default),
+            # strictly; an unknown charset is a LookupError. Which part, it does not say.
+            raise MalformedInput({"": [msg("form.invalid_utf8", field="")]}) from None
         # An uploaded file stays an UploadFile, which the decoders refuse as not text.
         return {name: list(form.getall(name)) for name in form}
     return {}
+
+
+def parse_url_encoded(body: bytes) -> dict[str, list[str]]:
+    """``application/x-www-form-urlencoded`` as the WHATWG URL standard reads it (``&``
+    between pairs, ``+`` for a space, %-escapes), every name and value strict UTF-8."""
+    fields: dict[str, list[str]] = {}
+    for pair in body.split(b"&"):
+        if not pair:
+            continue
+        raw_name, _, raw_value = pair.partition(b"=")
+        name = _text(raw_name, None)
+        fields.setdefault(name, []).append(_text(raw_value, name))
+    return fields
+
+
+def _text(raw: bytes, field: str | None) -> str:
+    try:
+        return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        # A name that is not text is named by its escaped bytes, cut short.
+        where = field if field is not None else raw.decode("ascii", "replace")[:60]
+        raise MalformedInput({where: [msg("form.invalid_utf8", field=where[:60])]}) from None
 
 
 def first(fields: dict[str, list[str]], name: str) -> str:

@@ -18,6 +18,10 @@ CSP_BASE = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
     "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'"
 )
+#: Sent on HTTPS responses only (RFC 6797 §7.2: a UA ignores it over plain HTTP): a year,
+#: without ``includeSubDomains``, which would bind hosts of the operator's domain this
+#: server does not serve; without ``preload``, a decision for the domain's owner.
+HSTS = (b"strict-transport-security", b"max-age=31536000")
 STATIC_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
@@ -66,7 +70,9 @@ def origin_of_url(url: str | None) -> str | None:
 
 
 class SecurityHeadersMiddleware:
-    """Adds the headers above, and a deny-all CSP to responses that did not set one."""
+    """Adds the headers above, a deny-all CSP to responses that did not set one, and HSTS
+    to responses over HTTPS: TLS to this process, or to a trusted balancer that said so
+    (``proxy.ForwardedClientMiddleware``, which runs first, sets the scope's scheme)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -76,11 +82,15 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
 
+        secure = scope.get("scheme") == "https"
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 names = {name.lower() for name, _ in headers}
                 headers.extend(h for h in STATIC_HEADERS if h[0] not in names)
+                if secure and HSTS[0] not in names:
+                    headers.append(HSTS)
                 if b"content-security-policy" not in names:
                     headers.append((b"content-security-policy", frame_ancestors(()).encode()))
                 message["headers"] = headers

@@ -232,6 +232,7 @@ async def _log_in(
         if flow is None or isinstance(exc, RESTART):
             return _fresh(ctx, pool, app, None, exc, fragment=fragment, top_level=top_level)
         return await _failed(ctx, pool, flow, app, exc, values, fragment, top_level)
+    await sessions.end_replaced_session(ctx.services, request, pool.id, result.token)
     return _succeeded(ctx, pool, result, app, fragment=fragment, top_level=top_level)
 
 

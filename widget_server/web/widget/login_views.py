@@ -12,7 +12,7 @@ import msgspec
 from litestar import Response
 from markupsafe import escape
 
-from widget_server.auth.identifiers import accepts_phone
+from widget_server.auth.identifiers import accepts_phone, identifier_is_phone
 from widget_server.auth.sessions import logout_csrf
 from widget_server.flows import login
 from widget_server.flows.registration import csrf_token
@@ -54,7 +54,13 @@ def identifier_node(
     pool: PoolView, theme: Theme, value: str | None, errors: Sequence[Msg]
 ) -> FormNode:
     phone = accepts_phone(pool)
-    label = "ui.identifier_email_or_phone" if phone else "ui.identifier_email"
+    label = (
+        "ui.identifier_phone"
+        if identifier_is_phone(pool)
+        else "ui.identifier_email_or_phone"
+        if phone
+        else "ui.identifier_email"
+    )
     return FormNode(
         type="input",
         name="identifier",

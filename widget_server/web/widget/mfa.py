@@ -82,6 +82,7 @@ async def verify_mfa(request: Request[Any, Any, Any], pool: CurrentPool) -> Resp
         raise  # the router's not-found page
     except WidgetError as exc:
         return _refused(ctx, pool, flow, app, exc, method, fragment, top_level)
+    await sessions.end_replaced_session(ctx.services, request, pool.id, result.token)
     return _succeeded(ctx, pool, result, app, fragment=fragment, top_level=top_level)
 
 
