@@ -9,6 +9,7 @@ Widget: http://localhost:A. The demo's business-1 pool allows MFA ("optional").
 
 from __future__ import annotations
 
+import io
 import time
 import uuid
 from collections.abc import Callable
@@ -18,7 +19,9 @@ from account_pages import AccountFrame
 from harness import Demo, Mailbox
 from login_pages import LoginPartnerPage
 from pages import PartnerPage
+from PIL import Image
 from playwright.sync_api import Page, expect
+from pyzbar import pyzbar
 from test_embedded_registration import STRONG_PASSWORD, register_business
 
 POOL = "business-1"
@@ -77,7 +80,24 @@ def test_manages_the_account_and_signs_in_with_a_second_factor(
     # Two-step verification: the setup key is shown once; a first code turns it on.
     secret = account.begin_totp()
     assert len(secret) == 32
+    # The QR code as Chromium paints it (inline SVG under the page's CSP) reads back as the
+    # otpauth URI of the key shown beside it, at desktop width and at 390 px.
+    qr = account.card.get_by_role("img", name="QR code for your authenticator app")
+    uri = account.card.locator("[data-totp-uri]").get_attribute("href")
+    assert uri is not None and f"secret={secret}&" in uri
+    desktop = page.viewport_size
+    assert desktop is not None
+    for width in (0, 390):
+        if width:
+            page.set_viewport_size({"width": width, "height": 900})
+            partner.wait_until_widget_fits()
+        box = qr.bounding_box()
+        assert box is not None and box["width"] >= 150 and abs(box["width"] - box["height"]) < 1
+        painted = Image.open(io.BytesIO(qr.screenshot()))
+        assert [d.data.decode() for d in pyzbar.decode(painted)] == [uri]
+    page.set_viewport_size(desktop)
     tall_shot(page, partner, shot, "account-02-totp-setup")
+    tall_shot(page, partner, shot, "account-02-totp-setup-mobile", width=390)
     account.confirm_totp(pyotp.TOTP(secret).now())
     account.expect_notice("mfa", "mfa.enrolled")
     expect(account.section("mfa")).to_have_attribute("data-mfa", "on")

@@ -406,7 +406,10 @@ CATALOG: dict[str, str] = {
     "mfa.enter_email_code": "We'll send a 6-digit code to {address}.",
     "mfa.enrolled": "Two-step verification is on: you'll need a code from your app to sign in.",
     "mfa.disabled": "Your authenticator app was removed from your account.",
-    "mfa.scan": "Add this key to your authenticator app, then enter the code it shows.",
+    "mfa.scan": (
+        "Scan the QR code with your authenticator app, or type the setup key into it, "
+        "then enter the code it shows."
+    ),
     "account.signed_out": "Sign in to manage your account.",
     "account.csrf": "This form expired or came from another page. Reload and try again.",
     "account.saved": "Your profile was saved.",
@@ -461,6 +464,7 @@ CATALOG: dict[str, str] = {
     "ui.mfa_set_up": "Set up an authenticator app",
     "ui.mfa_secret_label": "Setup key",
     "ui.mfa_uri_label": "Open in an authenticator app",
+    "ui.mfa_qr_label": "QR code for your authenticator app",
     "ui.mfa_confirm": "Turn on",
     "ui.mfa_disable": "Turn off",
     "ui.mfa_code_label": "6-digit code",

@@ -24,6 +24,7 @@ from widget_server.forms.schema import as_text, properties
 from widget_server.messages import Msg, msg
 from widget_server.pools import PoolView
 from widget_server.themes import Theme
+from widget_server.web.account.qr import qr_svg
 from widget_server.web.shared.context import WebContext
 from widget_server.web.shared.request_io import with_query
 from widget_server.web.shared.responses import html
@@ -225,5 +226,6 @@ def _mfa_view(
         "totp": factors.totp,
         "pending": factors.totp_pending,
         "enrolment": feedback.enrolment,
+        "qr": qr_svg(feedback.enrolment.uri) if feedback.enrolment else None,
         "code_errors": feedback.errors.get("code", ()),
     }

@@ -98,6 +98,8 @@ def single(fields: Mapping[str, Sequence[str]], name: str) -> str | None:
 
 
 def is_htmx(request: Request[Any, Any, Any]) -> bool:
+    # Read off the scope, not through litestar-htmx's ``HTMXRequest.htmx``: that builds
+    # ``request.headers`` and a details object per request: +40-50 us on a ~0.24 ms form GET.
     return header(request, b"hx-request") == "true"
 
 
