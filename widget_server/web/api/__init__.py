@@ -7,7 +7,18 @@ from __future__ import annotations
 from litestar import Router
 from litestar.di import Provide
 
-from widget_server.web.api import admins, apps, audit, pools, schemas, users
+from widget_server.web.api import (
+    admins,
+    apps,
+    audit,
+    brand_assets,
+    pools,
+    schemas,
+    theme_assignments,
+    themes,
+    users,
+    workspaces,
+)
 from widget_server.web.api.base import API_PATH, EXCEPTION_HANDLERS, provide_actor
 
 
@@ -22,6 +33,10 @@ def router() -> Router:
             *admins.HANDLERS,
             *audit.HANDLERS,
             *apps.HANDLERS,
+            *themes.HANDLERS,
+            *brand_assets.HANDLERS,
+            *theme_assignments.HANDLERS,
+            *workspaces.HANDLERS,
         ],
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers=EXCEPTION_HANDLERS,
