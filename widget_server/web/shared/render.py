@@ -103,12 +103,22 @@ class Renderer:
     def page(self, template: str, **context: Any) -> str:
         return self.env.get_template(template).render(**context)
 
-    def registration(self, pool: PoolView, *, fragment: bool, ids: FlowIds, **view: Any) -> str:
-        theme = self.theme(pool)
+    def registration(
+        self,
+        pool: PoolView,
+        *,
+        fragment: bool,
+        ids: FlowIds,
+        app_id: str | None = None,
+        **view: Any,
+    ) -> str:
+        app = theme_app(pool, app_id)
+        theme = self.theme(pool, app)
         return self.page(
             "flows/registration_card.html" if fragment else "flows/registration.html",
             pool=pool,
             theme=theme,
+            theme_app=app,
             **self.texts(theme),
             **ids._asdict(),
             **view,
@@ -123,12 +133,14 @@ class Renderer:
         ids: FlowIds,
         full_page: bool,
         view: Callable[[], Mapping[str, Any]],
+        app_id: str | None = None,
         **values: str,
     ) -> str:
         """A registration page that is the same for every visitor but for ``ids`` and
         ``values``, from the cache when possible. On a miss ``view`` builds the template
         variables, with ``slot(name)`` wherever a value of ``values`` goes."""
-        key = (page, pool.id, pool.version, fragment, full_page, *(bool(v) for v in ids))
+        app = theme_app(pool, app_id)
+        key = (page, pool.id, pool.version, fragment, full_page, app, *(bool(v) for v in ids))
         parts = self._pages.get(key)
         if parts is None:
             placeholders = FlowIds(
@@ -137,7 +149,9 @@ class Renderer:
                 flow_ticket=slot("flow_ticket") if ids.flow_ticket else None,
                 parent_origin=slot("parent_origin") if ids.parent_origin else None,
             )
-            html = self.registration(pool, fragment=fragment, ids=placeholders, **view())
+            html = self.registration(
+                pool, fragment=fragment, ids=placeholders, app_id=app, **view()
+            )
             # Split once at the placeholders: text at even indexes, slot names at odd
             # ones. A request then joins the parts instead of scanning the whole page.
             parts = self._pages[key] = tuple(_SLOTS.split(html))

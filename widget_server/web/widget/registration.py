@@ -16,7 +16,7 @@ from litestar import Request, Response, get, post
 from litestar.response import Redirect
 
 from widget_server.errors import InvalidInput, Overloaded, WidgetError
-from widget_server.flows import registration
+from widget_server.flows import login, registration
 from widget_server.flows.inputs import (
     CodeSubmit,
     ResendCode,
@@ -31,7 +31,7 @@ from widget_server.models import Flow
 from widget_server.passwords.policy import PasswordContext
 from widget_server.pools import PoolView
 from widget_server.web.shared.context import WebContext, web_context
-from widget_server.web.shared.params import CurrentPool, FlowParam, OriginParam
+from widget_server.web.shared.params import ClientParam, CurrentPool, FlowParam, OriginParam
 from widget_server.web.shared.request_io import first, form_fields, header, is_htmx, is_top_level
 from widget_server.web.shared.responses import html
 from widget_server.web.shared.security import normalise_origin, origin_of_url
@@ -48,15 +48,21 @@ async def show_registration(
     pool: CurrentPool,
     flow_id: FlowParam = None,
     parent_origin: OriginParam = None,
+    client_id: ClientParam = None,
 ) -> Response[str]:
     ctx = web_context(request)
     fragment, top_level = is_htmx(request), is_top_level(request)
     origin = normalise_origin(parent_origin) or origin_of_url(header(request, b"referer"))
+    # The app's theme layer shows, and its events name it; an app that may not use this
+    # pool is a plain 404, as at the login.
+    app = None if flow_id else await login.app_for(ctx.services, pool, client_id)
     try:
         if flow_id:
             flow = await registration.get(ctx.services, pool, flow_id)
         else:
-            flow = await registration.start(ctx.services, pool, origin)
+            flow = await registration.start(
+                ctx.services, pool, origin, app.id if app is not None else None
+            )
     except WidgetError as exc:
         return await flow_error_response(
             ctx,

@@ -87,7 +87,12 @@ def render_flow(
         parent_origin=flow.parent_origin,
     )
     cached = partial(
-        ctx.renderer.cached_registration, pool, fragment=fragment, ids=ids, full_page=top_level
+        ctx.renderer.cached_registration,
+        pool,
+        fragment=fragment,
+        ids=ids,
+        full_page=top_level,
+        app_id=flow.app_id,
     )
     untouched = values is None and not errors and not alerts
     if untouched and _pristine(pool, flow):
@@ -98,7 +103,9 @@ def render_flow(
         address = shown_address(flow.address) or ""
         body = cached(page=page, view=lambda: view(slot("address")), address=address)
     else:
-        body = ctx.renderer.registration(pool, fragment=fragment, ids=ids, **view())
+        body = ctx.renderer.registration(
+            pool, fragment=fragment, ids=ids, app_id=flow.app_id, **view()
+        )
     return html(pool, body, status, **(headers or {}))
 
 
