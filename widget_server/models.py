@@ -143,6 +143,8 @@ class Pool(Base):
     admins_may_set_policy: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    #: What the registration's done step offers (``flows/after_registration.py``).
+    after_registration: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class User(Base):
@@ -390,6 +392,8 @@ class App(Base):
     #: The workspace the app is grouped under, if any (its theme layer still comes from
     #: the workspace of the pool a user signs in to).
     workspace_id: Mapped[str | None] = mapped_column(ForeignKey("workspaces.id"))
+    #: What a registration through the app offers when done; overrides the pool's.
+    after_registration: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class AuthorizationCode(Base):

@@ -31,6 +31,8 @@ from widget_server.admin.guard import guard
 from widget_server.admin.validation import Problems
 from widget_server.branding import reach
 from widget_server.errors import Conflict, InvalidInput, NotFound
+from widget_server.flows import after_registration
+from widget_server.flows.after_registration import AfterRegistration
 from widget_server.models import App, Pool
 from widget_server.oidc.clients import client_secret_hash
 from widget_server.oidc.redirects import valid_redirect_uri
@@ -62,6 +64,8 @@ class AppDetail(msgspec.Struct, frozen=True, kw_only=True):
     revoked_at: datetime | None
     #: The workspace the app is grouped under (``branding/workspaces.py``), if any.
     workspace_id: str | None = None
+    #: What a registration through the app offers when done (overrides the pool's).
+    after_registration: AfterRegistration | None = None
 
 
 class CreatedApp(msgspec.Struct, frozen=True, kw_only=True):
@@ -80,6 +84,9 @@ class AppSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     #: Scopes the app may ask for beyond ``openid`` (always allowed).
     scopes: list[str] | None = None
     theme: dict[str, Any] | None = None
+    #: What "You're all set" offers for a registration through this app (overrides the
+    #: pool's): ``continue_url`` on one of its origins, or one of its redirect URIs.
+    after_registration: AfterRegistration | None = None
 
 
 class NewApp(AppSettings, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -173,6 +180,8 @@ async def create_app(services: Services, actor: Actor, new: NewApp) -> CreatedAp
     secret = secrets.token_urlsafe(32) if new.kind == "confidential" else None
     async with services.db.write() as session:
         values = await _checked(session, actor, new, problems)
+        origins, uris = values.get("allowed_origins", []), values.get("redirect_uris", [])
+        _check_after(values, origins, uris, problems)
         problems.raise_if_any()
         row = {
             "id": app_id,
@@ -206,6 +215,8 @@ async def update_app(services: Services, actor: Actor, app_id: str, patch: AppPa
         if app.revoked_at is not None:
             raise Conflict("app.revoked")
         values = await _checked(session, actor, patch, problems)
+        origins = values.get("allowed_origins", app.allowed_origins)
+        _check_after(values, origins, values.get("redirect_uris", app.redirect_uris), problems)
         problems.raise_if_any()
         before = set(app.pool_ids)
         if values:
@@ -290,10 +301,23 @@ async def _checked(
         values["pool_ids"] = await _check_pools(session, actor, given.pool_ids, problems)
     if given.scopes is not None:
         values["scopes"] = _check_scopes(given.scopes, problems)
+    if given.after_registration is not None:
+        values["after_registration"] = after_registration.stored(given.after_registration)
     if given.theme is not None:
         problems.check_theme("theme", given.theme)
         values["theme"] = given.theme
     return values
+
+
+def _check_after(
+    values: dict[str, Any], origins: list[str], redirect_uris: list[str], problems: Problems
+) -> None:
+    if "after_registration" not in values:
+        return
+    setting = after_registration.from_column(values["after_registration"])
+    problem = setting and after_registration.check(setting, origins, redirect_uris)
+    if problem:
+        problems.add("after_registration.continue_url", problem)
 
 
 def _check_redirect_uris(uris: list[str], problems: Problems) -> list[str]:
@@ -373,6 +397,7 @@ def _detail(app: App) -> AppDetail:
         scopes=list(app.scopes),
         theme=dict(app.theme),
         workspace_id=app.workspace_id,
+        after_registration=after_registration.from_column(app.after_registration),
         created_at=app.created_at,
         updated_at=app.updated_at,
         revoked_at=app.revoked_at,

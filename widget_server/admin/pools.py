@@ -27,6 +27,8 @@ from widget_server.admin.users import count_invalid_users
 from widget_server.admin.validation import Problems
 from widget_server.branding.workspaces import default_workspace, workspace_of_tenant
 from widget_server.errors import Conflict, InvalidInput, NotFound
+from widget_server.flows import after_registration
+from widget_server.flows.after_registration import AfterRegistration
 from widget_server.models import (
     Address,
     AdminPrincipal,
@@ -77,6 +79,8 @@ class PoolDetail(msgspec.Struct, frozen=True, kw_only=True):
     #: What the tenant lets this pool's own administrators do (``admin/delegation.py``).
     admins_may_brand: bool = False
     admins_may_set_policy: bool = False
+    #: What the registration's done step offers (null: the notice alone).
+    after_registration: AfterRegistration | None = None
 
 
 class PoolSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -98,6 +102,9 @@ class PoolSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     phone_regions: list[Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}$")]] | None = None
     #: Second factor at login: off, optional (users may enrol), required.
     mfa: Literal["off", "optional", "required"] | None = None
+    #: What "You're all set" offers: ``sign_in``, ``continue`` (to ``continue_url``, on
+    #: one of ``allowed_origins``), ``close`` (an event to the page) or ``none``.
+    after_registration: AfterRegistration | None = None
 
 
 class NewPool(PoolSettings, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -161,6 +168,7 @@ async def insert_pool(session: AsyncSession, actor: Actor, new: NewPool, now: da
         if not values.get(required) and required not in problems.by_field:
             problems.add(required, "form.required")
     workspace_id = await _workspace(session, actor, new.workspace_id, problems, now)
+    _check_after(values, values.get("allowed_origins", []), problems)
     problems.raise_if_any()
     row = (
         {
@@ -217,6 +225,8 @@ async def update_pool(
         pool = await session.get(Pool, pool_id)
         if pool is None:
             raise NotFound("pool")
+        _check_after(values, values.get("allowed_origins", pool.allowed_origins), problems)
+        problems.raise_if_any()
         schema_changed = (
             "payload_schema_id" in values and values["payload_schema_id"] != pool.payload_schema_id
         )
@@ -378,10 +388,22 @@ def _checked_values(given: PoolSettings, problems: Problems) -> dict[str, Any]:
         values["theme"] = given.theme
     if given.phone_regions is not None:
         values["phone_regions"] = sorted(set(given.phone_regions))
+    if given.after_registration is not None:
+        values["after_registration"] = after_registration.stored(given.after_registration)
     for name in ("self_registration", "session_lifetime_seconds", "session_idle_seconds", "mfa"):
         if getattr(given, name) is not None:
             values[name] = getattr(given, name)
     return values
+
+
+def _check_after(values: dict[str, Any], origins: list[str], problems: Problems) -> None:
+    """A ``continue`` address must be on one of the pool's (new or kept) origins."""
+    if "after_registration" not in values:
+        return
+    setting = after_registration.from_column(values["after_registration"])
+    problem = setting and after_registration.check(setting, origins)
+    if problem:
+        problems.add("after_registration.continue_url", problem)
 
 
 async def check_floor(
@@ -477,4 +499,5 @@ def _detail(pool: Pool, counts: dict[str, int]) -> PoolDetail:
         workspace_id=pool.workspace_id,
         admins_may_brand=pool.admins_may_brand,
         admins_may_set_policy=pool.admins_may_set_policy,
+        after_registration=after_registration.from_column(pool.after_registration),
     )

@@ -356,6 +356,7 @@ def _flow_row(services: Services, flow: Flow) -> dict[str, Any]:
         "data": flow.data,
         "password_hash": None,
         "parent_origin": flow.parent_origin,
+        "app_id": flow.app_id,
         "user_id": None,
         "address": None,
         "expires_at": flow.expires_at,

@@ -16,7 +16,8 @@ from litestar import Request, Response, get, post
 from litestar.response import Redirect
 
 from widget_server.errors import InvalidInput, Overloaded, WidgetError
-from widget_server.flows import login, registration
+from widget_server.flows import after_registration, login, registration
+from widget_server.flows.after_registration import AfterRegistration
 from widget_server.flows.inputs import (
     CodeSubmit,
     ResendCode,
@@ -73,7 +74,15 @@ async def show_registration(
             top_level=top_level,
             parent_origin=origin,
         )
-    return render_flow(ctx, pool, flow, fragment=fragment, top_level=top_level)
+    after = await _after(ctx, flow)
+    return render_flow(ctx, pool, flow, fragment=fragment, top_level=top_level, after=after)
+
+
+async def _after(ctx: WebContext, flow: Flow) -> AfterRegistration:
+    """What the done step offers next; read only for a finished flow (once per sign-up)."""
+    if flow.state != "done":
+        return after_registration.NOTHING
+    return await after_registration.after_for(ctx.services, flow.pool_id, flow.app_id)
 
 
 @post(PATH, status_code=200)
@@ -157,7 +166,7 @@ async def _answer(
             ctx, pool, exc, flow=flow, fragment=fragment, top_level=top_level, values=values
         )
     if fragment:
-        return render_flow(ctx, pool, flow, fragment=True)
+        return render_flow(ctx, pool, flow, fragment=True, after=await _after(ctx, flow))
     return Redirect(f"{base_path(pool)}?flow={flow.id}", status_code=303)
 
 
