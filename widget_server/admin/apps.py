@@ -41,6 +41,8 @@ from widget_server.services import Services
 from widget_server.upsert import insert_ignoring_conflict
 
 APP_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
+#: What a pool id looks like (``admin/pools.py``: POOL_ID).
+POOL_ID = APP_ID
 MAX_ORIGINS = 32
 MAX_REDIRECT_URIS = 32
 MAX_POOLS = 64
@@ -339,10 +341,13 @@ async def _check_pools(
         problems.add("pool_ids", "admin.too_many", limit=MAX_POOLS)
         return []
     wanted = {p[:64] for p in pool_ids}
+    # Only well-formed ids are looked up: the others name no pool, and PostgreSQL refuses
+    # a NUL in a text parameter outright (a 500 instead of "unknown pool").
+    queried = {p for p in wanted if POOL_ID.fullmatch(p)}
     found = set(
         (
             await session.execute(
-                select(Pool.id).where(Pool.id.in_(wanted), Pool.tenant_id == actor.tenant_id)
+                select(Pool.id).where(Pool.id.in_(queried), Pool.tenant_id == actor.tenant_id)
             )
         ).scalars()
     )
