@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 
 import pyotp
+from a11y import violations
 from account_pages import AccountFrame
 from harness import Demo, Mailbox
 from login_pages import LoginPartnerPage
@@ -98,11 +99,19 @@ def test_manages_the_account_and_signs_in_with_a_second_factor(
     page.set_viewport_size(desktop)
     tall_shot(page, partner, shot, "account-02-totp-setup")
     tall_shot(page, partner, shot, "account-02-totp-setup-mobile", width=390)
+    setup = partner.iframe.element_handle().content_frame()
+    assert setup is not None
+    assert violations(setup, "color-contrast") == []
     account.confirm_totp(pyotp.TOTP(secret).now())
     account.expect_notice("mfa", "mfa.enrolled")
     expect(account.section("mfa")).to_have_attribute("data-mfa", "on")
     expect(account.card.locator("[data-session][data-current]")).to_have_count(1)
     tall_shot(page, partner, shot, "account-03-totp-on")
+    # Every text of the portal (profile facts on their tint, the current session on the
+    # primary tint, two-step verification) meets WCAG AA contrast in the pool's theme.
+    frame = partner.iframe.element_handle().content_frame()
+    assert frame is not None
+    assert violations(frame, "color-contrast") == []
     tall_shot(page, partner, shot, "account-03-totp-on-mobile", width=420)
 
     account.action("logout").click()

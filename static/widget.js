@@ -4,6 +4,7 @@
  *
  * - Posts {v:1, type:"resize", height} to the parent whenever the page height changes.
  * - Posts each <script type="application/json" data-ws-event> payload once, as {v:1, ...}.
+ * - A button with data-ws-post='{"type": …}' posts that payload (the done step's "Close").
  * - Code inputs keep digits only and submit themselves at 6 digits.
  * - A field's error from the server goes away as soon as the person edits that field.
  * - A refused step keeps the new password the person typed: the server never sends it
@@ -80,6 +81,21 @@
         post(payload);
       }
     });
+  }
+
+  // --- Buttons that talk to the embedding page (the done step's "Close") --------------
+  function onPostClick(event) {
+    var button = event.target.closest && event.target.closest("[data-ws-post]");
+    if (!button) return;
+    var payload;
+    try {
+      payload = JSON.parse(button.getAttribute("data-ws-post"));
+    } catch (err) {
+      return;
+    }
+    if (payload && typeof payload === "object" && typeof payload.type === "string") {
+      post(payload);
+    }
   }
 
   // --- One-time code input ------------------------------------------------------------
@@ -260,6 +276,7 @@
   }
 
   // --- Wiring ---------------------------------------------------------------------
+  document.addEventListener("click", onPostClick);
   document.addEventListener("input", onCodeInput);
   document.addEventListener("input", onFieldEdit);
   document.addEventListener("change", onFieldEdit);

@@ -113,6 +113,9 @@ CATALOG: dict[str, str] = {
     "ui.verify": "Verify and continue",
     "ui.resend": "Send a new code",
     "ui.done_title": "You're all set",
+    "ui.done_sign_in": "Sign in",
+    "ui.done_continue": "Continue",
+    "ui.done_close": "Close",
     "ui.done_text": "Your {pool} account is active.",
     "ui.done_text_address": "Your {pool} account is active and {address} is verified.",
     "ui.closed_title": "Sign-up is closed",
@@ -168,6 +171,11 @@ CATALOG: dict[str, str] = {
     "admin.pool_has_admins": "{count} administrators are scoped to this pool. Revoke them first.",
     "admin.too_many": "At most {limit} entries.",
     "admin.invalid_origin": "{origin} is not an origin (scheme://host[:port], no path).",
+    "after.url_required": "Give the address to continue to.",
+    "after.url_invalid": "Use an absolute https:// address without credentials or fragment "
+    "(http:// only on localhost).",
+    "after.url_untrusted": "Continue only to one of the allowed origins (or, for an app, one "
+    "of its redirect URIs).",
     "admin.invalid_domain": "{domain} is not a domain name.",
     "admin.unknown_pool": "There is no such pool.",
     "admin.api_key_fields": "API keys have no email or password.",

@@ -149,6 +149,8 @@ class Pool(Base):
     #: Standard OpenID Connect claim -> ``payload.<field>`` or ``metadata.<field>``
     #: (``oidc/mapping.py``); NULL: the mapping read from the pool's schema.
     claim_mapping: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    #: What the registration's done step offers (``flows/after_registration.py``).
+    after_registration: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class User(Base):
@@ -414,6 +416,8 @@ class App(Base):
     #: token endpoint until ``previous_secret_until`` (``admin/app_secrets.py``).
     previous_secret_hash: Mapped[str | None] = mapped_column(String(64))
     previous_secret_until: Mapped[datetime | None]
+    #: What a registration through the app offers when done; overrides the pool's.
+    after_registration: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class AuthorizationCode(Base):

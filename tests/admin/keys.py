@@ -49,6 +49,9 @@ class AdminClient:
     async def patch(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.call("PATCH", path, **kwargs)
 
+    async def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.call("PUT", path, **kwargs)
+
     async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.call("DELETE", path, **kwargs)
 

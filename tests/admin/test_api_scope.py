@@ -51,8 +51,12 @@ async def a_user_of(operator: AdminClient, pool_id: str) -> str:
     return str(created.json()["id"])
 
 
+#: Integer path parameters need an integer, or the router answers 404 before any check.
+NUMBERS = {"number": "1"}
+
+
 def fill(path: str, values: dict[str, str]) -> str:
-    return PARAM.sub(lambda m: values.get(m.group(1), "x-1"), path)
+    return PARAM.sub(lambda m: values.get(m.group(1), NUMBERS.get(m.group(1), "x-1")), path)
 
 
 BODIES = {"POST": {}, "PATCH": {}}

@@ -158,7 +158,7 @@ def test_optional_fields_are_the_ones_left_out_when_empty() -> None:
 
 
 def test_dom_events_per_flow() -> None:
-    assert contract.dom_events("register") == ("registered", "error")
+    assert contract.dom_events("register") == ("registered", "close", "error")
     assert contract.dom_events("login") == ("logged-in", "logged-out", "error")
     assert contract.dom_events("account") == ("logged-out", "error")
     assert contract.dom_events("recover") == ("error",)

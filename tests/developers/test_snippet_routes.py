@@ -137,7 +137,7 @@ def test_client_id_is_sent_exactly_to_the_flows_that_read_it(app: Litestar) -> N
         assert route is not None
         if "client_id" in query_names(route, "GET"):
             reading.add(flow)
-    assert reading == paths.CLIENT_ID_FLOWS
+    assert reading == paths.CLIENT_ID_FLOWS | paths.APP_THEMED_FLOWS
 
 
 # --- embed.js --------------------------------------------------------------------------

@@ -32,6 +32,8 @@ from widget_server.admin.guard import guard
 from widget_server.admin.validation import Problems
 from widget_server.branding import reach
 from widget_server.errors import Conflict, InvalidInput, NotFound
+from widget_server.flows import after_registration
+from widget_server.flows.after_registration import AfterRegistration
 from widget_server.models import App, Pool
 from widget_server.oidc.clients import client_secret_hash
 from widget_server.oidc.redirects import valid_redirect_uri
@@ -40,6 +42,8 @@ from widget_server.services import Services
 from widget_server.upsert import insert_ignoring_conflict
 
 APP_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
+#: What a pool id looks like (``admin/pools.py``: POOL_ID).
+POOL_ID = APP_ID
 MAX_ORIGINS = 32
 MAX_REDIRECT_URIS = 32
 MAX_POOLS = 64
@@ -65,6 +69,8 @@ class AppDetail(msgspec.Struct, frozen=True, kw_only=True):
     workspace_id: str | None = None
     #: Until when the secret replaced by the last rotation still works (its grace period).
     previous_secret_until: datetime | None = None
+    #: What a registration through the app offers when done (overrides the pool's).
+    after_registration: AfterRegistration | None = None
 
 
 class CreatedApp(msgspec.Struct, frozen=True, kw_only=True):
@@ -83,6 +89,9 @@ class AppSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     #: Scopes the app may ask for beyond ``openid`` (always allowed).
     scopes: list[str] | None = None
     theme: dict[str, Any] | None = None
+    #: What "You're all set" offers for a registration through this app (overrides the
+    #: pool's): ``continue_url`` on one of its origins, or one of its redirect URIs.
+    after_registration: AfterRegistration | None = None
 
 
 class NewApp(AppSettings, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -187,6 +196,8 @@ async def create_app(services: Services, actor: Actor, new: NewApp) -> CreatedAp
     secret = secrets.token_urlsafe(32) if new.kind == "confidential" else None
     async with services.db.write() as session:
         values = await _checked(session, actor, new, problems)
+        origins, uris = values.get("allowed_origins", []), values.get("redirect_uris", [])
+        _check_after(values, origins, uris, problems)
         problems.raise_if_any()
         row = {
             "id": app_id,
@@ -222,6 +233,8 @@ async def update_app(services: Services, actor: Actor, app_id: str, patch: AppPa
         if app.revoked_at is not None:
             raise Conflict("app.revoked")
         values = await _checked(session, actor, patch, problems)
+        origins = values.get("allowed_origins", app.allowed_origins)
+        _check_after(values, origins, values.get("redirect_uris", app.redirect_uris), problems)
         problems.raise_if_any()
         before = set(app.pool_ids)
         if values:
@@ -320,10 +333,23 @@ async def _checked(
         values["pool_ids"] = await _check_pools(session, actor, given.pool_ids, problems)
     if given.scopes is not None:
         values["scopes"] = _check_scopes(given.scopes, problems)
+    if given.after_registration is not None:
+        values["after_registration"] = after_registration.stored(given.after_registration)
     if given.theme is not None:
         problems.check_theme("theme", given.theme)
         values["theme"] = given.theme
     return values
+
+
+def _check_after(
+    values: dict[str, Any], origins: list[str], redirect_uris: list[str], problems: Problems
+) -> None:
+    if "after_registration" not in values:
+        return
+    setting = after_registration.from_column(values["after_registration"])
+    problem = setting and after_registration.check(setting, origins, redirect_uris)
+    if problem:
+        problems.add("after_registration.continue_url", problem)
 
 
 def _check_redirect_uris(uris: list[str], problems: Problems) -> list[str]:
@@ -345,10 +371,13 @@ async def _check_pools(
         problems.add("pool_ids", "admin.too_many", limit=MAX_POOLS)
         return []
     wanted = {p[:64] for p in pool_ids}
+    # Only well-formed ids are looked up: the others name no pool, and PostgreSQL refuses
+    # a NUL in a text parameter outright (a 500 instead of "unknown pool").
+    queried = {p for p in wanted if POOL_ID.fullmatch(p)}
     found = set(
         (
             await session.execute(
-                select(Pool.id).where(Pool.id.in_(wanted), Pool.tenant_id == actor.tenant_id)
+                select(Pool.id).where(Pool.id.in_(queried), Pool.tenant_id == actor.tenant_id)
             )
         ).scalars()
     )
@@ -403,6 +432,7 @@ def _detail(app: App) -> AppDetail:
         scopes=list(app.scopes),
         theme=dict(app.theme),
         workspace_id=app.workspace_id,
+        after_registration=after_registration.from_column(app.after_registration),
         created_at=app.created_at,
         updated_at=app.updated_at,
         revoked_at=app.revoked_at,

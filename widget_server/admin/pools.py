@@ -27,6 +27,8 @@ from widget_server.admin.users import count_invalid_users
 from widget_server.admin.validation import Problems
 from widget_server.branding.workspaces import default_workspace, workspace_of_tenant
 from widget_server.errors import Conflict, InvalidInput, NotFound
+from widget_server.flows import after_registration
+from widget_server.flows.after_registration import AfterRegistration
 from widget_server.models import (
     Address,
     AdminPrincipal,
@@ -81,6 +83,8 @@ class PoolDetail(msgspec.Struct, frozen=True, kw_only=True):
     #: Standard claim -> ``payload.<field>`` / ``metadata.<field>``; null: read from the
     #: schema's field names (``oidc/mapping.py``).
     claim_mapping: dict[str, str] | None = None
+    #: What the registration's done step offers (null: the notice alone).
+    after_registration: AfterRegistration | None = None
 
 
 class PoolSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -106,6 +110,9 @@ class PoolSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: ``{"given_name": "payload.given_name"}``; checked against the pool's schemas
     #: whenever either changes.
     claim_mapping: dict[str, str] | None = None
+    #: What "You're all set" offers: ``sign_in``, ``continue`` (to ``continue_url``, on
+    #: one of ``allowed_origins``), ``close`` (an event to the page) or ``none``.
+    after_registration: AfterRegistration | None = None
 
 
 class NewPool(PoolSettings, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -170,6 +177,7 @@ async def insert_pool(session: AsyncSession, actor: Actor, new: NewPool, now: da
             problems.add(required, "form.required")
     await _check_claims(session, values, None, problems)
     workspace_id = await _workspace(session, actor, new.workspace_id, problems, now)
+    _check_after(values, values.get("allowed_origins", []), problems)
     problems.raise_if_any()
     row = (
         {
@@ -226,6 +234,7 @@ async def update_pool(
         if pool is None:
             raise NotFound("pool")
         await _check_claims(session, values, pool, problems)
+        _check_after(values, values.get("allowed_origins", pool.allowed_origins), problems)
         problems.raise_if_any()
         schema_changed = (
             "payload_schema_id" in values and values["payload_schema_id"] != pool.payload_schema_id
@@ -389,12 +398,30 @@ def _checked_values(given: PoolSettings, problems: Problems) -> dict[str, Any]:
         values["theme"] = given.theme
     if given.phone_regions is not None:
         values["phone_regions"] = sorted(set(given.phone_regions))
-    if given.claim_mapping is not None:
-        values["claim_mapping"] = given.claim_mapping
-    for name in ("self_registration", "session_lifetime_seconds", "session_idle_seconds", "mfa"):
+    if given.after_registration is not None:
+        values["after_registration"] = after_registration.stored(given.after_registration)
+    # Taken as given here; checked against the rest of the pool later (claim_mapping
+    # against the schemas).
+    for name in (
+        "self_registration",
+        "session_lifetime_seconds",
+        "session_idle_seconds",
+        "mfa",
+        "claim_mapping",
+    ):
         if getattr(given, name) is not None:
             values[name] = getattr(given, name)
     return values
+
+
+def _check_after(values: dict[str, Any], origins: list[str], problems: Problems) -> None:
+    """A ``continue`` address must be on one of the pool's (new or kept) origins."""
+    if "after_registration" not in values:
+        return
+    setting = after_registration.from_column(values["after_registration"])
+    problem = setting and after_registration.check(setting, origins)
+    if problem:
+        problems.add("after_registration.continue_url", problem)
 
 
 async def check_floor(
@@ -519,4 +546,5 @@ def _detail(pool: Pool, counts: dict[str, int]) -> PoolDetail:
         admins_may_brand=pool.admins_may_brand,
         admins_may_set_policy=pool.admins_may_set_policy,
         claim_mapping=pool.claim_mapping,
+        after_registration=after_registration.from_column(pool.after_registration),
     )

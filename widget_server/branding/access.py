@@ -180,3 +180,14 @@ async def _allowed(services: Services, actor: Actor, action: Action) -> bool:
             return False
         return pool.admins_may_brand
     return False
+
+
+@audits_refusals
+async def require_role(
+    services: Services, actor: Actor, action: Action, *, target_type: str = "theme"
+) -> None:
+    """The role check alone, at the caller's own scope (always in it): a principal whose
+    role may never ``action`` is refused with ``Forbidden`` before anything is looked up,
+    as for every other resource of the admin API; what it may do is then scoped by the
+    service (``NotFound`` outside the scope)."""
+    await check(services, actor, action, scope_of(actor), target_type=target_type)

@@ -102,6 +102,20 @@ async def assignment_targets(services: Services, actor: Actor) -> list[Target]:
 
 
 @audits_refusals
+async def assignment_target(
+    services: Services, actor: Actor, level: Level, target_id: str
+) -> Target:
+    """One target of ``assignment_targets`` and its theme; ``NotFound`` (audited) for an
+    unknown target or one outside the caller's scope."""
+    if level not in LEVELS:
+        raise InvalidInput({"level": [msg("form.enum")]})
+    for target in await assignment_targets(services, actor):
+        if target.level == level and target.id == target_id:
+            return target
+    not_found(actor, "themes.assign", target_type=level, target_id=target_id)
+
+
+@audits_refusals
 async def assign_theme(
     services: Services, actor: Actor, level: Level, target_id: str, theme_id: str | None
 ) -> Assigned:

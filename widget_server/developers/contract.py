@@ -26,7 +26,7 @@ import msgspec
 
 from widget_server.web.widget.invitation_views import ActivatedEvent
 from widget_server.web.widget.login_views import LoggedInEvent, LoggedOutEvent
-from widget_server.web.widget.registration_views import RegisteredEvent
+from widget_server.web.widget.registration_views import CloseEvent, RegisteredEvent
 
 #: The message format version widget.js stamps on every message (``v``).
 VERSION: Final = 1
@@ -99,6 +99,17 @@ EVENTS: tuple[EventSpec, ...] = (
         "by code when the pool asks for one, which the same flow does next).",
         fields={"v": _V, "type": _TYPE, "pool_id": _POOL, "user_id": "The new user's id "
                 "(the ID token's `sub` once they log in)."},
+    ),
+    EventSpec(
+        type="close",
+        struct=CloseEvent,
+        sender="widget",
+        dispatched=True,
+        bubbles=True,
+        flows=("register",),
+        summary="The person clicked \"Close\" after registering (offered when the pool or "
+        "app sets `after_registration: {\"action\": \"close\"}`): remove or hide the widget.",
+        fields={"v": _V, "type": _TYPE, "pool_id": _POOL},
     ),
     EventSpec(
         type="logged-in",

@@ -24,8 +24,12 @@ CODE_CALLBACK_PATH: Final = "/auth/widget-callback"
 #: Where the backend snippets read the app's secret from; never written into a snippet.
 SECRET_VARIABLE: Final = "WIDGET_SERVER_CLIENT_SECRET"  # noqa: S105 - a variable's name
 
-#: Flows whose widget page reads ``client_id`` (a test compares this with the routes).
+#: Flows whose widget page reads ``client_id`` for the app's code (a test compares this,
+#: with ``APP_THEMED_FLOWS``, with the routes).
 CLIENT_ID_FLOWS: Final = frozenset({"login"})
+#: Flows that read ``client_id`` only to show the app's own theme layer (no code hand-off;
+#: the snippets leave it out, a partner may add ``data-client-id`` for the theme).
+APP_THEMED_FLOWS: Final = frozenset({"register"})
 
 #: Fixed words per flow, for names and comments (never a request value).
 FLOW_NAMES: Final = {"register": "Signup", "login": "Login", "account": "Account",

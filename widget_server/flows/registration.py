@@ -102,17 +102,25 @@ def is_saved(flow: Flow) -> bool:
     return not inspect(flow).transient
 
 
-async def start(services: Services, pool: PoolView, parent_origin: str | None) -> Flow:
-    """A new, unsaved flow; see ``flow_ticket``."""
+async def start(
+    services: Services, pool: PoolView, parent_origin: str | None, app_id: str | None = None
+) -> Flow:
+    """A new, unsaved flow; see ``flow_ticket``. ``app_id``: the app (client id, already
+    checked to use this pool) the person signs up through: its theme layer and events."""
     if not pool.self_registration:
         raise RegistrationClosed()
     now = services.clock.now().replace(microsecond=0)
     origin = parent_origin if pool.allows_origin(parent_origin) else None
-    return _unsaved_flow(services, pool, secrets_.new_token(), origin, now)
+    return _unsaved_flow(services, pool, secrets_.new_token(), origin, now, app_id)
 
 
 def _unsaved_flow(
-    services: Services, pool: PoolView, flow_id: str, origin: str | None, created: datetime
+    services: Services,
+    pool: PoolView,
+    flow_id: str,
+    origin: str | None,
+    created: datetime,
+    app_id: str | None = None,
 ) -> Flow:
     return transient(
         Flow,
@@ -126,6 +134,7 @@ def _unsaved_flow(
         parent_origin=origin,
         user_id=None,
         address=None,
+        app_id=app_id,
         expires_at=created + timedelta(seconds=services.settings.flow_ttl_seconds),
         created_at=created,
         updated_at=created,
@@ -133,8 +142,15 @@ def _unsaved_flow(
 
 
 def flow_ticket(services: Services, flow: Flow) -> str:
-    """Signed (pool, parent origin, issue time) of an unsaved flow, carried in the form."""
-    fields = [flow.pool_id, flow.parent_origin or "", int(flow.created_at.timestamp())]
+    """Signed (pool, parent origin, issue time[, app]) of an unsaved flow, carried in the
+    form. The app is appended only when there is one, so tickets without stay as they were."""
+    fields: list[str | int] = [
+        flow.pool_id,
+        flow.parent_origin or "",
+        int(flow.created_at.timestamp()),
+    ]
+    if flow.app_id:
+        fields.append(flow.app_id)
     payload = base64.urlsafe_b64encode(json.dumps(fields).encode()).decode().rstrip("=")
     signature = secrets_.keyed_hash(services.settings.secret_key, "ticket", flow.id, payload)
     return f"{payload}.{signature}"
@@ -146,13 +162,14 @@ def _from_ticket(services: Services, pool: PoolView, flow_id: str, ticket: str) 
         return None
     try:
         raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-        pool_id, origin, issued = json.loads(raw)
+        pool_id, origin, issued, *app = json.loads(raw)
         created = datetime.fromtimestamp(int(issued), UTC)
     except (ValueError, TypeError):
         return None
-    if pool_id != pool.id:
+    if pool_id != pool.id or len(app) > 1:
         return None
-    return _unsaved_flow(services, pool, flow_id, origin or None, created)
+    app_id = str(app[0]) if app else None
+    return _unsaved_flow(services, pool, flow_id, origin or None, created, app_id)
 
 
 async def get(services: Services, pool: PoolView, flow_id: str) -> Flow:
@@ -341,6 +358,7 @@ def _flow_row(services: Services, flow: Flow) -> dict[str, Any]:
         "data": flow.data,
         "password_hash": None,
         "parent_origin": flow.parent_origin,
+        "app_id": flow.app_id,
         "user_id": None,
         "address": None,
         "expires_at": flow.expires_at,

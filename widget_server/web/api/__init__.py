@@ -11,14 +11,18 @@ from widget_server.web.api import (
     admins,
     apps,
     audit,
+    brand_assets,
     developer_config,
     developer_invitations,
     funnel,
     jobs,
     pools,
     schemas,
+    theme_assignments,
+    themes,
     users,
     webhooks,
+    workspaces,
 )
 from widget_server.web.api.base import API_PATH, EXCEPTION_HANDLERS, provide_actor
 from widget_server.web.api.bodies import admit
@@ -40,6 +44,10 @@ def router() -> Router:
             *jobs.HANDLERS,
             *developer_invitations.HANDLERS,
             *developer_config.HANDLERS,
+            *themes.HANDLERS,
+            *brand_assets.HANDLERS,
+            *theme_assignments.HANDLERS,
+            *workspaces.HANDLERS,
         ],
         # The key before the body: the guard runs before Litestar decodes ``data``.
         guards=[admit],

@@ -38,6 +38,7 @@ from widget_server.secrets_ import hmac_equal
 from widget_server.services import Services
 from widget_server.themes import resolve_theme
 from widget_server.web.shared.context import WebContext, web_context
+from widget_server.web.shared.render import theme_app
 from widget_server.web.shared.request_io import form_fields
 from widget_server.web.shared.security import frame_ancestors, origin_of_url
 
@@ -138,11 +139,13 @@ async def show_consent(request: Request[Any, Any, Any]) -> Response[str]:
     granted = set(await oauth.granted_scopes(services, session.user_id, auth.client_id))
     subject = await load_subject(services, session.user_id)
     label = (subject.verified.get("email") or subject.verified.get("phone")) if subject else None
-    theme = ctx.renderer.theme(pool)
+    app_layer = theme_app(pool, auth.client_id)
+    theme = ctx.renderer.theme(pool, app_layer)
     body = ctx.renderer.page(
         "oauth/consent.html",
         pool=pool,
         theme=theme,
+        theme_app=app_layer,
         **ctx.renderer.texts(theme),
         app_name=client.name,
         user_label=label or session.user_id,

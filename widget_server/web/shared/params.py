@@ -19,6 +19,8 @@ PoolId = Annotated[str, PathParameter(max_length=MAX_POOL_ID)]
 FlowParam = Annotated[str | None, QueryParameter(name="flow", max_length=64)]
 #: The embedding page's origin, as embed.js passes it (checked against the pool's list).
 OriginParam = Annotated[str | None, QueryParameter(name="parent_origin", max_length=255)]
+#: The app (OAuth client id) an embedded login or registration is for.
+ClientParam = Annotated[str | None, QueryParameter(name="client_id", max_length=64)]
 
 
 async def provide_pool(request: Request[Any, Any, Any]) -> PoolView:

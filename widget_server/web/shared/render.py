@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 from widget_server.assets import asset_dir
 from widget_server.forms import TEMPLATE_GLOBALS, FormNode, nodes_for_step, steps_of
 from widget_server.messages import CATALOG, Msg
-from widget_server.pools import PoolView
+from widget_server.pools import PoolView, theme_layers_for
 from widget_server.themes import Theme, css_variables, resolve_theme
 from widget_server.web.shared.static import StaticFiles
 
@@ -73,18 +73,22 @@ class FlowIds(NamedTuple):
 class Renderer:
     def __init__(self, env: Environment) -> None:
         self.env = env
-        self._themes: dict[tuple[str, int], Theme] = {}
+        self._themes: dict[tuple[str, int, str | None], Theme] = {}
         self._pages: dict[tuple[object, ...], tuple[str, ...]] = {}
 
-    def theme(self, pool: PoolView) -> Theme:
-        key = (pool.id, pool.version)
+    def theme(self, pool: PoolView, app_id: str | None = None) -> Theme:
+        """The pool's theme, with the layer of ``app_id`` (the app a page signs in to) on
+        top when that app has one. Cached by (pool, version, app): an app's theme
+        changing bumps the version of every pool it signs in to."""
+        app = theme_app(pool, app_id)
+        key = (pool.id, pool.version, app)
         theme = self._themes.get(key)
         if theme is None:
-            theme = self._themes[key] = resolve_theme(*pool.theme_layers)
+            theme = self._themes[key] = resolve_theme(*theme_layers_for(pool, app))
         return theme
 
-    def theme_css(self, pool: PoolView) -> str:
-        return css_variables(self.theme(pool))
+    def theme_css(self, pool: PoolView, app_id: str | None = None) -> str:
+        return css_variables(self.theme(pool, app_id))
 
     def texts(self, theme: Theme) -> dict[str, Any]:
         """``t(msg)`` and ``say(id, **params)`` for templates, worded by ``theme``."""
@@ -99,12 +103,22 @@ class Renderer:
     def page(self, template: str, **context: Any) -> str:
         return self.env.get_template(template).render(**context)
 
-    def registration(self, pool: PoolView, *, fragment: bool, ids: FlowIds, **view: Any) -> str:
-        theme = self.theme(pool)
+    def registration(
+        self,
+        pool: PoolView,
+        *,
+        fragment: bool,
+        ids: FlowIds,
+        app_id: str | None = None,
+        **view: Any,
+    ) -> str:
+        app = theme_app(pool, app_id)
+        theme = self.theme(pool, app)
         return self.page(
             "flows/registration_card.html" if fragment else "flows/registration.html",
             pool=pool,
             theme=theme,
+            theme_app=app,
             **self.texts(theme),
             **ids._asdict(),
             **view,
@@ -119,12 +133,14 @@ class Renderer:
         ids: FlowIds,
         full_page: bool,
         view: Callable[[], Mapping[str, Any]],
+        app_id: str | None = None,
         **values: str,
     ) -> str:
         """A registration page that is the same for every visitor but for ``ids`` and
         ``values``, from the cache when possible. On a miss ``view`` builds the template
         variables, with ``slot(name)`` wherever a value of ``values`` goes."""
-        key = (page, pool.id, pool.version, fragment, full_page, *(bool(v) for v in ids))
+        app = theme_app(pool, app_id)
+        key = (page, pool.id, pool.version, fragment, full_page, app, *(bool(v) for v in ids))
         parts = self._pages.get(key)
         if parts is None:
             placeholders = FlowIds(
@@ -133,7 +149,9 @@ class Renderer:
                 flow_ticket=slot("flow_ticket") if ids.flow_ticket else None,
                 parent_origin=slot("parent_origin") if ids.parent_origin else None,
             )
-            html = self.registration(pool, fragment=fragment, ids=placeholders, **view())
+            html = self.registration(
+                pool, fragment=fragment, ids=placeholders, app_id=app, **view()
+            )
             # Split once at the placeholders: text at even indexes, slot names at odd
             # ones. A request then joins the parts instead of scanning the whole page.
             parts = self._pages[key] = tuple(_SLOTS.split(html))
@@ -149,6 +167,13 @@ class Renderer:
         if parts is None:
             parts = self._pages[key] = tuple(_SLOTS.split(build()))
         return _fill(parts, {name: str(escape(v)) for name, v in values.items()})
+
+
+def theme_app(pool: PoolView, app_id: str | None) -> str | None:
+    """``app_id`` if it adds a theme layer to ``pool``'s pages, else None: pages of an
+    app without a theme of its own share the pool's theme, its cache entry and its
+    stylesheet URL (and an unknown id in a URL cannot grow the cache)."""
+    return app_id if app_id is not None and app_id in pool.app_theme_layers else None
 
 
 def _fill(parts: tuple[str, ...], known: Mapping[str, str]) -> str:

@@ -36,7 +36,7 @@ from widget_server.pools import PoolView
 from widget_server.secrets_ import hmac_equal
 from widget_server.web.shared.context import WebContext, login_throttle, web_context
 from widget_server.web.shared.errors import explain
-from widget_server.web.shared.params import CurrentPool, FlowParam, OriginParam
+from widget_server.web.shared.params import ClientParam, CurrentPool, FlowParam, OriginParam
 from widget_server.web.shared.request_io import (
     client_ip,
     decode_form,
@@ -53,7 +53,6 @@ from widget_server.web.widget.login_views import Done, login_path, render_login,
 
 PATH = "/embed/{pool_id:str}/login"
 LOGOUT = "/embed/{pool_id:str}/logout"
-ClientParam = Annotated[str | None, QueryParameter(name="client_id", max_length=64)]
 #: ``prompt=login``: the form even when this browser is signed in (another account).
 PromptParam = Annotated[str | None, QueryParameter(name="prompt", max_length=16)]
 Identifier = Annotated[str, msgspec.Meta(max_length=1024)]

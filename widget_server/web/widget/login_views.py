@@ -23,7 +23,7 @@ from widget_server.phones import masked
 from widget_server.pools import PoolView
 from widget_server.themes import Theme
 from widget_server.web.shared.context import WebContext
-from widget_server.web.shared.render import FlowIds, slot
+from widget_server.web.shared.render import FlowIds, slot, theme_app
 from widget_server.web.shared.request_io import with_query
 from widget_server.web.shared.responses import html
 from widget_server.web.shared.security import frame_ancestors
@@ -117,8 +117,10 @@ def render_login(
         }
     untouched = not values and not errors and not alerts and flow.state in ("form", "done")
 
+    app_layer = theme_app(pool, flow.app_id)
+
     def draw(slots: Mapping[str, str | None]) -> str:
-        theme = ctx.renderer.theme(pool)
+        theme = ctx.renderer.theme(pool, app_layer)
         shown = Done(session_id="", code=slots.get("code")) if done is not None else None
         view = _state_view(
             ctx, pool, flow, theme, values or {}, errors or {}, shown, slots["origin_q"]
@@ -138,6 +140,7 @@ def render_login(
             origin_q=slots["origin_q"],
             alerts=tuple(alerts),
             full_page=top_level,
+            theme_app=app_layer,
             **view,
         )
 

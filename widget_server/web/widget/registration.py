@@ -16,7 +16,8 @@ from litestar import Request, Response, get, post
 from litestar.response import Redirect
 
 from widget_server.errors import InvalidInput, Overloaded, WidgetError
-from widget_server.flows import registration
+from widget_server.flows import after_registration, login, registration
+from widget_server.flows.after_registration import AfterRegistration
 from widget_server.flows.inputs import (
     CodeSubmit,
     ResendCode,
@@ -33,7 +34,7 @@ from widget_server.passwords.policy import PasswordContext
 from widget_server.pools import PoolView
 from widget_server.web.shared.context import WebContext, web_context
 from widget_server.web.shared.errors import explain
-from widget_server.web.shared.params import CurrentPool, FlowParam, OriginParam
+from widget_server.web.shared.params import ClientParam, CurrentPool, FlowParam, OriginParam
 from widget_server.web.shared.request_io import first, form_fields, header, is_htmx, is_top_level
 from widget_server.web.shared.responses import html
 from widget_server.web.shared.security import normalise_origin, origin_of_url
@@ -50,15 +51,21 @@ async def show_registration(
     pool: CurrentPool,
     flow_id: FlowParam = None,
     parent_origin: OriginParam = None,
+    client_id: ClientParam = None,
 ) -> Response[str]:
     ctx = web_context(request)
     fragment, top_level = is_htmx(request), is_top_level(request)
     origin = normalise_origin(parent_origin) or origin_of_url(header(request, b"referer"))
+    # The app's theme layer shows, and its events name it; an app that may not use this
+    # pool is a plain 404, as at the login.
+    app = None if flow_id else await login.app_for(ctx.services, pool, client_id)
     try:
         if flow_id:
             flow = await registration.get(ctx.services, pool, flow_id)
         else:
-            flow = await registration.start(ctx.services, pool, origin)
+            flow = await registration.start(
+                ctx.services, pool, origin, app.id if app is not None else None
+            )
             signup.viewed(ctx.services.telemetry, pool, flow)
     except WidgetError as exc:
         return await flow_error_response(
@@ -70,7 +77,15 @@ async def show_registration(
             top_level=top_level,
             parent_origin=origin,
         )
-    return render_flow(ctx, pool, flow, fragment=fragment, top_level=top_level)
+    after = await _after(ctx, flow)
+    return render_flow(ctx, pool, flow, fragment=fragment, top_level=top_level, after=after)
+
+
+async def _after(ctx: WebContext, flow: Flow) -> AfterRegistration:
+    """What the done step offers next; read only for a finished flow (once per sign-up)."""
+    if flow.state != "done":
+        return after_registration.NOTHING
+    return await after_registration.after_for(ctx.services, flow.pool_id, flow.app_id)
 
 
 @post(PATH, status_code=200)
@@ -160,7 +175,7 @@ async def _answer(
             ctx, pool, exc, flow=flow, fragment=fragment, top_level=top_level, values=values
         )
     if fragment:
-        return render_flow(ctx, pool, flow, fragment=True)
+        return render_flow(ctx, pool, flow, fragment=True, after=await _after(ctx, flow))
     return Redirect(f"{base_path(pool)}?flow={flow.id}", status_code=303)
 
 

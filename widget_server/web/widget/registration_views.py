@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
+from urllib.parse import urlencode
 
 import msgspec
 from litestar import Response
 
+from widget_server.flows.after_registration import NOTHING, AfterRegistration
 from widget_server.flows.registration import (
     channel_of,
     credential_step,
@@ -72,13 +74,15 @@ def render_flow(
     alerts: Sequence[Msg] = (),
     status: int = 200,
     headers: Mapping[str, str] | None = None,
+    after: AfterRegistration = NOTHING,
 ) -> Response[str]:
     """``top_level``: the page is a browser tab of its own, not an iframe; it gets the
-    centred full-page layout instead of the transparent embedded one."""
+    centred full-page layout instead of the transparent embedded one. ``after``: what
+    the done step offers next (``flows/after_registration.py``)."""
 
     def view(address: str | None = shown_address(flow.address)) -> dict[str, Any]:
         state = _state_view(ctx, pool, flow, values, errors or {}, alerts, address)
-        return state | {"full_page": top_level}
+        return state | {"full_page": top_level, "after": after_view(pool, flow, after)}
 
     ids = FlowIds(
         flow_id=flow.id,
@@ -87,7 +91,12 @@ def render_flow(
         parent_origin=flow.parent_origin,
     )
     cached = partial(
-        ctx.renderer.cached_registration, pool, fragment=fragment, ids=ids, full_page=top_level
+        ctx.renderer.cached_registration,
+        pool,
+        fragment=fragment,
+        ids=ids,
+        full_page=top_level,
+        app_id=flow.app_id,
     )
     untouched = values is None and not errors and not alerts
     if untouched and _pristine(pool, flow):
@@ -98,8 +107,32 @@ def render_flow(
         address = shown_address(flow.address) or ""
         body = cached(page=page, view=lambda: view(slot("address")), address=address)
     else:
-        body = ctx.renderer.registration(pool, fragment=fragment, ids=ids, **view())
+        body = ctx.renderer.registration(
+            pool, fragment=fragment, ids=ids, app_id=flow.app_id, **view()
+        )
     return html(pool, body, status, **(headers or {}))
+
+
+def after_view(pool: PoolView, flow: Flow, after: AfterRegistration) -> dict[str, str] | None:
+    """The done step's next action for the template: its kind and where it goes."""
+    if flow.state != "done" or after.action == "none":
+        return None
+    if after.action == "sign_in":
+        query = {"parent_origin": flow.parent_origin, "client_id": flow.app_id}
+        url = f"/embed/{pool.id}/login"
+        given = {k: v for k, v in query.items() if v}
+        return {"action": "sign_in", "url": url + ("?" + urlencode(given) if given else "")}
+    if after.action == "continue" and after.continue_url:
+        return {"action": "continue", "url": after.continue_url}
+    payload = msgspec.json.encode(CloseEvent(pool_id=pool.id)).decode()
+    return {"action": "close", "payload": payload}
+
+
+class CloseEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """The person is done with the widget (the done step's "Close"): remove or hide it."""
+
+    type: str = "close"
+    pool_id: str
 
 
 def shown_address(address: str | None) -> str | None:
