@@ -166,7 +166,8 @@ def test_operator_registers_an_app_in_the_portal(
     shot(page, "oidc-05-portal-apps")
 
     # Only this app's secret is replaced (the demo partner keeps northwind's).
-    page.locator('tr[data-app="field-service"] summary', has_text="New secret").click()
-    page.locator('tr[data-app="field-service"] [data-action="rotate"]').click()
+    # The portal's confirmations are modal dialogs (static/admin.js).
+    page.locator('tr[data-app="field-service"] button', has_text="New secret").click()
+    page.get_by_role("dialog").locator('[data-action="rotate"]').click()
     expect(secret).to_have_text(re.compile(r"^[\w-]{43}$"))
     assert secret.inner_text() != first

@@ -82,8 +82,11 @@ class PoolView(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def frame_origins(self) -> tuple[str, ...]:
-        """Every origin that may frame this pool's widgets (``frame-ancestors``)."""
-        return self.allowed_origins + self.app_origins
+        """Every origin that may frame this pool's widgets (``frame-ancestors``), each once
+        (an app often allows the pool's own site too)."""
+        if not self.app_origins:
+            return self.allowed_origins
+        return tuple(dict.fromkeys(self.allowed_origins + self.app_origins))
 
     def allows_origin(self, origin: str | None) -> bool:
         return origin is not None and (origin in self.allowed_origins or origin in self.app_origins)

@@ -14,6 +14,9 @@ instead (guards run before arguments are resolved):
    ``UnicodeDecodeError`` for the first two, which the framework answered with 500.
 
 Wrong types and unknown fields are then the handler's typed decoding's (400 as well).
+A handler that takes a file as its raw body (an image, an import) says so with
+``opt={RAW_BODY: True}``: its body is not JSON, so only the key is checked here, and the
+handler bounds and checks the file itself.
 """
 
 from __future__ import annotations
@@ -36,14 +39,18 @@ from widget_server.web.shared.request_io import client_ip
 MAX_JSON_DEPTH = 40
 _STATE_KEY = "admin_actor"
 _WRITES = frozenset({"POST", "PUT", "PATCH"})
+#: The ``opt`` key of a handler whose body is a file, not JSON.
+RAW_BODY = "raw_body"
 
 
-async def admit(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """The router's guard: the caller's key, then (for writes) the body's shape."""
+async def admit(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """The router's guard: the caller's key, then (for writes of JSON) the body's shape."""
     if not isinstance(connection, Request):
         raise NotAuthenticated()  # the API has no WebSocket routes
     connection.state[_STATE_KEY] = await authenticate(connection)
-    if connection.method in _WRITES:
+    if connection.method in _WRITES and not handler.opt.get(RAW_BODY):
         body = await connection.body()
         if body:
             check_json(body)

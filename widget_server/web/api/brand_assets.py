@@ -14,6 +14,7 @@ from widget_server.branding import assets
 from widget_server.branding.access import require_role
 from widget_server.branding.assets import AssetView
 from widget_server.web.api.base import CurrentActor, api_services, errors
+from widget_server.web.api.bodies import RAW_BODY
 
 TAGS = ["themes"]
 
@@ -23,7 +24,12 @@ async def list_assets(request: Request[Any, Any, Any], actor: CurrentActor) -> l
     return await assets.list_assets(api_services(request), actor)
 
 
-@post("/brand-assets", responses=errors(403, 422, body=True), tags=TAGS)
+@post(
+    "/brand-assets",
+    responses=errors(403, 422, body=True),
+    tags=TAGS,
+    opt={RAW_BODY: True},  # the file itself, checked by content (branding/assets.py)
+)
 async def upload_asset(
     request: Request[Any, Any, Any],
     actor: CurrentActor,

@@ -21,6 +21,7 @@ from widget_server.jobs.reading import Format
 from widget_server.jobs.service import ProblemPage
 from widget_server.jobs.store import JobView
 from widget_server.web.api.base import CurrentActor, api_services, errors
+from widget_server.web.api.bodies import RAW_BODY
 from widget_server.web.shared.downloads import send_once
 
 PoolId = Annotated[str, PathParameter(max_length=64)]
@@ -90,6 +91,7 @@ async def download(
     tags=TAGS,
     # The file is streamed to disk and bounded by WIDGET_IMPORT_MAX_BYTES instead.
     request_max_body_size=None,
+    opt={RAW_BODY: True},
 )
 async def upload_import(
     request: Request[Any, Any, Any],
