@@ -33,6 +33,10 @@ async def counts(h: Harness) -> dict[str, int]:
 
 async def open_sandbox(client: PortalClient, primary: str = DRAFT_PRIMARY) -> httpx.Response:
     theme_id, page = await copied(client)
+    # The editor's button posts the whole unsaved form there, into a new tab.
+    button = re.search(r'<button[^>]*data-action="try"[^>]*>', page.text)
+    assert button is not None and f'formaction="{BASE}/themes/{theme_id}/try"' in button.group(0)
+    assert 'formtarget="_blank"' in button.group(0)
     form = editor_form(page)
     form["preview.pool"] = "partner-1"
     form["colors.primary"] = primary  # unsaved: only the draft being typed
