@@ -15,6 +15,7 @@ from widget_server.admin.templates import ensure_builtin_schemas
 from widget_server.assets import asset_dir
 from widget_server.auth.throttle import LoginThrottle as EndUserLoginThrottle
 from widget_server.auth.throttle import make_store
+from widget_server.branding.sandbox import Sandboxes
 from widget_server.changes import make_feed
 from widget_server.clock import Clock, SystemClock
 from widget_server.db import Database
@@ -56,6 +57,7 @@ from widget_server.web.shared.render import Renderer, make_environment
 from widget_server.web.shared.security import SecurityHeadersMiddleware
 from widget_server.web.shared.static import StaticFiles
 from widget_server.web.shared.telemetry import RequestTelemetry
+from widget_server.web.tryit import SandboxDispatch
 from widget_server.webhooks.worker import WebhookWorker
 
 
@@ -124,6 +126,9 @@ def create_app(
     store = make_store(settings.redis_url)
     login_throttle = EndUserLoginThrottle(store, settings.secret_key, now=now)
     portal_throttle = PortalThrottle(store, settings.secret_key, now=now)
+    # The studio's "try it" sandboxes of this process (branding/sandbox.py).
+    sandboxes = Sandboxes()
+    renderer = Renderer(env)
 
     async def startup() -> None:
         if migrate_on_start:
@@ -142,6 +147,7 @@ def create_app(
         jobs.start()
 
     async def shutdown() -> None:
+        await sandboxes.close_all()
         await jobs.stop()
         await telemetry.funnel.stop()
         await embed_log.flush(db, clock.now())
@@ -168,7 +174,7 @@ def create_app(
         ],
         state=State(
             {
-                "web": WebContext(services, Renderer(env)),
+                "web": WebContext(services, renderer),
                 "static_files": static,
                 "outbox": worker,
                 "webhooks": webhooks,
@@ -177,6 +183,7 @@ def create_app(
                 "oidc_keys": KeyRing(services, feed),
                 "login_throttle": login_throttle,
                 "embed_log": embed_log,
+                "sandboxes": sandboxes,
             }
         ),
         middleware=[
@@ -191,8 +198,13 @@ def create_app(
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(),
     )
-    # Around the whole handler, router included, so unmatched paths are timed too.
-    app.asgi_handler = RequestTelemetry(app.asgi_handler, telemetry.metrics, proxies)
+    # Around the whole handler, router included, so unmatched paths are timed too; inside
+    # it, /embed/try_… goes to a studio sandbox's widget, on its own services (web/tryit.py).
+    app.asgi_handler = RequestTelemetry(
+        SandboxDispatch(app.asgi_handler, sandboxes, services, renderer),
+        telemetry.metrics,
+        proxies,
+    )
     return app
 
 
