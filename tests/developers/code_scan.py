@@ -11,6 +11,7 @@ from pathlib import Path
 
 import widget_server
 from widget_server.assets import asset_dir
+from widget_server.oidc.mapping import PROFILE_CLAIMS
 
 PACKAGE = Path(widget_server.__file__).parent
 WIDGET_JS = (asset_dir("static") / "widget.js").read_text()
@@ -87,8 +88,12 @@ def claims_set(module: str, functions: set[str]) -> set[str]:
 
 def id_token_claims() -> set[str]:
     """Every claim the ID token and userinfo can carry, as the code writes them."""
-    return claims_set("oidc/tokens.py", {"_id_claims"}) | claims_set(
-        "oidc/claims.py", {"user_claims", "_profile"}
+    # The profile claims are whichever a pool's claim mapping may fill (oidc/mapping.py
+    # refuses any other key; mapped_claims writes the mapping's keys).
+    return (
+        claims_set("oidc/tokens.py", {"_id_claims"})
+        | claims_set("oidc/claims.py", {"user_claims"})
+        | set(PROFILE_CLAIMS)
     )
 
 

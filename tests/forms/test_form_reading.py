@@ -134,11 +134,18 @@ def test_invalid_email(business: dict[str, Any], email: str) -> None:
     assert ids(business, "account", {"email": [email]}) == {"email": "form.email_invalid"}
 
 
-@pytest.mark.parametrize("phone", ["abc", "+49 1", "+1 000 000 0000", "12" * 20])
+@pytest.mark.parametrize("phone", ["+49 1", "+1 000 000 0000", "12" * 20])
 def test_invalid_phone(business: dict[str, Any], phone: str) -> None:
     form = {"email": ["a@example.com"], "phone": [phone]}
 
     assert ids(business, "account", form) == {"phone": "phone.invalid"}
+
+
+def test_letters_in_a_phone_number_are_refused(business: dict[str, Any]) -> None:
+    # Never a vanity-number conversion (ABC -> 222): letters are their own refusal.
+    form = {"email": ["a@example.com"], "phone": ["abc"]}
+
+    assert ids(business, "account", form) == {"phone": "phone.letters"}
 
 
 def test_phone_without_default_region_needs_country_code(make_schema: MakeSchema) -> None:

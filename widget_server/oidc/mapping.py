@@ -26,23 +26,10 @@ from typing import Any
 
 from widget_server.forms.schema import properties
 from widget_server.messages import Msg, msg
+from widget_server.oidc.scopes import CLAIMS
 
-#: The ``profile`` claims a pool may map (OIDC Core §5.1), plus ``name``.
-PROFILE_CLAIMS = frozenset(
-    {
-        "name",
-        "given_name",
-        "family_name",
-        "middle_name",
-        "nickname",
-        "preferred_username",
-        "gender",
-        "birthdate",
-        "zoneinfo",
-        "locale",
-        "website",
-    }
-)
+#: The ``profile`` claims a pool may map (OIDC Core §5.1), plus ``name``: the scope's.
+PROFILE_CLAIMS = frozenset(CLAIMS["profile"])
 MAX_CLAIM = 500
 MAX_ENTRIES = len(PROFILE_CLAIMS)
 _SOURCE = re.compile(r"(payload|metadata)\.([A-Za-z0-9_-]{1,64})")

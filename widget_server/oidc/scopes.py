@@ -16,7 +16,20 @@ CLAIMS: dict[str, tuple[str, ...]] = {
     "openid": ("sub", "pool"),
     "email": ("email", "email_verified"),
     "phone": ("phone_number", "phone_number_verified"),
-    "profile": ("name", "given_name", "family_name"),
+    # What a pool's claim mapping may fill (oidc/mapping.py), in the order OIDC Core §5.1 lists.
+    "profile": (
+        "name",
+        "given_name",
+        "family_name",
+        "middle_name",
+        "nickname",
+        "preferred_username",
+        "gender",
+        "birthdate",
+        "zoneinfo",
+        "locale",
+        "website",
+    ),
     "roles": ("roles",),
     "groups": ("groups",),
 }

@@ -187,7 +187,15 @@ def _register_wrong_code(pool: PoolView, theme: Theme, base: dict[str, Any]) -> 
 
 
 def _register_done(pool: PoolView, theme: Theme, base: dict[str, Any]) -> Sample:
-    context = base | {"state": "done", "address": SAMPLE_EMAIL, "event": None, "step_index": -1}
+    # ``after``: what the partner offers next (flows/after_registration.py); the notice
+    # alone here, as for a pool that sets nothing.
+    context = base | {
+        "state": "done",
+        "address": SAMPLE_EMAIL,
+        "event": None,
+        "step_index": -1,
+        "after": None,
+    }
     return Sample("flows/registration.html", context)
 
 
