@@ -187,7 +187,14 @@ def _register_wrong_code(pool: PoolView, theme: Theme, base: dict[str, Any]) -> 
 
 
 def _register_done(pool: PoolView, theme: Theme, base: dict[str, Any]) -> Sample:
-    context = base | {"state": "done", "address": SAMPLE_EMAIL, "event": None, "step_index": -1}
+    # No after-registration action: the sample shows the card as a pool without one does.
+    context = base | {
+        "state": "done",
+        "address": SAMPLE_EMAIL,
+        "event": None,
+        "step_index": -1,
+        "after": None,
+    }
     return Sample("flows/registration.html", context)
 
 
