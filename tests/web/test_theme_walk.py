@@ -138,8 +138,8 @@ class Walk:
                 self.email(f"email {envelope.subject!r}", envelope, *copy_ids)
 
     def done(self, at_least: int) -> None:
-        assert len(self.seen) >= at_least, self.seen
         assert self.escaped == [], "\n".join(self.escaped)
+        assert len(self.seen) >= at_least, self.seen
 
 
 async def test_every_page_and_email_carries_the_pools_theme(
@@ -366,16 +366,22 @@ async def test_account_sub_pages_and_notices_carry_the_theme(harness: Harness, w
     await walk.page("account MFA wrong code", page.text, "ui.account_title")
     page = await account.post("sessions/end-others")
     await walk.page("account sessions", page.text, "ui.account_title")
+    # An address of another account: its owner gets a notice, not a code.
+    await make_user(h, "bob@example.com", "another horse battery", pool=POOL)
+    h.clock.advance(61)  # past the cooldown between two address codes
+    page = await account.post("addresses", address="bob@example.com")
+    await walk.page("account address of another account", page.text, "ui.account_title")
     await walk.emails(
         (ada.email, "password was changed", ("email.password_changed.heading",)),
         ("ada.work@example.org", "add this address", ()),
+        ("bob@example.com", "add your address to another", ()),
     )
     # An address that already has an account gets a notice instead of a code.
     w = Widget(h, POOL, htmx=False)
     await w.open()
     await w.post(email=ada.email, password=GOOD_PASSWORD)
     await walk.emails((ada.email, "tried to sign up", ()))
-    walk.done(10)
+    walk.done(12)
 
 
 async def test_consent_carries_the_theme(
