@@ -425,7 +425,21 @@ async def test_consent_carries_the_theme(
     page = await h.client.get(location, headers=login.headers())
     assert page.status_code == 200, page.text[:300]
     await walk.page("consent", page.text, "oauth.consent_allow", "ui.secured_by")
-    walk.done(1)
+    # Its error pages: a forged form, an unknown decision.
+    fields = dict(re.findall(r'name="(flow_id|csrf_token)" value="([^"]+)"', page.text))
+    forged = await h.client.post(
+        "/oauth/consent",
+        data=fields | {"csrf_token": "x" * 43, "decision": "allow"},
+        headers=login.headers(),
+    )
+    assert forged.status_code == 403, forged.text[:300]
+    await walk.page("consent forged", forged.text, "ui.secured_by")
+    odd = await h.client.post(
+        "/oauth/consent", data=fields | {"decision": "maybe"}, headers=login.headers()
+    )
+    assert odd.status_code == 400, odd.text[:300]
+    await walk.page("consent unknown decision", odd.text, "ui.secured_by")
+    walk.done(3)
 
 
 async def test_a_developer_invitation_to_the_pool_carries_its_theme(
