@@ -119,6 +119,10 @@ CATALOG: dict[str, str] = {
     "ui.done_text": "Your {pool} account is active.",
     "ui.done_text_address": "Your {pool} account is active and {address} is verified.",
     "ui.closed_title": "Sign-up is closed",
+    # The footer of every end-user card ("{product}" is the product's name in bold).
+    "ui.secured_by": "Secured by {product}",
+    "ui.not_found_title": "Not found",
+    "ui.refused_frame_title": "This form can't be shown here",
     "ui.password_label": "Password",
     # Server.
     "server.busy": "We're busy right now. Please try again in a few seconds.",

@@ -116,6 +116,12 @@ class PoolDirectory:
         # A cancelled waiter leaves the load running for the others.
         return await asyncio.shield(loading)
 
+    def peek(self, pool_id: str) -> PoolView | None:
+        """The snapshot this process holds of ``pool_id`` (fresh or not), without loading:
+        for code that cannot await, such as an exception handler drawing a pool's page."""
+        cached = self._cache.get(pool_id)
+        return cached[1] if cached is not None else None
+
     def forget(self, pool_id: str) -> None:
         """Drop ``pool_id``'s snapshot here and in every other process (``changes.py``):
         called after a change to the pool, its schema or its theme has committed."""

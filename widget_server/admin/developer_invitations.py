@@ -37,10 +37,11 @@ from widget_server.admin.guard import guard
 from widget_server.admin.principals import ADMIN_PASSWORD_POLICY
 from widget_server.admin.validation import Problems
 from widget_server.branding.workspaces import workspace_of_tenant
-from widget_server.errors import Conflict, NotFound
+from widget_server.errors import Conflict, NotFound, PoolNotFound
 from widget_server.mail.outbox import enqueue_email
 from widget_server.models import AdminPrincipal, DeveloperInvitation, Pool, Tenant, Workspace
 from widget_server.passwords.policy import PasswordContext
+from widget_server.pools import PoolView
 from widget_server.services import Services
 
 #: Emails one invitation may send (the first and four resends): enough for a lost mail,
@@ -360,6 +361,16 @@ async def _scope_name(session: AsyncSession, row: DeveloperInvitation) -> str:
     return workspace.name if workspace is not None else ""
 
 
+async def _pool_view(services: Services, pool_id: str | None) -> PoolView | None:
+    """The pool whose theme the email wears; None (the default theme) for a workspace."""
+    if pool_id is None:
+        return None
+    try:
+        return await services.pools.get(pool_id)
+    except PoolNotFound:
+        return None
+
+
 async def _mail(
     services: Services,
     session: AsyncSession,
@@ -377,6 +388,7 @@ async def _mail(
         tenant=tenant.name if tenant is not None else row.tenant_id,
         scope=scope_name,
         inviter=row.invited_by_name,
+        pool=await _pool_view(services, row.pool_id),
     )
     await enqueue_email(
         session, services.clock, envelope, services.settings.mail_per_address_per_hour

@@ -138,10 +138,19 @@ class Composer:
         return self._render("invitation", recipient, pool, code=code, link=link, hours=hours)
 
     def developer_invitation(
-        self, recipient: str, *, link: str, hours: int, tenant: str, scope: str, inviter: str
+        self,
+        recipient: str,
+        *,
+        link: str,
+        hours: int,
+        tenant: str,
+        scope: str,
+        inviter: str,
+        pool: PoolView | None = None,
     ) -> Envelope:
-        # Developers belong to no pool: the email is in the default theme, and its words
-        # are message ids like every other email's.
+        # A developer invited to a pool gets the email in that pool's theme, as its users
+        # do; one invited to a workspace (no pool) gets the default theme. The words are
+        # message ids like every other email's.
         words: dict[str, str | int] = {
             "link": link,
             "hours": hours,
@@ -149,7 +158,8 @@ class Composer:
             "scope": scope,
             "inviter": inviter,
         }
-        return self._render_in("developer_invitation", recipient, _DEFAULT_THEME, words)
+        theme = self.theme(pool) if pool is not None else _DEFAULT_THEME
+        return self._render_in("developer_invitation", recipient, theme, words)
 
     def set_password(self, recipient: str, pool: PoolView, link: str, hours: int) -> Envelope:
         return self._render("set_password", recipient, pool, link=link, hours=hours)

@@ -26,6 +26,7 @@ from widget_server.errors import (
     InvalidRequest,
     LoginRequired,
     OAuthError,
+    PoolNotFound,
     RedirectRefused,
 )
 from widget_server.messages import Msg, msg
@@ -105,9 +106,10 @@ async def authorize_continue(request: Request[Any, Any, Any]) -> Response[str]:
     auth = oauth.stored_request(flow)
     if flow.state != "done":
         return redirect(f"/embed/{flow.pool_id}/login?flow={flow.id}")
+    pool = await _pool_of(services, auth.pool_id)
     session = await _session(request, services, auth.pool_id)
     if session is None or session.id != flow.data.get("session_id"):
-        return error_page(ctx, msg("oauth.session_missing"), 400)
+        return error_page(ctx, msg("oauth.session_missing"), 400, pool)
     try:
         return await _proceed(services, auth, session, login_flow=flow.id)
     except OAuthError as exc:
@@ -117,7 +119,7 @@ async def authorize_continue(request: Request[Any, Any, Any]) -> Response[str]:
             )
         )
     except FlowError:
-        return error_page(ctx, msg("oauth.request_gone"), 410)
+        return error_page(ctx, msg("oauth.request_gone"), 410, pool)
 
 
 @get("/oauth/consent")
@@ -129,12 +131,13 @@ async def show_consent(request: Request[Any, Any, Any]) -> Response[str]:
     except FlowError:
         return error_page(ctx, msg("oauth.request_gone"), 410)
     auth = oauth.stored_request(flow)
+    themed = await _pool_of(services, auth.pool_id)
     session = await _session(request, services, auth.pool_id)
     if session is None or session.id != flow.data.get("session_id"):
-        return error_page(ctx, msg("oauth.session_missing"), 400)
+        return error_page(ctx, msg("oauth.session_missing"), 400, themed)
     client = await load_client(services, auth.client_id)
     if client is None:
-        return error_page(ctx, msg("oauth.invalid_client"), 400)
+        return error_page(ctx, msg("oauth.invalid_client"), 400, themed)
     pool = await services.pools.get(auth.pool_id)
     granted = set(await oauth.granted_scopes(services, session.user_id, auth.client_id))
     subject = await load_subject(services, session.user_id)
@@ -165,12 +168,14 @@ async def submit_consent(request: Request[Any, Any, Any]) -> Response[str]:
     ctx = web_context(request)
     services = ctx.services
     form = await form_fields(request)
+    pool: PoolView | None = None  # known once the flow is: its errors wear its theme
     try:
         flow = await oauth.load_flow(services, _field(form, "flow_id"), oauth.CONSENT_KIND)
         auth = oauth.stored_request(flow)
+        pool = await _pool_of(services, auth.pool_id)
         session = await _session(request, services, auth.pool_id)
         if session is None or session.id != flow.data.get("session_id"):
-            return error_page(ctx, msg("oauth.session_missing"), 400)
+            return error_page(ctx, msg("oauth.session_missing"), 400, pool)
         expected = oauth.consent_csrf(services, flow.id, session.id)
         if not hmac_equal(expected, _field(form, "csrf_token") or ""):
             raise CsrfMismatch()
@@ -181,17 +186,25 @@ async def submit_consent(request: Request[Any, Any, Any]) -> Response[str]:
                 oauth.error_redirect(services, auth.redirect_uri, auth.state, "access_denied")
             )
         if decision != "allow":
-            return error_page(ctx, msg("oauth.invalid_request", detail="decision"), 400)
+            return error_page(ctx, msg("oauth.invalid_request", detail="decision"), 400, pool)
         if await load_client(services, auth.client_id) is None:
-            return error_page(ctx, msg("oauth.invalid_client"), 400)
+            return error_page(ctx, msg("oauth.invalid_client"), 400, pool)
         await oauth.record_consent(services, session.user_id, auth.client_id, auth.scope)
         return redirect(
             await oauth.issue_for_session(services, auth, session, consume_flow=flow.id)
         )
     except CsrfMismatch:
-        return error_page(ctx, msg("flow.csrf"), 403)
+        return error_page(ctx, msg("flow.csrf"), 403, pool)
     except FlowError:
-        return error_page(ctx, msg("oauth.request_gone"), 410)
+        return error_page(ctx, msg("oauth.request_gone"), 410, pool)
+
+
+async def _pool_of(services: Services, pool_id: str) -> PoolView | None:
+    """The pool of a stored request, for the theme of its error pages (None: gone)."""
+    try:
+        return await services.pools.get(pool_id)
+    except PoolNotFound:
+        return None
 
 
 # --- steps --------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from litestar import Request, Response
 
 from widget_server.errors import MalformedInput, WidgetError
 from widget_server.messages import msg
+from widget_server.pools import PoolView
 from widget_server.web.shared.context import WebContext, web_context
 from widget_server.web.shared.errors import explain, status_for
 from widget_server.web.shared.responses import html
@@ -29,15 +30,39 @@ def not_found(request: Request[Any, Any, Any], exc: WidgetError) -> Response[str
 
 
 def unreadable(request: Request[Any, Any, Any], exc: MalformedInput) -> Response[str]:
-    """400 naming the field that could not be read; nothing was stored or guessed."""
+    """400 naming the field that could not be read; nothing was stored or guessed. On a
+    pool's page, in the pool's theme and wording, like the form it answers."""
     said = explain(exc)
     [message, *_] = said.messages
-    body = web_context(request).renderer.page(
-        "error.html",
-        message=message,
-        heading=msg("ui.unreadable_title").text(),
-        parent_origin=None,
-        pool=None,
-        full_page=True,
-    )
-    return html(None, body, said.status)
+    ctx = web_context(request)
+    pool = _pool_of(ctx, request)
+    if pool is None:
+        body = ctx.renderer.page(
+            "error.html",
+            message=message,
+            heading=msg("ui.unreadable_title").text(),
+            parent_origin=None,
+            pool=None,
+            full_page=True,
+        )
+    else:
+        theme = ctx.renderer.theme(pool)
+        texts = ctx.renderer.texts(theme)
+        body = ctx.renderer.page(
+            "error.html",
+            message=message,
+            heading=texts["say"]("ui.unreadable_title"),
+            parent_origin=None,
+            pool=pool,
+            theme=theme,
+            full_page=True,
+            **texts,
+        )
+    return html(pool, body, said.status)
+
+
+def _pool_of(ctx: WebContext, request: Request[Any, Any, Any]) -> PoolView | None:
+    """The pool whose page ``request`` posted to (``/embed/<pool>/...``): its handler
+    loaded it (``provide_pool``) before reading the form, so this process holds it."""
+    pool_id = request.path_params.get("pool_id")
+    return ctx.services.pools.peek(pool_id) if isinstance(pool_id, str) else None

@@ -48,9 +48,12 @@ async def refuse_foreign_frame(request: Request[Any, Any, Any]) -> Response[str]
         return None  # the router's not-found page
     if pool.allows_origin(origin):
         return None
+    theme = ctx.renderer.theme(pool)
     body = ctx.renderer.page(
         "refused_frame.html",
         pool=pool,
+        theme=theme,
+        **ctx.renderer.texts(theme),
         refused_origin=origin,
         said=msg("embed.refused_origin", "error", pool=pool.name, origin=origin),
         hint=msg("embed.refused_origin_help", "info", origin=origin),
