@@ -107,7 +107,14 @@ def pattern_problem(pattern: str) -> PatternProblem | None:
 
 def matches(pattern: str, text: str) -> bool:
     """JSON Schema's ``pattern``: found anywhere in ``text`` (not anchored)."""
-    return compile_pattern(pattern).search(text) is not None
+    return compile_pattern(pattern).search(_utf8(text)) is not None
+
+
+def _utf8(text: str) -> bytes:
+    # Bytes skip the wrapper's mapping of match offsets back to str positions (a third
+    # of the cost on a short value); a lone surrogate (JSON allows "\ud800") stays one
+    # unmatchable character instead of raising.
+    return text.encode("utf-8", "surrogatepass")
 
 
 # --- jsonschema keywords ----------------------------------------------------------------
@@ -130,7 +137,7 @@ def _keys_matching(pattern: str, instance: Mapping[str, Any]) -> list[str]:
         compiled = compile_pattern(pattern)
     except PatternError:
         return []
-    return [key for key in instance if compiled.search(key) is not None]
+    return [key for key in instance if compiled.search(_utf8(str(key))) is not None]
 
 
 def _pattern_properties(
