@@ -418,6 +418,14 @@ def test_re2_dialect_is_the_ecma_one_json_schema_names() -> None:
     assert matches(r"^\p{L}+$", "\u00e9t\u00e9")
 
 
+def test_format_regex_is_checked_by_re2_too() -> None:
+    # The metaschema says "format": "regex" for "pattern"; RE2 decides, not Python re.
+    schema = payload(rule={"type": "string", "format": "regex"})
+    assert validate_payload(schema, {"email": "ann@example.com", "rule": r"^\p{L}+$"}) == {}
+    errors = validate_payload(schema, {"email": "ann@example.com", "rule": "(a)\\1"})
+    assert [m.id for m in errors["rule"]] == ["form.invalid"]
+
+
 def test_the_python_premise_is_real() -> None:
     # Why RE2: Python re (what jsonschema runs by default) grows exponentially here.
     def seconds(n: int) -> float:
