@@ -418,6 +418,14 @@ def test_re2_dialect_is_the_ecma_one_json_schema_names() -> None:
     assert matches(r"^\p{L}+$", "\u00e9t\u00e9")
 
 
+def test_a_pattern_stored_before_re2_that_it_refuses_fails_closed() -> None:
+    # Such a schema passed the old check (a look-ahead was fine for Python re): its
+    # pattern now matches nothing rather than raising on every submission.
+    schema = payload(user={"type": "string", "pattern": "^(?!admin$)[a-z]+$"})
+    errors = validate_payload(schema, {"email": "ann@example.com", "user": "ann"})
+    assert [m.id for m in errors["user"]] == ["form.pattern"]
+
+
 def test_format_regex_is_checked_by_re2_too() -> None:
     # The metaschema says "format": "regex" for "pattern"; RE2 decides, not Python re.
     schema = payload(rule={"type": "string", "format": "regex"})
