@@ -67,7 +67,7 @@ def _options() -> Any:
 _OPTIONS = _options()
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=256)  # each program may keep up to RE2's max_mem (8 MiB) of DFA cache
 def compile_pattern(pattern: str) -> Any:
     """The compiled RE2 program for ``pattern``; ``PatternError`` if it has none."""
     if len(pattern) > MAX_PATTERN_LENGTH:
