@@ -288,8 +288,13 @@ CATALOG: dict[str, str] = {
     "schema.nested_id": '"$id" is only allowed at the top of the schema, not at {where}.',
     "schema.bad_pattern": "The pattern at {where} is not a valid regular expression: {detail}",
     "schema.pattern_too_long": "The pattern at {where} is longer than {max} characters.",
-    "schema.unsafe_pattern": "The pattern at {where} could take very long on some inputs "
-    "(nested or overlapping repetition). Simplify it.",
+    "schema.pattern_too_complex": "The pattern at {where} is too complex: it compiles to more "
+    "than {max} instructions. Use smaller repetition counts.",
+    "schema.unsupported_pattern": "The pattern at {where} uses what this server's "
+    "linear-time regular-expression engine does not run (backreferences, look-ahead or "
+    r"look-behind, \Z): {detail}",
+    "schema.unevaluated_pattern_properties": '"unevaluatedProperties" cannot be used together '
+    "with the patterns at {where}. Use additionalProperties instead.",
     "schema.too_large": "The schema is larger than {max} bytes.",
     "schema.too_deep": "The schema is nested deeper than {max} levels.",
     "schema.too_many_properties": "The schema defines more than {max} properties.",

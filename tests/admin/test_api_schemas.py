@@ -75,18 +75,18 @@ async def test_dangerous_schemas_are_refused_and_nothing_is_stored(
     remote = PAYLOAD | {
         "properties": PAYLOAD["properties"] | {"x": {"$ref": "https://evil.example/s.json"}}
     }
-    redos = PAYLOAD | {
-        "properties": PAYLOAD["properties"] | {"x": {"type": "string", "pattern": "^(a+)+$"}}
+    backreference = PAYLOAD | {
+        "properties": PAYLOAD["properties"] | {"x": {"type": "string", "pattern": r"^(a)\1$"}}
     }
     invalid = PAYLOAD | {"type": "objekt"}
     no_identifier = {"type": "object", "properties": {"name": {"type": "string"}}}
     for body, kind in (
         (remote, "payload"),
-        (redos, "payload"),
+        (backreference, "payload"),
         (invalid, "payload"),
         (no_identifier, "payload"),
         (
-            {"type": "object", "properties": {"n": {"type": "string", "pattern": "(x*)*y"}}},
+            {"type": "object", "properties": {"n": {"type": "string", "pattern": "(?=x)y"}}},
             "metadata",
         ),
     ):

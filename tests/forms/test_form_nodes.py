@@ -148,6 +148,20 @@ def test_hints_number_step_and_unanchored_pattern(make_schema: MakeSchema) -> No
     assert (nodes["token"].type, nodes["token"].attributes) == ("hidden", {})
 
 
+def test_pattern_attribute_only_in_the_browser_s_spelling(make_schema: MakeSchema) -> None:
+    schema = make_schema(
+        plate={"type": "string", "pattern": "^[A-Z0-9][A-Z0-9 -]{1,9}$"},
+        name={"type": "string", "pattern": "(?i)^[a-z ]+$"},
+    )
+
+    nodes = by_name(nodes_for_step(schema, "main", {}, {}))
+
+    # "-" unescaped in a class is an error under the v flag browsers compile with.
+    assert nodes["plate"].attributes["pattern"] == r"^[A-Z0-9][A-Z0-9 \-]{1,9}$"
+    # No inline flags in ECMAScript: no client-side check, the server's stays.
+    assert "pattern" not in nodes["name"].attributes
+
+
 def test_caller_changes_to_attributes_do_not_leak(business: dict[str, Any]) -> None:
     email = nodes_for_step(business, "account", {}, {})[0]
     email.attributes["hx-post"] = "/check"

@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 
+from widget_server.forms.browser_pattern import browser_pattern
 from widget_server.forms.nodes import FormNode, NodeType, Option
 from widget_server.forms.schema import (
     Schema,
@@ -127,16 +128,12 @@ def _text_attributes(prop: Mapping[str, Any]) -> dict[str, str]:
     if isinstance(max_length, int):
         limit = min(max_length, limit)
     attributes["maxlength"] = str(limit)
-    if isinstance(prop.get("pattern"), str):
-        attributes["pattern"] = _html_pattern(prop["pattern"])
+    pattern = prop.get("pattern")
+    # Only where the browser reads it as the server does; the server checks it anyway.
+    html_pattern = browser_pattern(pattern) if isinstance(pattern, str) else None
+    if html_pattern is not None:
+        attributes["pattern"] = html_pattern
     return attributes
-
-
-def _html_pattern(pattern: str) -> str:
-    # JSON Schema patterns search anywhere; HTML patterns must match the whole value.
-    if pattern.startswith("^") and pattern.endswith("$"):
-        return pattern
-    return f".*(?:{pattern}).*"
 
 
 def _number_attributes(kind: str, prop: Mapping[str, Any]) -> dict[str, str]:

@@ -8,14 +8,19 @@ own message id on the ``body`` field:
 - not a valid draft 2020-12 schema, or another draft;
 - ``$ref`` that leaves the document (jsonschema would fetch it over the network) or
   points to nothing, and ``$id`` below the root (it would re-base those references);
-- ``pattern`` / ``patternProperties`` regexes that do not compile, are over-long, or can
-  backtrack catastrophically (``redos``);
+- ``pattern`` / ``patternProperties`` regexes that are over-long, compile to too large a
+  program (RE2's time is the value's length times that size), or that RE2, the
+  linear-time engine validation runs them with, does not compile (``regexes``): not a
+  regex at all, or a backreference or look-around, which need backtracking; and
+  ``unevaluatedProperties`` next to ``patternProperties`` (jsonschema would run those
+  patterns with Python ``re`` for it);
 - payload schemas the widget cannot draw (``check_schema``: the identifier, the ``x-``
   hints). Metadata schemas need only describe an object: admins, not the form, fill them.
 
-Validation-time work stays bounded because every value reaches the regexes short: the
-form reader refuses values over ``reading.HARD_CAP`` (1000 characters) before
-validating. Callers that validate JSON from the admin API must cap string lengths too.
+Validation-time work stays bounded: RE2 runs in time linear in the value, and every
+value reaches it short (the form reader refuses values over ``reading.HARD_CAP``, 1000
+characters, before validating). Callers that validate JSON from the admin API must cap
+string lengths too.
 """
 
 from __future__ import annotations
@@ -24,10 +29,13 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
-
 from widget_server.errors import InvalidInput
-from widget_server.forms.redos import MAX_PATTERN_LENGTH, check_pattern
+from widget_server.forms.regexes import (
+    MAX_PATTERN_LENGTH,
+    MAX_PROGRAM_SIZE,
+    META_VALIDATOR,
+    pattern_problem,
+)
 from widget_server.forms.schema import (
     DRAFT_2020_12,
     check_schema,
@@ -35,6 +43,7 @@ from widget_server.forms.schema import (
     pointer_part,
     ref_target,
     refs,
+    unevaluated_pattern_properties,
 )
 from widget_server.messages import Msg, msg
 
@@ -50,9 +59,6 @@ MAX_REPORTED = 5
 """Schema errors reported at once; past a few, the admin fixes and re-submits anyway."""
 _DETAIL_CAP = 300
 
-_VALIDATOR = Draft202012Validator(
-    Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER
-)
 _IDENTITY_KEYWORDS = frozenset({"$id"})
 _DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples"})
 
@@ -75,6 +81,9 @@ def schema_problems(body: object, kind: SchemaKind) -> list[Msg]:
     found = [*_pattern_problems(body), *_ref_problems(body)]
     # A broken pattern is also a metaschema error ("not a regex"): say it once, our way.
     reported = {m.params.get("where") for m in found}
+    # The metaschema reports a bad patternProperties key on the keyword itself.
+    parents = {str(w).rsplit("/", 1)[0] for w in reported}
+    reported |= {p for p in parents if p.endswith("/patternProperties")}
     found += [m for m in _draft_problems(body) if m.params.get("where") not in reported]
     if found:
         return found[:MAX_REPORTED]
@@ -135,7 +144,7 @@ def _draft_problems(body: Mapping[str, Any]) -> Iterator[Msg]:
     if body.get("$schema", DRAFT_2020_12) != DRAFT_2020_12:
         yield msg("schema.draft", draft=DRAFT_2020_12)
         return
-    errors = sorted(_VALIDATOR.iter_errors(body), key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(META_VALIDATOR.iter_errors(body), key=lambda e: list(map(str, e.absolute_path)))
     for error in errors[:MAX_REPORTED]:
         where = "#" + "".join(f"/{pointer_part(str(p))}" for p in error.absolute_path)
         yield msg("schema.invalid", where=where, detail=str(error.message)[:_DETAIL_CAP])
@@ -232,10 +241,18 @@ def _nested_ids(node: object, where: str, *, top: bool = False) -> Iterator[str]
 
 def _pattern_problems(body: Mapping[str, Any]) -> Iterator[Msg]:
     for where, pattern in patterns(body):
-        result = check_pattern(pattern)
-        if result.verdict == "invalid":
-            yield msg("schema.bad_pattern", where=where, detail=result.detail[:_DETAIL_CAP])
-        elif result.verdict == "too_long":
+        problem = pattern_problem(pattern)
+        if problem is None:
+            continue
+        detail = problem.detail[:_DETAIL_CAP]
+        if problem.reason == "invalid":
+            yield msg("schema.bad_pattern", where=where, detail=detail)
+        elif problem.reason == "too_long":
             yield msg("schema.pattern_too_long", where=where, max=MAX_PATTERN_LENGTH)
-        elif result.verdict == "unsafe":
-            yield msg("schema.unsafe_pattern", where=where)
+        elif problem.reason == "too_complex":
+            yield msg("schema.pattern_too_complex", where=where, max=MAX_PROGRAM_SIZE)
+        else:
+            yield msg("schema.unsupported_pattern", where=where, detail=detail)
+    keyword = unevaluated_pattern_properties(body)
+    if keyword is not None:
+        yield msg("schema.unevaluated_pattern_properties", where=keyword)

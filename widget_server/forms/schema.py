@@ -33,10 +33,9 @@ from typing import Any
 
 import msgspec
 import phonenumbers
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
-from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped]
+from jsonschema.exceptions import best_match  # type: ignore[import-untyped]
 
-from widget_server.forms.redos import check_pattern
+from widget_server.forms.regexes import META_VALIDATOR, pattern_problem
 
 Schema = Mapping[str, Any]
 
@@ -193,12 +192,10 @@ def _identifier_by_key(key: str) -> str:
 
 def check_schema(schema: Schema) -> None:
     """Refuse a schema a pool cannot use; the ``ValueError`` says why, for the admin."""
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as error:
+    error = best_match(META_VALIDATOR.iter_errors(schema))
+    if error is not None:
         where = "/".join(str(p) for p in error.path) or "(root)"
-        reason = f"not a valid JSON Schema (draft 2020-12) at {where}: {error.message}"
-        raise ValueError(reason) from error
+        raise ValueError(f"not a valid JSON Schema (draft 2020-12) at {where}: {error.message}")
     if schema.get("$schema", DRAFT_2020_12) != DRAFT_2020_12:
         raise ValueError(f'"$schema" must be {DRAFT_2020_12!r} (or left out)')
     if schema.get("type") != "object":
@@ -328,7 +325,7 @@ def ref_target(schema: Schema, ref: str) -> Mapping[str, Any]:
 
 def patterns(node: object, where: str = "#") -> Iterator[tuple[str, str]]:
     """Every regular expression in a schema (``pattern`` values and ``patternProperties``
-    keys) with its JSON pointer: jsonschema runs each with Python ``re`` on user input."""
+    keys) with its JSON pointer: validation runs each with RE2 (``regexes``) on user input."""
     if isinstance(node, Mapping):
         for key, value in node.items():
             here = f"{where}/{pointer_part(str(key))}"
@@ -350,12 +347,40 @@ def pointer_part(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
 
+def unevaluated_pattern_properties(node: object, where: str = "#") -> str | None:
+    """Where the first ``patternProperties`` is, if the schema also uses
+    ``unevaluatedProperties`` anywhere: jsonschema would run those patterns with Python
+    ``re`` to evaluate it, so the pair is refused (None when the schema is fine)."""
+    found = list(_keyword_places(node, "patternProperties", where))
+    if found and next(_keyword_places(node, "unevaluatedProperties", where), None) is not None:
+        return found[0]
+    return None
+
+
+def _keyword_places(node: object, keyword: str, where: str) -> Iterator[str]:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key in _DATA_KEYWORDS:
+                continue
+            here = f"{where}/{pointer_part(str(key))}"
+            if key == keyword:
+                yield here
+            yield from _keyword_places(value, keyword, here)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _keyword_places(item, keyword, f"{where}/{index}")
+
+
 def _check_patterns(schema: Schema) -> None:
-    # A catastrophic pattern would let one form submission hold a worker for minutes.
+    # Every pattern must compile with RE2, the linear-time engine validation runs them with.
     for where, pattern in patterns(schema):
-        verdict = check_pattern(pattern).verdict
-        if verdict != "ok":
-            raise ValueError(f"the pattern at {where} is refused ({verdict.replace('_', ' ')})")
+        problem = pattern_problem(pattern)
+        if problem is not None:
+            reason = problem.reason.replace("_", " ")
+            raise ValueError(f"the pattern at {where} is refused ({reason}: {problem.detail})")
+    keyword = unevaluated_pattern_properties(schema)
+    if keyword is not None:
+        raise ValueError(f'"unevaluatedProperties" cannot be used with the patterns at {keyword}')
 
 
 def _check_hints(schema: Schema) -> None:

@@ -24,8 +24,8 @@ async def list_schemas(request: Request[Any, Any, Any], actor: CurrentActor) -> 
 async def create_schema(
     request: Request[Any, Any, Any], actor: CurrentActor, data: JSONBody[NewSchema]
 ) -> SchemaView:
-    """Store a schema after checking it: valid JSON Schema 2020-12, local ``$ref`` only, no
-    catastrophic patterns, and (payload) drawable as a form."""
+    """Store a schema after checking it: valid JSON Schema 2020-12, local ``$ref`` only,
+    patterns the linear-time RE2 engine compiles, and (payload) drawable as a form."""
     return await schemas.create_schema(api_services(request), actor, data)
 
 
