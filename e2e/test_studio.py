@@ -77,7 +77,14 @@ def partner_primary(page: Page, origin: str) -> str:
     page.goto(f"{origin}/?pool={POOL}")
     button = page.frame_locator("iframe").locator(".ws-button--primary").first
     expect(button).to_be_visible()
-    return background(button)
+    # The button's colour transition (0.15 s) may still run when the widget's styles
+    # settle after the first paint; read the colour it ends at.
+    return str(
+        button.evaluate(
+            "el => Promise.all(el.getAnimations().map(a => a.finished))"
+            ".then(() => getComputedStyle(el).backgroundColor)"
+        )
+    )
 
 
 def test_designer_restyles_previews_publishes_and_rolls_back(page: Page, demo: Demo) -> None:

@@ -29,9 +29,9 @@ OPERATOR = Actor(
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(migrated_database_url: str) -> Settings:
     return Settings(
-        database_url=database_url,
+        database_url=migrated_database_url,
         secret_key="test-secret-key",
         outbox_poll_seconds=0.05,
         public_url="http://localhost:8000",

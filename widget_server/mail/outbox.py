@@ -217,7 +217,9 @@ class OutboxWorker:
                 await asyncio.wait_for(self._wake.wait(), self._poll)
                 # Woken by a request: wait a moment so a burst is sent in batches over one
                 # SMTP connection, not one round (two transactions, one session) per mail.
-                await asyncio.sleep(GATHER_SECONDS)
+                # Woken by stop(): go at once.
+                if not self._stopping:
+                    await asyncio.sleep(GATHER_SECONDS)
             self._wake.clear()
 
     async def purge(self) -> int:
