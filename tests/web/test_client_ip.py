@@ -100,7 +100,16 @@ async def test_a_client_cannot_escape_its_counter_by_forging_the_header(h: Harne
 
 async def test_without_trusted_proxies_the_header_is_never_read(h: Harness) -> None:
     app = create_app(dataclasses.replace(h.settings, trusted_proxies=""))
-    assert [m.middleware.__name__ for m in app.middleware] == ["SecurityHeadersMiddleware"]  # type: ignore[union-attr]
+    # The ASGI layers around the router, outermost first.
+    layers, handler = [], app.asgi_handler
+    while handler is not None:
+        layers.append(type(handler).__name__)
+        handler = getattr(handler, "app", None)
+    assert layers[:2] == ["RequestTelemetry", "SecurityHeadersMiddleware"]
+    assert "ForwardedClientMiddleware" not in layers
+    trusting = create_app(dataclasses.replace(h.settings, trusted_proxies="10.0.0.0/8"))
+    outer = trusting.asgi_handler
+    assert type(outer.app).__name__ == "ForwardedClientMiddleware"  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

@@ -124,6 +124,23 @@ async def test_other_pages_may_not_be_framed(harness):
         assert_common_headers(response)
 
 
+async def test_paths_no_route_matches_get_the_headers_too(harness):
+    """A 404 or 405 the router answers itself, before any route's middleware, is a page
+    like any other: not framable, not sniffable."""
+    for method, path, status in (
+        ("GET", "/no-such-page", 404),
+        ("GET", "/admin/no-such-page", 404),
+        ("GET", "/api/v1/no-such-thing", 404),
+        ("GET", "/static/no-such-file.js", 404),
+        ("DELETE", "/healthz", 405),
+    ):
+        response = await harness.client.request(method, path)
+        assert response.status_code == status, path
+        assert csp(response)["frame-ancestors"] == "'none'", path
+        assert response.headers["referrer-policy"] == "same-origin", path
+        assert_common_headers(response)
+
+
 # --- Vary on every rendering that depends on HX-Request ----------------------------------------
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from litestar import Litestar
 from litestar.datastructures import State
-from litestar.middleware import DefineMiddleware
+from litestar.types import ASGIApp
 
 from widget_server import migrate
 from widget_server.admin.portal_auth import PortalThrottle
@@ -186,11 +186,6 @@ def create_app(
                 "sandboxes": sandboxes,
             }
         ),
-        middleware=[
-            # Behind trusted balancers only: the client's address from their header.
-            *([DefineMiddleware(ForwardedClientMiddleware, proxies=proxies)] if proxies else []),
-            DefineMiddleware(SecurityHeadersMiddleware),
-        ],
         # A posted field that is not UTF-8, on any surface (web/shared/request_io.py).
         exception_handlers={MalformedInput: unreadable},
         on_startup=[startup],
@@ -198,13 +193,18 @@ def create_app(
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(),
     )
-    # Around the whole handler, router included, so unmatched paths are timed too; inside
-    # it, /embed/try_… goes to a studio sandbox's widget, on its own services (web/tryit.py).
-    app.asgi_handler = RequestTelemetry(
-        SandboxDispatch(app.asgi_handler, sandboxes, services, renderer),
-        telemetry.metrics,
-        proxies,
+    # Around the whole handler, router included, so unmatched paths (404, 405) are timed
+    # and get the security headers too (Litestar's own middleware runs only for a route
+    # that matched); inside it, /embed/try_… goes to a studio sandbox's widget, on its own
+    # services (web/tryit.py).
+    handler: ASGIApp = SecurityHeadersMiddleware(
+        SandboxDispatch(app.asgi_handler, sandboxes, services, renderer)
     )
+    if proxies:
+        # Behind trusted balancers only: the client's address and scheme from their header,
+        # read before the headers are chosen (HSTS goes by the scheme).
+        handler = ForwardedClientMiddleware(handler, proxies=proxies)
+    app.asgi_handler = RequestTelemetry(handler, telemetry.metrics, proxies)
     return app
 
 
