@@ -133,6 +133,11 @@ async def test_reset_changes_the_password_and_ends_every_session(
     assert 'autocomplete="new-password"' in page.text
     page = await flow.password("a brand new passphrase")
     assert page.state == "done" and "recovery.done" in page.message_ids
+    # The owner hears of it at the address the code went to: a security notice.
+    await deliver_all(harness)
+    notices = [e for e in harness.sender.sent if e.recipient == ada.email][1:]
+    assert [e.subject for e in notices] == ["Your Partner 1 password was changed"]
+    assert "was just changed" in notices[0].body_text
     for token in tokens:
         assert await sessions.current_session(harness.web.services, token, "partner-1") is None
     assert all(s.revoked_at is not None for s in await rows(harness, Session))

@@ -252,6 +252,18 @@ async def _send(
     return await enqueue_email(session, services.clock, text, per_hour, channel="sms", queue=queue)
 
 
+async def _notify_reset(
+    services: Services, session: AsyncSession, pool: PoolView, to: Identifier
+) -> None:
+    per_hour = services.settings.mail_per_address_per_hour
+    if to.kind == "email":
+        notice = services.composer.password_changed(to.value, pool)
+        await enqueue_email(session, services.clock, notice, per_hour)
+    else:
+        text = sms_compose.password_changed(to.value, pool.name)
+        await enqueue_email(session, services.clock, text, per_hour, channel="sms")
+
+
 def _code_row(
     services: Services, flow_id: str, user_id: str | None, code: str
 ) -> dict[str, object]:
@@ -339,8 +351,9 @@ async def reset_password(services: Services, pool: PoolView, flow: Flow, passwor
     """Policy and history first; then, in one transaction: the flow is done, the
     credential replaced, the history kept and every session of the user revoked."""
     transition(flow.state, "reset")
-    user_id = flow.user_id
-    if user_id is None:  # a flow in ``password`` always names its user; never trust otherwise
+    user_id, address = flow.user_id, flow.address
+    # A flow in ``password`` always names its user and address; never trust otherwise.
+    if user_id is None or address is None:
         raise FlowStateError()
     if not password:
         raise InvalidInput({"password": [msg("form.required")]})
@@ -371,6 +384,10 @@ async def reset_password(services: Services, pool: PoolView, flow: Flow, passwor
             now,
             details={"via": "recovery", "sessions_ended": ended},
         )
+        # A security notice to the address the code went to: a reset the owner did not
+        # ask for (a taken-over mailbox, a stolen phone) is a reset they must hear of.
+        await _notify_reset(services, session, pool, _readable(pool, address))
+    services.notify_outbox()
     log.info("password reset by recovery code: user %s, %s sessions ended", user_id, ended)
     flow.state = "done"
     return flow

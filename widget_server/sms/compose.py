@@ -66,6 +66,11 @@ def address_in_use(phone: str, pool_name: str) -> Envelope:
     return _text("address_in_use", phone, pool_name=_short(pool_name))
 
 
+def password_changed(phone: str, pool_name: str) -> Envelope:
+    # The security notice after a reset by recovery code (flows/recovery.py).
+    return _text("password_changed", phone, pool_name=_short(pool_name))
+
+
 def mfa_code(phone: str, code: str, pool_name: str, minutes: int) -> Envelope:
     return _text("mfa_code", phone, code=code, pool_name=_short(pool_name), minutes=minutes)
 

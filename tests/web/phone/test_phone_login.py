@@ -81,6 +81,11 @@ async def test_recover_by_sms(harness: Harness, sms: MemorySms) -> None:
         POOL,
     )
     assert page.state == "done"
+    # The number hears of the reset: a security notice by SMS, one segment, no link.
+    await deliver_all(harness)
+    [_, notice] = sms.to(NUMBER)
+    assert "password was just reset" in notice.body and len(notice.body) <= 160
+    assert "http" not in notice.body
     page = await LoginClient(harness, pool=POOL).log_in(NUMBER, "a new phone passphrase")
     assert page.state == "done"
     assert (await LoginClient(harness, pool=POOL).log_in(NUMBER, person.password)).status == 400
