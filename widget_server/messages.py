@@ -290,6 +290,11 @@ CATALOG: dict[str, str] = {
     "schema.pattern_too_long": "The pattern at {where} is longer than {max} characters.",
     "schema.pattern_too_complex": "The pattern at {where} is too complex: it compiles to more "
     "than {max} instructions. Use smaller repetition counts.",
+    "schema.reserved_field": 'The property "{name}" at {where} has a name the sign-up form '
+    "uses for itself; rename it.",
+    "schema.unrunnable": "This schema holds regular expressions this server cannot run (it "
+    "was stored before patterns ran with a linear-time engine): the fields they belong to "
+    "refuse every value until the schema is fixed.",
     "schema.unsupported_pattern": "The pattern at {where} uses what this server's "
     "linear-time regular-expression engine does not run (backreferences, look-ahead or "
     r"look-behind, \Z): {detail}",

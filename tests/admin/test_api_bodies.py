@@ -5,9 +5,9 @@ read, and every malformed body (invalid UTF-8, deep nesting, wrong types, not JS
 from __future__ import annotations
 
 import pytest
-from conftest import Harness
 
 from tests.admin.keys import AdminClient
+from tests.conftest import Harness
 from widget_server.web.api.bodies import MAX_JSON_DEPTH
 
 JSON = {"content-type": "application/json"}
@@ -65,9 +65,7 @@ async def test_nesting_within_the_bound_is_read(operator: AdminClient) -> None:
 async def test_no_key_no_body_read(harness: Harness, body: bytes) -> None:
     """Without a valid key every request is 401, whatever the body: it is never parsed."""
     for auth in ({}, {"Authorization": "Bearer wsk_nope"}):
-        response = await harness.client.post(
-            "/api/admin/pools", content=body, headers=JSON | auth
-        )
+        response = await harness.client.post("/api/admin/pools", content=body, headers=JSON | auth)
         assert response.status_code == 401, response.text
         assert [e["id"] for e in response.json()["errors"]] == ["admin.unauthenticated"]
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from conftest import Harness, rows
 from sqlalchemy import select
 
 from tests.admin.keys import AdminClient, MakeKey
+from tests.conftest import Harness, rows
 from widget_server.models import AuditEvent, Pool
 
 NEW_POOL = {"id": "partner-3", "name": "Partner 3", "payload_schema_id": "consumer-basic"}

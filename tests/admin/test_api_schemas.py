@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import Harness, rows
-
 from tests.admin.keys import AdminClient, MakeKey
+from tests.conftest import Harness, rows
 from widget_server.models import IdentitySchema
 
 PAYLOAD = {

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import Harness
 from sqlalchemy import func, select
 
 from tests.admin.keys import AdminClient, MakeKey
+from tests.conftest import Harness
 from widget_server.models import AuditEvent
 
 PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")

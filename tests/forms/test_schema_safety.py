@@ -13,6 +13,7 @@ import pytest
 
 from tests.forms.conftest import BUSINESS, DRAFT
 from widget_server.errors import InvalidInput
+from widget_server.flows.inputs import CONTROL
 from widget_server.forms import check_schema, validate_payload
 from widget_server.forms.regexes import (
     MAX_PATTERN_LENGTH,
@@ -491,3 +492,14 @@ def test_the_longest_patterns_compile_and_run_fast(pattern: str) -> None:
         for text in ("a" * 999 + "!", "ab" * 499 + "!"):
             matches(pattern, text)
     assert time.perf_counter() - started < 0.5
+
+
+@pytest.mark.parametrize("name", sorted(CONTROL))
+def test_a_property_named_like_the_forms_own_fields_is_refused(name: str) -> None:
+    """The form posts these beside the schema's fields: a property of the same name would
+    make every registration of the pool unreadable ("The form could not be read")."""
+    problems = schema_problems(payload(**{name: {"type": "string"}}), "payload")
+    assert [(m.id, m.params["name"]) for m in problems] == [("schema.reserved_field", name)]
+    # Metadata is never posted by the widget: the name is free there.
+    metadata = {"type": "object", "properties": {name: {"type": "string"}}}
+    assert schema_problems(metadata, "metadata") == []

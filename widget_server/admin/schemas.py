@@ -7,6 +7,7 @@ schema that pools use bumps those pools' versions, so cached forms re-render.
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -21,10 +22,12 @@ from widget_server.admin.access import Actor
 from widget_server.admin.guard import guard
 from widget_server.admin.validation import Problems
 from widget_server.errors import Conflict, InvalidInput, NotFound
-from widget_server.forms.safety import check_custom_schema
+from widget_server.forms.safety import check_custom_schema, unrunnable_patterns
 from widget_server.models import IdentitySchema, Pool
 from widget_server.services import Services
 from widget_server.upsert import insert_ignoring_conflict
+
+log = logging.getLogger(__name__)
 
 SCHEMA_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
 Kind = Literal["payload", "metadata"]
@@ -40,6 +43,9 @@ class SchemaView(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     #: Ids of the tenant's pools that use it.
     used_by: list[str]
+    #: Message ids of regular expressions in it this server cannot run (a schema stored
+    #: before patterns ran with RE2): their fields refuse every value until it is fixed.
+    problems: list[str] = msgspec.field(default_factory=list)
 
 
 class NewSchema(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -229,4 +235,25 @@ def _view(row: IdentitySchema, used_by: list[str]) -> SchemaView:
         body=row.body,
         created_at=row.created_at,
         used_by=sorted(used_by),
+        problems=[f"{m.id} at {m.params.get('where')}" for m in unrunnable_patterns(row.body)],
     )
+
+
+async def warn_unrunnable(session: AsyncSession) -> int:
+    """Log every stored schema with a pattern this server cannot run; return how many.
+    Called when the server starts: such a schema was stored before patterns ran with
+    RE2, and its fields refuse every value until an administrator fixes it."""
+    found = 0
+    for row in (await session.execute(select(IdentitySchema))).scalars():
+        problems = unrunnable_patterns(row.body)
+        if problems:
+            found += 1
+            log.warning(
+                "schema %s (%s, tenant %s) has patterns this server cannot run; their "
+                "fields refuse every value until the schema is fixed: %s",
+                row.id,
+                row.name,
+                row.tenant_id or "built-in",
+                "; ".join(f"{m.id} at {m.params.get('where')}" for m in problems),
+            )
+    return found

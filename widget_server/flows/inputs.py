@@ -13,6 +13,7 @@ from typing import Annotated
 import msgspec
 
 from widget_server.errors import InvalidInput
+from widget_server.forms.safety import CONTROL_FIELDS
 from widget_server.messages import msg
 
 FlowId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -24,7 +25,7 @@ Password = Annotated[str, msgspec.Meta(max_length=1024 * 1024)]
 StepId = Annotated[str, msgspec.Meta(max_length=64)]
 CodeText = Annotated[str, msgspec.Meta(max_length=32)]
 
-CONTROL = frozenset({"flow_id", "csrf_token", "flow_ticket", "action", "step", "password", "code"})
+CONTROL = CONTROL_FIELDS  # schemas may not name a property so (forms/safety.py)
 
 
 class _Base(

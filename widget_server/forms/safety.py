@@ -60,6 +60,12 @@ MAX_REPORTED = 5
 _DETAIL_CAP = 300
 
 _IDENTITY_KEYWORDS = frozenset({"$id"})
+
+CONTROL_FIELDS = frozenset(
+    {"flow_id", "csrf_token", "flow_ticket", "action", "step", "password", "code"}
+)
+"""The names the widget's forms post beside the schema's fields (``flows/inputs.py``):
+no payload schema may use them for a property."""
 _DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples"})
 
 
@@ -90,6 +96,15 @@ def schema_problems(body: object, kind: SchemaKind) -> list[Msg]:
     if body.get("type") != "object":
         return [msg("schema.type_object")]
     if kind == "payload":
+        # The form posts its own fields beside the schema's: a property of the same name
+        # would make every registration unreadable.
+        properties = body.get("properties")
+        taken = sorted(set(properties) & CONTROL_FIELDS) if isinstance(properties, Mapping) else []
+        if taken:
+            return [
+                msg("schema.reserved_field", where=f"#/properties/{name}", name=name)
+                for name in taken
+            ]
         try:
             check_schema(body)
         except ValueError as error:
@@ -237,6 +252,14 @@ def _nested_ids(node: object, where: str, *, top: bool = False) -> Iterator[str]
     elif isinstance(node, list):
         for index, item in enumerate(node):
             yield from _nested_ids(item, f"{where}/{index}")
+
+
+def unrunnable_patterns(body: object) -> list[Msg]:
+    """The problems of a *stored* schema's regular expressions: a schema stored before
+    patterns ran with RE2 may hold one RE2 refuses (a look-ahead, a backreference). Such a
+    pattern fails closed, every value of its field is refused, so the operator must be
+    told which (``SchemaView.problems``, and a warning when the server starts)."""
+    return list(_pattern_problems(body)) if isinstance(body, Mapping) else []
 
 
 def _pattern_problems(body: Mapping[str, Any]) -> Iterator[Msg]:

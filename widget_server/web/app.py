@@ -11,6 +11,7 @@ from litestar.types import ASGIApp
 
 from widget_server import migrate
 from widget_server.admin.portal_auth import PortalThrottle
+from widget_server.admin.schemas import warn_unrunnable
 from widget_server.admin.templates import ensure_builtin_schemas
 from widget_server.assets import asset_dir
 from widget_server.auth.throttle import LoginThrottle as EndUserLoginThrottle
@@ -136,6 +137,8 @@ def create_app(
         await ensure_key_fingerprint(db, settings.secret_key, now=clock.now())
         async with db.write() as session:
             await ensure_builtin_schemas(session, clock.now())
+        async with db.read() as session:
+            await warn_unrunnable(session)
         load_common_passwords()  # the first registration should not pay for it
         await feed.start()
         # Admission goes by this machine's measured hash time; take it before the first

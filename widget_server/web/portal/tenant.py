@@ -25,7 +25,7 @@ from widget_server.admin.schemas import (
     update_schema,
 )
 from widget_server.errors import Conflict, Forbidden, InvalidInput
-from widget_server.messages import Msg
+from widget_server.messages import Msg, msg
 from widget_server.web.shared.console import AnyRequest, see_other
 from widget_server.web.shared.forms import Errors, by_field, convert, json_object, pretty, text
 from widget_server.web.shared.portal_frame import BASE, Portal, form_of, signed_in
@@ -167,6 +167,8 @@ def _schema_page(
         values=values,
         errors=errors or {},
         alerts=alerts,
+        # A schema stored before patterns ran with RE2 may hold some it cannot run.
+        unrunnable=msg("schema.unrunnable", "error") if schema and schema.problems else None,
         title=schema.name if schema else "New schema",
     )
 
