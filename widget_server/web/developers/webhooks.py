@@ -18,6 +18,7 @@ import msgspec
 from litestar import get, post
 from litestar.params import PathParameter, QueryParameter
 
+from widget_server.admin.access import tenant_wide
 from widget_server.admin.apps import AppDetail, list_apps
 from widget_server.developers.webhook_snippets import (
     SECRET_VARIABLE,
@@ -109,8 +110,7 @@ def _with_owner_errors(fields: Mapping[str, Sequence[Msg]]) -> dict[str, Sequenc
 async def _apps(portal: DevPortal) -> list[AppDetail]:
     """Apps whose endpoints this developer may manage: an app spans pools, so only a
     tenant-wide principal has them."""
-    principal = portal.session.principal
-    if principal.pool_id is not None or principal.workspace_id is not None:
+    if not tenant_wide(portal.session.principal):
         return []
     return [a for a in await list_apps(portal.services, portal.actor) if a.revoked_at is None]
 
