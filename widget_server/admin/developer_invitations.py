@@ -431,7 +431,7 @@ async def _check_scope(
 
 async def _names(session: AsyncSession, pools: list[str]) -> str:
     rows = await session.execute(select(Pool.id, Pool.name).where(Pool.id.in_(pools)))
-    names = dict(rows.tuples().all())
+    names = {pool_id: name for pool_id, name in rows}
     return ", ".join(names.get(p, p) for p in pools)
 
 
