@@ -65,10 +65,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="append",
         help="the pool of a pool_admin or pool_viewer key; a developer's pools (repeat it)",
     )
-    key.add_argument("--workspace", help="the workspace id of a brand_designer or developer")
     for command in (tenant, admin, pool, key):
         add_create_flag(command)
-    key.add_argument("--workspace", help="the workspace id of a brand_designer key")
+    key.add_argument("--workspace", help="the workspace id of a brand_designer or developer key")
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> None:
