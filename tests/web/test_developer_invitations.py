@@ -21,7 +21,10 @@ from tests.web.portal_client import (
     message_ids,
     portal_client,
 )
+from widget_server.admin import apps
+from widget_server.admin.access import Actor, Principal
 from widget_server.admin.developer_invitations import LIFETIME, MAX_SENDS
+from widget_server.developers.embed_log import EmbedLog
 from widget_server.models import (
     AdminPrincipal,
     AdminPrincipalPool,
@@ -271,6 +274,23 @@ async def test_bad_invitations_are_refused_by_field(h: Harness, make_key: MakeKe
     assert extra.status_code in (400, 422)
 
 
+SYSTEM = Actor(
+    principal=Principal(
+        id="system", tenant_id="acme", pool_id=None, role="tenant_admin", kind="api_key", name="t"
+    )
+)
+
+
+def _app(name: str, *pools: str) -> apps.NewApp:
+    return apps.NewApp(
+        name=name,
+        kind="confidential",
+        pool_ids=list(pools),
+        redirect_uris=["https://shop.example/callback"],
+        allowed_origins=["https://shop.example"],
+    )
+
+
 async def _accept(h: Harness, browser: httpx.AsyncClient, email: str) -> None:
     [link] = await _links(h, email)
     done = await browser.post(
@@ -309,9 +329,26 @@ async def test_a_developer_invited_to_two_pools_works_on_both_and_not_a_third(
         assert snippets.status_code == 200
         offered = set(re.findall(r'<option value="([a-z0-9-]+)"[^>]*>', snippets.text))
         assert {"partner-1", "partner-2"} <= offered and "business-1" not in offered
-        # An app for both pools is theirs; one that reaches the third is not.
-        made = await browser.get("/developers/apps")
-        assert made.status_code == 200
+        # An app for both pools is theirs, in the apps list and the config export; one
+        # that reaches the third is neither.
+        services = h.web.services
+        ours = await apps.create_app(services, SYSTEM, _app("Ours", "partner-1", "partner-2"))
+        wider = await apps.create_app(services, SYSTEM, _app("Wider", "partner-2", "business-1"))
+        listed = await browser.get("/developers/apps")
+        assert ours.app.id in listed.text and wider.app.id not in listed.text
+        exported = await browser.get("/developers/config/export")
+        assert exported.status_code == 200
+        assert ours.app.id in exported.text and wider.app.id not in exported.text
+        assert "business-1" not in exported.text
+        # The embed log shows refusals of both pools and not of the third.
+        refusals: EmbedLog = h.app.state.embed_log
+        for pool_id in ("partner-1", "partner-2", "business-1"):
+            refusals.note(pool_id, f"https://{pool_id}.refused.example", h.clock.now())
+        await refusals.flush(services.db, h.clock.now())
+        log = await browser.get("/developers/embed-log")
+        assert "partner-1.refused.example" in log.text
+        assert "partner-2.refused.example" in log.text
+        assert "business-1.refused.example" not in log.text
     [dev] = [p for p in await rows(h, AdminPrincipal) if p.email == "two@partner.example"]
     links = sorted(r.pool_id for r in await rows(h, AdminPrincipalPool) if r.principal_id == dev.id)
     assert links == ["partner-1", "partner-2"] and dev.pool_id is None
