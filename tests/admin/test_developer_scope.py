@@ -294,3 +294,36 @@ async def test_the_api_creates_and_lists_a_developer_of_two_pools(
     assert {p["id"] for p in pools.json()} == {"partner-1", "partner-2"}
     assert (await client.get("/api/admin/pools/partner-2", headers=headers)).status_code == 200
     assert (await client.get("/api/admin/pools/business-1", headers=headers)).status_code == 404
+
+
+async def test_a_role_change_keeps_the_scope(harness: Harness, operator: AdminClient) -> None:
+    """A pool admin made developer keeps its pool (now a row of its set); a developer of
+    two pools cannot become a one-pool role; one of one pool can, with that pool."""
+    services = harness.web.services
+    lead = await principals.create_admin(
+        services,
+        operator.actor,
+        NewAdmin(kind="api_key", role="pool_admin", name="Lead", pool_id="partner-1"),
+    )
+    moved = await principals.update_admin(
+        services, operator.actor, lead.admin.id, principals.AdminPatch(role="developer")
+    )
+    assert (moved.pool_id, moved.pool_ids) == (None, ["partner-1"])
+    back = await principals.update_admin(
+        services, operator.actor, lead.admin.id, principals.AdminPatch(role="pool_viewer")
+    )
+    assert (back.pool_id, back.pool_ids) == ("partner-1", [])
+    two = await _developer(harness, operator, pool_ids=["partner-1", "partner-2"])
+    with pytest.raises(InvalidInput) as refused:
+        await principals.update_admin(
+            services, operator.actor, two.principal.id, principals.AdminPatch(role="pool_admin")
+        )
+    assert [m.id for m in refused.value.messages["role"]] == ["admin.role_scope"]
+    with pytest.raises(InvalidInput):
+        await principals.update_admin(
+            services, operator.actor, two.principal.id, principals.AdminPatch(role="tenant_admin")
+        )
+    async with services.db.read() as session:
+        row = await session.get(AdminPrincipal, two.principal.id)
+        assert row is not None and row.role == "developer"
+        assert pool_scope(await load_principal(session, row)) == {"partner-1", "partner-2"}
