@@ -97,3 +97,46 @@ async def test_fresh_install_first_steps(tmp_path: Path) -> None:
     finally:
         for hook in app.on_shutdown:
             await hook()  # type: ignore[call-arg]
+
+
+async def test_a_developer_key_for_two_pools(tmp_path: Path) -> None:
+    """``--pool`` repeats for a developer; another role with two pools is refused."""
+    assert cli(tmp_path, "create-tenant", "--id", "acme", "--name", "A", "--create").returncode == 0
+    for pool_id in ("shop", "club", "bank"):
+        made = cli(
+            tmp_path,
+            *("create-pool", "--tenant", "acme", "--id", pool_id, "--name", pool_id),
+            *("--template", "ecommerce"),
+        )
+        assert made.returncode == 0, made.stderr
+    issued = cli(
+        tmp_path,
+        *("issue-api-key", "--tenant", "acme", "--name", "dev"),
+        *("--role", "developer", "--pool", "shop", "--pool", "club"),
+    )
+    assert issued.returncode == 0, issued.stderr
+    key = issued.stdout.strip().splitlines()[-1]
+    two = cli(
+        tmp_path,
+        *("issue-api-key", "--tenant", "acme", "--name", "lead"),
+        *("--role", "pool_admin", "--pool", "shop", "--pool", "club"),
+    )
+    assert two.returncode != 0 and "pool_ids" in two.stderr
+
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'w.db'}", secret_key="cli-test-key"
+    )
+    app = create_app(settings)
+    for hook in app.on_startup:
+        await hook()  # type: ignore[call-arg]
+    try:
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {key}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            pools = await client.get("/api/admin/pools", headers=headers)
+            assert sorted(p["id"] for p in pools.json()) == ["club", "shop"]
+            bank = await client.get("/api/admin/pools/bank", headers=headers)
+            assert bank.status_code == 404
+    finally:
+        for hook in app.on_shutdown:
+            await hook()  # type: ignore[call-arg]

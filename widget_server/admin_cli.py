@@ -14,6 +14,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import msgspec
 from sqlalchemy import select
@@ -41,7 +42,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     admin.add_argument("--email", required=True)
     admin.add_argument("--name", required=True)
     admin.add_argument("--role", choices=ROLES, default="tenant_admin")
-    admin.add_argument("--pool", help="the pool of a pool_admin or pool_viewer")
+    admin.add_argument(
+        "--pool",
+        action="append",
+        help="the pool of a pool_admin or pool_viewer; a developer's pools (repeat it)",
+    )
     admin.add_argument("--workspace", help="the workspace id of a brand_designer (else: tenant)")
     admin.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     pool = commands.add_parser("create-pool", help="create a pool from a sector template")
@@ -55,10 +60,14 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     key.add_argument("--tenant", required=True)
     key.add_argument("--name", required=True)
     key.add_argument("--role", choices=ROLES, default="tenant_admin")
-    key.add_argument("--pool", help="the pool of a pool_admin or pool_viewer key")
+    key.add_argument(
+        "--pool",
+        action="append",
+        help="the pool of a pool_admin or pool_viewer key; a developer's pools (repeat it)",
+    )
     for command in (tenant, admin, pool, key):
         add_create_flag(command)
-    key.add_argument("--workspace", help="the workspace id of a brand_designer key")
+    key.add_argument("--workspace", help="the workspace id of a brand_designer or developer key")
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> None:
@@ -125,13 +134,22 @@ async def _create_admin(services: Services, actor: Actor, args: argparse.Namespa
         kind="person",
         role=args.role,
         name=args.name,
-        pool_id=args.pool,
+        **_pools(args),
         workspace_id=args.workspace,
         email=args.email,
         password=password,
     )
     created = await principals.create_admin(services, actor, new)
     print(f"administrator {created.admin.email} ({created.admin.role}) created")
+
+
+def _pools(args: argparse.Namespace) -> dict[str, Any]:
+    """``--pool`` as the service takes it: a developer's pools as ``pool_ids``, another
+    role's one pool as ``pool_id`` (several: ``pool_ids``, which the service refuses)."""
+    chosen: list[str] = args.pool or []
+    if args.role == "developer" or len(chosen) > 1:
+        return {"pool_ids": chosen or None}
+    return {"pool_id": chosen[0] if chosen else None}
 
 
 async def _create_pool(services: Services, actor: Actor, args: argparse.Namespace) -> None:
@@ -151,7 +169,7 @@ async def _issue_key(services: Services, actor: Actor, args: argparse.Namespace)
         kind="api_key",
         role=args.role,
         name=args.name,
-        pool_id=args.pool,
+        **_pools(args),
         workspace_id=args.workspace,
     )
     created = await principals.create_admin(services, actor, new)

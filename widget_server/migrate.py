@@ -40,3 +40,16 @@ async def upgrade(db: Database, revision: str = "head") -> None:
 
     async with db.engine.begin() as connection:
         await connection.run_sync(run)
+
+
+async def downgrade(db: Database, revision: str) -> None:
+    """Downgrade to ``revision`` (tests of a migration's way back; operators restore a
+    backup instead)."""
+
+    def run(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+    async with db.engine.begin() as connection:
+        await connection.run_sync(run)

@@ -324,8 +324,10 @@ class Session(Base):
 
 class AdminPrincipal(Base):
     """Someone or something that administers: a person (email + argon2 password, signs in to
-    the portal) or an API key (only a keyed hash of its secret is stored). ``pool_id`` NULL
-    means the whole tenant."""
+    the portal) or an API key (only a keyed hash of its secret is stored). ``pool_id`` is
+    a pool role's one pool; a developer's pools are in ``admin_principal_pools``, its
+    ``pool_id`` NULL. ``pool_id`` and ``workspace_id`` NULL: the whole tenant, except for a
+    developer (never tenant-wide: no rows there, no pools)."""
 
     __tablename__ = "admin_principals"
     __table_args__ = (UniqueConstraint("tenant_id", "email", name="uq_admin_tenant_email"),)
@@ -334,7 +336,7 @@ class AdminPrincipal(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
     pool_id: Mapped[str | None] = mapped_column(ForeignKey("pools.id"))
     kind: Mapped[str] = mapped_column(String(16))  # person | api_key
-    #: tenant_admin | brand_designer | pool_admin | pool_viewer
+    #: tenant_admin | brand_designer | pool_admin | pool_viewer | developer
     role: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
@@ -345,6 +347,20 @@ class AdminPrincipal(Base):
     revoked_at: Mapped[datetime | None]
     #: A brand designer scoped to one workspace (pool_id and workspace_id NULL: the tenant).
     workspace_id: Mapped[str | None] = mapped_column(ForeignKey("workspaces.id"))
+
+
+class AdminPrincipalPool(Base):
+    """One pool of a developer scoped to pools (``admin/access.py``: ``pool_scope``). A
+    deleted pool or principal takes its rows with it."""
+
+    __tablename__ = "admin_principal_pools"
+
+    principal_id: Mapped[str] = mapped_column(
+        ForeignKey("admin_principals.id", ondelete="CASCADE"), primary_key=True
+    )
+    pool_id: Mapped[str] = mapped_column(
+        ForeignKey("pools.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class AdminSession(Base):
@@ -757,8 +773,8 @@ class Job(Base):
 Index("ix_users_pool_id_id", User.pool_id, User.id)
 class DeveloperInvitation(Base):
     """An invitation of a partner developer by email (``admin/developer_invitations.py``):
-    scoped to one pool or one workspace; the link's token is stored only as a keyed hash,
-    used once, and expires."""
+    scoped to one or more pools (``developer_invitation_pools``) or one workspace; the
+    link's token is stored only as a keyed hash, used once, and expires."""
 
     __tablename__ = "developer_invitations"
 
@@ -766,7 +782,6 @@ class DeveloperInvitation(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200))
-    pool_id: Mapped[str | None] = mapped_column(ForeignKey("pools.id", ondelete="CASCADE"))
     workspace_id: Mapped[str | None] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE")
     )
@@ -782,6 +797,20 @@ class DeveloperInvitation(Base):
     revoked_at: Mapped[datetime | None]
     #: The developer the acceptance created.
     principal_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class DeveloperInvitationPool(Base):
+    """One pool an invitation names; a deleted pool leaves the invitation's other pools
+    (an invitation left with none and no workspace no longer opens)."""
+
+    __tablename__ = "developer_invitation_pools"
+
+    invitation_id: Mapped[str] = mapped_column(
+        ForeignKey("developer_invitations.id", ondelete="CASCADE"), primary_key=True
+    )
+    pool_id: Mapped[str] = mapped_column(
+        ForeignKey("pools.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class EmbedRefusal(Base):

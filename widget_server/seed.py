@@ -19,6 +19,7 @@ from widget_server.db import Database
 from widget_server.forms import check_schema
 from widget_server.models import (
     AdminPrincipal,
+    AdminPrincipalPool,
     IdentitySchema,
     Pool,
     Tenant,
@@ -339,11 +340,14 @@ async def seed_demo_admins(
             )
             if found.first() is not None:
                 continue
+            principal_id = new_id()
+            developer = admin.role == "developer"
             session.add(
                 AdminPrincipal(
-                    id=new_id(),
+                    id=principal_id,
                     tenant_id=DEMO_TENANT,
-                    pool_id=admin.pool_id,
+                    # A developer's pools are rows of admin_principal_pools.
+                    pool_id=None if developer else admin.pool_id,
                     kind="person",
                     role=admin.role,
                     name=admin.name,
@@ -355,4 +359,7 @@ async def seed_demo_admins(
                     revoked_at=None,
                 )
             )
+            if developer and admin.pool_id is not None:
+                await session.flush()
+                session.add(AdminPrincipalPool(principal_id=principal_id, pool_id=admin.pool_id))
     return DEMO_ADMINS

@@ -14,7 +14,7 @@ import httpx
 
 from widget_server import secrets_
 from widget_server.admin.access import Actor, Principal, Role, new_api_key
-from widget_server.models import AdminPrincipal
+from widget_server.models import AdminPrincipal, AdminPrincipalPool
 
 if TYPE_CHECKING:
     from tests.conftest import Harness
@@ -60,10 +60,20 @@ MakeKey = Callable[..., Awaitable[AdminClient]]
 
 
 async def insert_key(
-    h: Harness, role: Role, pool_id: str | None = None, tenant_id: str = "acme", name: str = ""
+    h: Harness,
+    role: Role,
+    pool_id: str | None = None,
+    tenant_id: str = "acme",
+    name: str = "",
+    pool_ids: tuple[str, ...] = (),
 ) -> AdminClient:
+    """A developer's pools (``pool_id`` and ``pool_ids``) go where the product keeps them,
+    ``admin_principal_pools``; other roles keep their one ``pool_id``."""
     principal_id = secrets_.new_id()
     key, secret_hash = new_api_key(h.settings.secret_key, principal_id)
+    developer_pools = frozenset((*pool_ids, *((pool_id,) if pool_id else ())))
+    if role == "developer":
+        pool_id = None
     async with h.web.services.db.write() as session:
         session.add(
             AdminPrincipal(
@@ -81,6 +91,11 @@ async def insert_key(
                 revoked_at=None,
             )
         )
+        if role == "developer":
+            await session.flush()
+            session.add_all(
+                AdminPrincipalPool(principal_id=principal_id, pool_id=p) for p in developer_pools
+            )
     principal = Principal(
         id=principal_id,
         tenant_id=tenant_id,
@@ -88,5 +103,6 @@ async def insert_key(
         role=role,
         kind="api_key",
         name=name or f"{role} key",
+        pool_ids=developer_pools if role == "developer" else frozenset(),
     )
     return AdminClient(h, key, principal)

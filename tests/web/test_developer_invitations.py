@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import httpx
+from sqlalchemy import delete
 
 from tests.admin.keys import MakeKey
 from tests.conftest import Harness, deliver_all, rows
@@ -20,8 +21,17 @@ from tests.web.portal_client import (
     message_ids,
     portal_client,
 )
+from widget_server.admin import apps
+from widget_server.admin.access import Actor, Principal
 from widget_server.admin.developer_invitations import LIFETIME, MAX_SENDS
-from widget_server.models import AdminPrincipal, AuditEvent, DeveloperInvitation
+from widget_server.developers.embed_log import EmbedLog
+from widget_server.models import (
+    AdminPrincipal,
+    AdminPrincipalPool,
+    AuditEvent,
+    DeveloperInvitation,
+    DeveloperInvitationPool,
+)
 
 PASSWORD = "a-long-developer-passphrase"
 TAKEN = "ines@partner.example"
@@ -95,12 +105,10 @@ async def test_an_invited_developer_chooses_a_password_and_lands_signed_in(
         assert reused.status_code == 410
 
     [dev] = [p for p in await rows(h, AdminPrincipal) if p.email == "grace@partner.example"]
-    assert (dev.role, dev.pool_id, dev.kind, dev.name) == (
-        "developer",
-        "partner-1",
-        "person",
-        "Grace",
-    )
+    assert (dev.role, dev.pool_id, dev.kind, dev.name) == ("developer", None, "person", "Grace")
+    # The developer's pool is where every developer's pools are.
+    links = [r.pool_id for r in await rows(h, AdminPrincipalPool) if r.principal_id == dev.id]
+    assert links == ["partner-1"]
     actions = [
         e.action for e in await rows(h, AuditEvent) if e.target_type == "developer_invitation"
     ]
@@ -264,3 +272,169 @@ async def test_bad_invitations_are_refused_by_field(h: Harness, make_key: MakeKe
         },
     )
     assert extra.status_code in (400, 422)
+
+
+SYSTEM = Actor(
+    principal=Principal(
+        id="system", tenant_id="acme", pool_id=None, role="tenant_admin", kind="api_key", name="t"
+    )
+)
+
+
+def _app(name: str, *pools: str) -> apps.NewApp:
+    return apps.NewApp(
+        name=name,
+        kind="confidential",
+        pool_ids=list(pools),
+        redirect_uris=["https://shop.example/callback"],
+        allowed_origins=["https://shop.example"],
+    )
+
+
+async def _accept(h: Harness, browser: httpx.AsyncClient, email: str) -> None:
+    [link] = await _links(h, email)
+    done = await browser.post(
+        link, data={"name": "Multi", "password": PASSWORD, "password_again": PASSWORD}
+    )
+    assert done.status_code == 303, done.text[:400]
+
+
+async def test_a_developer_invited_to_two_pools_works_on_both_and_not_a_third(
+    h: Harness, login: Login
+) -> None:
+    op = await login(OPERATOR)
+    page = await op.get("/admin/developers")
+    assert 'type="checkbox" name="scope" value="pool:partner-2"' in page.text
+    sent = await op.post(
+        "/admin/developers",
+        {
+            "email": "two@partner.example",
+            "name": "Two Pools",
+            "scope": ["pool:partner-1", "pool:partner-2"],
+        },
+    )
+    assert sent.status_code == 200 and "invitation.developer_sent" in message_ids(sent)
+    scope_cell = re.search(r"<td data-scope>(.*?)</td>", sent.text)
+    assert scope_cell and scope_cell.group(1) == "Partner 1, Partner 2"
+    [invitation] = await rows(h, DeveloperInvitation)
+    async with portal_client(h) as browser:
+        await _accept(h, browser, "two@partner.example")
+        mail = next(m for m in h.sender.sent if m.recipient == "two@partner.example")
+        assert "Partner 1, Partner 2" in mail.body_text
+        home = await browser.get("/developers")
+        assert 'data-pool="partner-1"' in home.text and 'data-pool="partner-2"' in home.text
+        assert 'data-pool="business-1"' not in home.text
+        # Every pool picker offers exactly the two.
+        snippets = await browser.get("/developers/snippets?pool=partner-2")
+        assert snippets.status_code == 200
+        offered = set(re.findall(r'<option value="([a-z0-9-]+)"[^>]*>', snippets.text))
+        assert {"partner-1", "partner-2"} <= offered and "business-1" not in offered
+        # An app for both pools is theirs, in the apps list and the config export; one
+        # that reaches the third is neither.
+        services = h.web.services
+        ours = await apps.create_app(services, SYSTEM, _app("Ours", "partner-1", "partner-2"))
+        wider = await apps.create_app(services, SYSTEM, _app("Wider", "partner-2", "business-1"))
+        listed = await browser.get("/developers/apps")
+        assert ours.app.id in listed.text and wider.app.id not in listed.text
+        exported = await browser.get("/developers/config/export")
+        assert exported.status_code == 200
+        assert ours.app.id in exported.text and wider.app.id not in exported.text
+        assert "business-1" not in exported.text
+        # The embed log shows refusals of both pools and not of the third.
+        refusals: EmbedLog = h.app.state.embed_log
+        for pool_id in ("partner-1", "partner-2", "business-1"):
+            refusals.note(pool_id, f"https://{pool_id}.refused.example", h.clock.now())
+        await refusals.flush(services.db, h.clock.now())
+        log = await browser.get("/developers/embed-log")
+        assert "partner-1.refused.example" in log.text
+        assert "partner-2.refused.example" in log.text
+        assert "business-1.refused.example" not in log.text
+    [dev] = [p for p in await rows(h, AdminPrincipal) if p.email == "two@partner.example"]
+    links = sorted(r.pool_id for r in await rows(h, AdminPrincipalPool) if r.principal_id == dev.id)
+    assert links == ["partner-1", "partner-2"] and dev.pool_id is None
+    assert invitation.workspace_id is None
+
+
+async def test_pools_and_a_workspace_at_once_are_refused_on_scope(
+    h: Harness, login: Login
+) -> None:
+    op = await login(OPERATOR)
+    page = await op.get("/admin/developers")
+    [workspace] = re.findall(r'value="(workspace:[^"]+)"', page.text)[:1]
+    mixed = await op.post(
+        "/admin/developers",
+        {"email": "mixed@partner.example", "name": "Mixed", "scope": ["pool:partner-1", workspace]},
+    )
+    assert mixed.status_code == 422
+    assert field_errors(mixed, "scope") == ["admin.role_scope"]
+    # What was typed and ticked is kept.
+    assert 'value="pool:partner-1" checked' in mixed.text
+    nothing = await op.post("/admin/developers", {"email": "n@partner.example", "name": "N"})
+    assert nothing.status_code == 422 and field_errors(nothing, "scope") == ["admin.role_scope"]
+    assert await rows(h, DeveloperInvitation) == []
+
+
+async def test_the_api_invites_to_several_pools_and_a_pool_admin_sees_only_its_own(
+    h: Harness, make_key: MakeKey, login: Login
+) -> None:
+    operator = await make_key("tenant_admin")
+    created = await operator.post(
+        "/developer-invitations",
+        json={
+            "email": "api@partner.example",
+            "name": "Api",
+            "pool_ids": ["business-1", "partner-1"],
+        },
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["pool_ids"] == ["business-1", "partner-1"] and body["pool_id"] is None
+    single = await operator.post(
+        "/developer-invitations",
+        json={"email": "one@partner.example", "name": "One", "pool_ids": ["business-1"]},
+    )
+    assert single.json()["pool_id"] == "business-1"
+    # The lead of business-1 sees the invitation to its pool alone, not the one that
+    # also names partner-1, and cannot resend or withdraw that one.
+    lead = await make_key("pool_admin", pool_id="business-1")
+    listed = {i["email"] for i in (await lead.get("/developer-invitations")).json()}
+    assert listed == {"one@partner.example"}
+    for action in ("resend", "revoke"):
+        refused = await lead.post(f"/developer-invitations/{body['id']}/{action}")
+        assert refused.status_code == 404
+    denied = [e for e in await rows(h, AuditEvent) if e.outcome == "denied"]
+    assert [e.target_id for e in denied][-2:] == [body["id"], body["id"]]
+    # Nor may it invite to its pool and another.
+    sneaky = await lead.post(
+        "/developer-invitations",
+        json={"email": "s@partner.example", "name": "S", "pool_ids": ["business-1", "partner-1"]},
+    )
+    assert sneaky.status_code == 404
+    bad = await operator.post(
+        "/developer-invitations",
+        json={"email": "b@partner.example", "name": "B", "pool_ids": [], "workspace_id": None},
+    )
+    assert bad.status_code == 422 and "admin.role_scope" in bad.text
+
+
+async def test_an_invitation_whose_pools_are_all_gone_no_longer_opens(
+    h: Harness, make_key: MakeKey
+) -> None:
+    operator = await make_key("tenant_admin")
+    created = await operator.post(
+        "/developer-invitations",
+        json={"email": "gone@partner.example", "name": "Gone", "pool_ids": ["partner-2"]},
+    )
+    assert created.status_code == 201
+    async with h.web.services.db.write() as session:
+        await session.execute(delete(DeveloperInvitationPool))
+    [link] = await _links(h, "gone@partner.example")
+    async with portal_client(h) as browser:
+        opened = await browser.get(link)
+        assert opened.status_code == 410
+        assert "invitation.developer_revoked" in message_ids(opened)
+        taken = await browser.post(
+            link, data={"name": "G", "password": PASSWORD, "password_again": PASSWORD}
+        )
+        assert taken.status_code == 410
+    assert [p for p in await rows(h, AdminPrincipal) if p.email == "gone@partner.example"] == []

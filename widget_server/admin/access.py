@@ -13,8 +13,13 @@ Roles, most powerful first::
                     when the tenant lets the pool's admins (``branding/access.py``,
                     ``admin/pools.py``)
     pool_viewer     one pool: read its users, settings, webhook endpoints and audit log
-    developer       one pool or one workspace: its apps (register, change, rotate, revoke)
-                    and webhook endpoints, through the developer portal; never users
+    developer       one or more pools, or one workspace: their apps (register, change,
+                    rotate, revoke) and webhook endpoints, through the developer portal;
+                    never users
+
+A principal's pools are ``pool_scope``: a pool role's one ``pool_id``, a developer's set
+(``admin_principal_pools``, loaded with the principal by ``load_principal``). A developer
+is never tenant-wide: with no workspace and no pool left it reaches nothing.
 
 Scope is checked before role: an object outside the caller's scope is ``NotFound``
 (404), exactly like one that does not exist, so a pool admin learns nothing about other
@@ -28,12 +33,13 @@ from datetime import datetime
 from typing import Literal
 
 import msgspec
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server import secrets_
 from widget_server.db import Database
 from widget_server.errors import Forbidden, NotAuthenticated, NotFound
-from widget_server.models import AdminPrincipal
+from widget_server.models import AdminPrincipal, AdminPrincipalPool
 
 Role = Literal["tenant_admin", "brand_designer", "pool_admin", "pool_viewer", "developer"]
 ROLES: tuple[Role, ...] = (
@@ -132,6 +138,8 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     #: A brand designer or developer scoped to one workspace; None otherwise.
     workspace_id: str | None = None
+    #: A developer's pools (with ``pool_id``, if set): see ``pool_scope``.
+    pool_ids: frozenset[str] = frozenset()
 
 
 class Actor(msgspec.Struct, frozen=True, kw_only=True):
@@ -145,7 +153,10 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
         return self.principal.tenant_id
 
 
-def principal_of(row: AdminPrincipal) -> Principal:
+def principal_of(row: AdminPrincipal, pool_ids: frozenset[str] = frozenset()) -> Principal:
+    """The principal of ``row``; a developer's ``pool_ids`` come from
+    ``admin_principal_pools`` (``load_principal``). Without them a developer reaches no
+    pool: a caller that forgets them narrows the scope, it never widens it."""
     return Principal(
         id=row.id,
         tenant_id=row.tenant_id,
@@ -154,19 +165,55 @@ def principal_of(row: AdminPrincipal) -> Principal:
         kind=row.kind,  # type: ignore[arg-type]
         name=row.name,
         workspace_id=row.workspace_id,
+        pool_ids=pool_ids,
     )
+
+
+async def developer_pools(session: AsyncSession, principal_id: str) -> frozenset[str]:
+    rows = await session.execute(
+        select(AdminPrincipalPool.pool_id).where(AdminPrincipalPool.principal_id == principal_id)
+    )
+    return frozenset(rows.scalars())
+
+
+async def load_principal(session: AsyncSession, row: AdminPrincipal) -> Principal:
+    """``principal_of`` with a developer's pools (one more query, developers only)."""
+    if row.role != "developer" or row.workspace_id is not None:
+        return principal_of(row)
+    return principal_of(row, await developer_pools(session, row.id))
+
+
+def pool_scope(principal: Principal) -> frozenset[str] | None:
+    """The pools ``principal`` is limited to; None when it is not limited to pools (the
+    tenant, or one workspace). A developer without a workspace is always limited, to
+    the empty set if its pools are gone."""
+    limited = (
+        principal.pool_id is not None
+        or bool(principal.pool_ids)
+        or (principal.role == "developer" and principal.workspace_id is None)
+    )
+    if not limited:
+        return None
+    mine = {principal.pool_id} if principal.pool_id is not None else set()
+    return frozenset(principal.pool_ids | mine)
+
+
+def tenant_wide(principal: Principal) -> bool:
+    """Neither pools nor a workspace: the whole tenant."""
+    return pool_scope(principal) is None and principal.workspace_id is None
 
 
 def sees_pool(principal: Principal, pool_id: str, workspace_id: str | None = None) -> bool:
     """Whether ``pool_id`` (of ``workspace_id``) is inside the principal's scope."""
-    if principal.pool_id is not None:
-        return principal.pool_id == pool_id
+    pools = pool_scope(principal)
+    if pools is not None:
+        return pool_id in pools
     return principal.workspace_id is None or principal.workspace_id == workspace_id
 
 
 def sees_workspace(principal: Principal, workspace_id: str) -> bool:
     """Pool-scoped principals see no workspace as a whole."""
-    if principal.pool_id is not None:
+    if pool_scope(principal) is not None:
         return False
     return principal.workspace_id is None or principal.workspace_id == workspace_id
 
@@ -220,15 +267,16 @@ async def authenticate_api_key(
         raise NotAuthenticated()
     async with db.read() as session:
         row = await session.get(AdminPrincipal, principal_id)
-    # Compare even when the row is missing, so timing says nothing about which ids exist.
-    stored = row.secret_hash if row is not None and row.kind == "api_key" else "0" * 64
-    right = secrets_.matches(stored, secret_key, "api-key", principal_id, secret)
-    if row is None or not right or row.revoked_at is not None or row.kind != "api_key":
-        raise NotAuthenticated()
+        # Compare even when the row is missing, so timing says nothing about which ids exist.
+        stored = row.secret_hash if row is not None and row.kind == "api_key" else "0" * 64
+        right = secrets_.matches(stored, secret_key, "api-key", principal_id, secret)
+        if row is None or not right or row.revoked_at is not None or row.kind != "api_key":
+            raise NotAuthenticated()
+        principal = await load_principal(session, row)
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
         # At most one write a minute per key: "last used" is for humans, not accounting.
         async with db.write() as session:
             await session.execute(
                 update(AdminPrincipal).where(AdminPrincipal.id == row.id).values(last_used_at=now)
             )
-    return principal_of(row)
+    return principal

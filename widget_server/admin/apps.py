@@ -26,7 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server.admin import audit
-from widget_server.admin.access import Action, Actor
+from widget_server.admin.access import Action, Actor, pool_scope
 from widget_server.admin.audit import record_denied
 from widget_server.admin.guard import guard
 from widget_server.admin.validation import Problems
@@ -134,11 +134,12 @@ async def get_app(services: Services, actor: Actor, app_id: str) -> AppDetail:
 
 
 async def pools_in_scope(session: AsyncSession, actor: Actor) -> frozenset[str] | None:
-    """The pools a principal scoped to a pool or a workspace (a developer) may register
+    """The pools a principal scoped to pools or a workspace (a developer) may register
     apps for; None: the whole tenant."""
     principal = actor.principal
-    if principal.pool_id is not None:
-        return frozenset({principal.pool_id})
+    pools = pool_scope(principal)
+    if pools is not None:
+        return pools
     if principal.workspace_id is None:
         return None
     ids = await session.execute(

@@ -15,7 +15,7 @@ import msgspec
 from sqlalchemy import select, update
 
 from widget_server.admin import audit
-from widget_server.admin.access import Actor
+from widget_server.admin.access import Actor, tenant_wide
 from widget_server.admin.audit import record_denied
 from widget_server.admin.guard import guard, guarded_pool
 from widget_server.admin.pools import PoolDetail, check_floor, get_pool
@@ -76,7 +76,7 @@ async def set_password_floor(
     """Set the floor. Pools whose policy is below it enforce the floor from now on (their
     effective policy is raised rule by rule), so every pool's version is bumped."""
     await guard(services, actor, "pools.write", target_type="tenant", target_id=actor.tenant_id)
-    if actor.principal.pool_id is not None or actor.principal.workspace_id is not None:
+    if not tenant_wide(actor.principal):
         raise Forbidden("pools.write")
     stored = {k: v for k, v in msgspec.structs.asdict(floor).items() if v is not None}
     now = services.clock.now()

@@ -16,11 +16,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server.admin import audit
-from widget_server.admin.access import Actor
+from widget_server.admin.access import Actor, pool_scope
 from widget_server.admin.guard import guard, guarded_pool
 from widget_server.admin.templates import TEMPLATES
 from widget_server.admin.users import count_invalid_users
@@ -32,6 +32,7 @@ from widget_server.flows.after_registration import AfterRegistration
 from widget_server.models import (
     Address,
     AdminPrincipal,
+    AdminPrincipalPool,
     Flow,
     IdentitySchema,
     Pool,
@@ -137,8 +138,9 @@ class PoolChange(msgspec.Struct, frozen=True, kw_only=True):
 async def list_pools(services: Services, actor: Actor) -> list[PoolDetail]:
     await guard(services, actor, "pools.read")
     query = select(Pool).where(Pool.tenant_id == actor.tenant_id).order_by(Pool.name, Pool.id)
-    if actor.principal.pool_id is not None:
-        query = query.where(Pool.id == actor.principal.pool_id)
+    scope = pool_scope(actor.principal)
+    if scope is not None:
+        query = query.where(Pool.id.in_(scope))
     elif actor.principal.workspace_id is not None:
         query = query.where(Pool.workspace_id == actor.principal.workspace_id)
     async with services.db.read() as session:
@@ -288,7 +290,17 @@ async def delete_pool(services: Services, actor: Actor, pool_id: str) -> None:
         scoped = await session.scalar(
             select(func.count())
             .select_from(AdminPrincipal)
-            .where(AdminPrincipal.pool_id == pool_id, AdminPrincipal.revoked_at.is_(None))
+            .where(
+                or_(
+                    AdminPrincipal.pool_id == pool_id,
+                    AdminPrincipal.id.in_(
+                        select(AdminPrincipalPool.principal_id).where(
+                            AdminPrincipalPool.pool_id == pool_id
+                        )
+                    ),
+                ),
+                AdminPrincipal.revoked_at.is_(None),
+            )
         )
         if scoped:
             raise Conflict("admin.pool_has_admins", count=int(scoped))

@@ -25,7 +25,7 @@ import msgspec
 from sqlalchemy import delete, select, update
 
 from widget_server import secrets_
-from widget_server.admin.access import Actor, Principal, principal_of
+from widget_server.admin.access import Actor, Principal, load_principal, principal_of
 from widget_server.admin.audit import record
 from widget_server.auth.throttle import Limit, ThrottleStore
 from widget_server.canonical import IdentifierRefused, canonical_email
@@ -137,7 +137,8 @@ async def authenticate_person(
     if throttle is not None:
         await throttle.succeeded(email, ip)
     await _audit_login(services, row, ip, ok=True)
-    return principal_of(row)
+    async with services.db.read() as session:
+        return await load_principal(session, row)
 
 
 async def _person(services: Services, email: str) -> AdminPrincipal | None:
@@ -246,14 +247,15 @@ async def principal_for_session(services: Services, token: str | None) -> Portal
                 .where(AdminSession.token_hash == token_hash)
             )
         ).first()
-    if found is None:
-        raise NotAuthenticated()
-    row, person = found
-    if row.expires_at <= now or person.revoked_at is not None or person.kind != "person":
-        raise NotAuthenticated()
+        if found is None:
+            raise NotAuthenticated()
+        row, person = found
+        if row.expires_at <= now or person.revoked_at is not None or person.kind != "person":
+            raise NotAuthenticated()
+        principal = await load_principal(session, person)
     expires_at = await _slide(services, row, now)
     return PortalSession(
-        principal=principal_of(person),
+        principal=principal,
         email=person.email or "",
         token_hash=token_hash,
         csrf_token=_csrf_for(services, token_hash),

@@ -27,7 +27,7 @@ from sqlalchemy import select, update
 
 from widget_server import secrets_
 from widget_server.admin import audit
-from widget_server.admin.access import Action, Actor, principal_of
+from widget_server.admin.access import Action, Actor, load_principal
 from widget_server.admin.guard import guarded_pool
 from widget_server.errors import WidgetError
 from widget_server.jobs import bulk, export, files, importing, store
@@ -164,10 +164,11 @@ class JobWorker:
     async def _requester(self, job: Job) -> Actor:
         async with self._services.db.read() as session:
             row = await session.get(AdminPrincipal, job.requested_by)
-        if row is None or row.revoked_at is not None:
-            raise _Gone()
+            if row is None or row.revoked_at is not None:
+                raise _Gone()
+            principal = await load_principal(session, row)
         ip = job.params.get("requested_from") if isinstance(job.params, dict) else None
-        return Actor(principal=principal_of(row), ip=ip if isinstance(ip, str) else None)
+        return Actor(principal=principal, ip=ip if isinstance(ip, str) else None)
 
     async def _finish(
         self, job: Job, status: store.Status, result: dict[str, Any], error: str | None

@@ -30,8 +30,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from widget_server import secrets_
-from widget_server.admin import audit
-from widget_server.admin.access import Action, Actor, require, sees_pool
+from widget_server.admin import access, audit
+from widget_server.admin.access import Action, Actor, pool_scope, require, sees_pool
 from widget_server.admin.guard import guard
 from widget_server.admin.validation import Problems
 from widget_server.errors import Forbidden, NotFound, PoolNotFound
@@ -107,8 +107,9 @@ async def list_endpoints(
     else:
         await guard(services, actor, "webhooks.read", target_type=TARGET)
         principal = actor.principal
-        if principal.pool_id is not None:
-            query = query.where(WebhookEndpoint.pool_id == principal.pool_id)
+        pools = pool_scope(principal)
+        if pools is not None:
+            query = query.where(WebhookEndpoint.pool_id.in_(pools))
         elif principal.workspace_id is not None:
             members = select(Pool.id).where(Pool.workspace_id == principal.workspace_id)
             query = query.where(WebhookEndpoint.pool_id.in_(members))
@@ -270,8 +271,8 @@ async def endpoint_for(
 
 
 def tenant_wide(actor: Actor) -> bool:
-    """Neither one pool nor one workspace: an app's endpoints (an app spans pools)."""
-    return actor.principal.pool_id is None and actor.principal.workspace_id is None
+    """Neither pools nor a workspace: an app's endpoints (an app spans pools)."""
+    return access.tenant_wide(actor.principal)
 
 
 async def _in_scope(services: Services, actor: Actor, row: WebhookEndpoint) -> bool:

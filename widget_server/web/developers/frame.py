@@ -58,12 +58,14 @@ class DevPortal:
         status: int = 200,
         fragment: str | None = None,
         headers: Mapping[str, str] | None = None,
+        folder: str = "developers",
         **context: Any,
     ) -> Response[str]:
-        """The full page, or only ``fragment`` (a partial template) for an htmx request."""
+        """The full page, or only ``fragment`` (a partial template) for an htmx request;
+        templates from ``widgets/<folder>/``."""
         name = fragment if fragment is not None and is_htmx(self.request) else template
         body = self.ctx.renderer.page(
-            f"developers/{name}", **self.view(), http_status=status, **context
+            f"{folder}/{name}", **self.view(), http_status=status, **context
         )
         return html(body, status, headers)
 

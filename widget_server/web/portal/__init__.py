@@ -1,12 +1,23 @@
 """The operator portal (``/admin``): operators and pool administrators in a browser sign
-in, manage pools, users, administrators, schemas and apps, and read the audit log."""
+in, manage pools, users, administrators, schemas, apps and pools' webhook endpoints, and
+read the audit log."""
 
 from __future__ import annotations
 
 from litestar import Router
 
 from widget_server.errors import WidgetError
-from widget_server.web.portal import apps, developers, funnel, jobs, login, pools, tenant, users
+from widget_server.web.portal import (
+    apps,
+    developers,
+    funnel,
+    jobs,
+    login,
+    pools,
+    tenant,
+    users,
+    webhooks,
+)
 from widget_server.web.shared.portal_frame import error_page
 
 
@@ -23,6 +34,7 @@ def router() -> Router:
             *apps.HANDLERS,
             *funnel.HANDLERS,
             *developers.HANDLERS,
+            *webhooks.HANDLERS,
         ],
         include_in_schema=False,
         exception_handlers={WidgetError: error_page},

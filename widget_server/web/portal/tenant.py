@@ -24,6 +24,7 @@ from widget_server.admin.schemas import (
     list_schemas,
     update_schema,
 )
+from widget_server.branding.workspaces import list_workspaces
 from widget_server.errors import Conflict, Forbidden, InvalidInput
 from widget_server.messages import Msg, msg
 from widget_server.web.shared.console import AnyRequest, see_other
@@ -76,6 +77,7 @@ async def _admins_page(
         status=status,
         admins=admins,
         pools={p.id: p.name for p in portal.nav_pools},
+        workspaces={w.id: w.name for w in await list_workspaces(portal.services, portal.actor)},
         roles=ROLE_NAMES,
         values=values,
         errors=errors or {},

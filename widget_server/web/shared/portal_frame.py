@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from litestar import Response
 from litestar.datastructures import Cookie
 
-from widget_server.admin.access import PERMISSIONS, Action, Actor
+from widget_server.admin.access import PERMISSIONS, Action, Actor, tenant_wide
 from widget_server.admin.pools import list_pools
 from widget_server.admin.portal_auth import (
     PortalSession,
@@ -77,7 +77,7 @@ class Portal:
 
     @property
     def is_tenant_admin(self) -> bool:
-        return self.session.principal.pool_id is None and self.can("pools.write")
+        return tenant_wide(self.session.principal) and self.can("pools.write")
 
     def page(
         self,
