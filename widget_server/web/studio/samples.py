@@ -402,7 +402,19 @@ def _unknown_pool(pool: PoolView, theme: Theme, base: dict[str, Any]) -> Sample:
 
 
 def _frame_refused(pool: PoolView, theme: Theme, base: dict[str, Any]) -> Sample:
-    return Sample("studio/frame_refused.html", base)
+    """The widget's own page for a refused frame (web/widget/refused.py), as a partner
+    whose origin is not allowed yet would see it."""
+    origin = "https://shop.example"
+    return Sample(
+        "refused_frame.html",
+        base
+        | {
+            "refused_origin": origin,
+            "said": msg("embed.refused_origin", "error", pool=pool.name, origin=origin),
+            "hint": msg("embed.refused_origin_help", "info", origin=origin),
+            "portal": "/developers/embed-log",
+        },
+    )
 
 
 _BUILDERS: dict[str, Callable[[PoolView, Theme, dict[str, Any]], Sample]] = {

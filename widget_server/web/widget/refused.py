@@ -55,6 +55,7 @@ async def refuse_foreign_frame(request: Request[Any, Any, Any]) -> Response[str]
         theme=theme,
         **ctx.renderer.texts(theme),
         refused_origin=origin,
+        parent_origin=None,  # the frame is refused: nothing to talk to
         said=msg("embed.refused_origin", "error", pool=pool.name, origin=origin),
         hint=msg("embed.refused_origin_help", "info", origin=origin),
         portal=f"{ctx.services.settings.public_url}/developers/embed-log",
