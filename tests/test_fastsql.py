@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 
 from widget_server.fastsql import Prepared
+from widget_server.models import UtcDateTime
 
 meta = MetaData()
 things = Table(
@@ -81,3 +82,24 @@ def test_refuses_what_needs_the_execution_context() -> None:
             Prepared(insert(stamped)).run(c, {"id": 1})
         with pytest.raises(KeyError, match="b_id"):
             RENAME_NEW.run(c, {"name": "x"})
+        # An IN list is expanded per execution by SQLAlchemy's execution context.
+        among = Prepared(select(things.c.id).where(things.c.id.in_(bindparam("ids"))))
+        with pytest.raises(NotImplementedError, match="several values"):
+            among.run(c, {"ids": [1, 2]})
+
+
+def test_a_type_decorator_is_processed_as_sqlalchemy_would() -> None:
+    # UtcDateTime (models.py), a TypeDecorator over DateTime(timezone=True): stored as
+    # SQLAlchemy itself writes it; the processor comes from the public type API (the
+    # dialect's implementation of the type), not from the compiler's private table.
+    engine = create_engine("sqlite://")
+    stamps = Table(
+        "stamps", MetaData(), Column("id", Integer, primary_key=True), Column("at", UtcDateTime)
+    )
+    stamps.metadata.create_all(engine)
+    at = dt.datetime(2026, 11, 27, 13, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    with engine.connect() as c, c.begin():
+        Prepared(insert(stamps)).run(c, {"id": 1, "at": at})
+        c.execute(insert(stamps), {"id": 2, "at": at})
+        raw = c.execute(text("select at from stamps order by id")).scalars().all()
+        assert raw[0] == raw[1] == "2026-11-27 13:30:00.000000"

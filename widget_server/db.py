@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -138,7 +138,8 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
-            event.listen(self.engine.sync_engine, "checkout", _ping_if_idle)
+            ping = partial(_ping_if_idle, self.engine.dialect)
+            event.listen(self.engine.sync_engine, "checkout", ping)
             event.listen(self.engine.sync_engine, "checkin", _note_checkin)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = WriteLock() if self.is_sqlite else None
@@ -373,16 +374,20 @@ def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
     record.info["checked_in"] = time.monotonic()
 
 
-def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+def _ping_if_idle(dialect: Dialect, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     """Check a connection that sat idle in the pool before handing it out; a dead one
-    is replaced (``DisconnectionError`` makes the pool connect anew and retry)."""
+    is replaced (``DisconnectionError`` makes the pool connect anew and retry). The ping
+    is the dialect's public ``do_ping``, what ``pool_pre_ping`` itself uses, not a
+    method of SQLAlchemy's asyncpg adapter."""
     checked_in = record.info.get("checked_in")
     if checked_in is not None and time.monotonic() - checked_in < PING_AFTER_IDLE_SECONDS:
         return
     try:
-        dbapi_connection.ping()
+        alive = dialect.do_ping(dbapi_connection)
     except Exception as error:
         raise DisconnectionError(f"a pooled connection did not answer: {error}") from error
+    if not alive:
+        raise DisconnectionError("a pooled connection did not answer")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any, busy_ms: int = 30000) -> None:

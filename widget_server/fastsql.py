@@ -9,8 +9,16 @@ defaults for keys not given, the literal values bound in the statement — and d
 rest: each execution is one ``cursor.execute`` on the connection's driver connection, in
 the transaction the ``Connection`` began.
 
-Statements with server-side defaults, sequences or SQL-expression defaults are refused
-when compiled: they need SQLAlchemy's execution context.
+Statements with server-side defaults, sequences, SQL-expression defaults or expanding
+parameters (``IN`` lists) are refused when compiled: they need SQLAlchemy's execution
+context.
+
+Only SQLAlchemy's public API: the compiler's documented attributes (``positiontup``,
+``binds``, ``insert_prefetch``, ``update_prefetch``, ``postfetch``), each type's
+``dialect_impl(dialect).bind_processor(dialect)`` and the connection's
+``dbapi_connection``. Still worth it against the public general path: on SQLite an
+INSERT and a DELETE of a user row took ~95-100 us a statement here against ~145-195 us
+through ``Connection.execute`` (the completion runs eight, under the one write lock).
 """
 
 from __future__ import annotations
@@ -23,7 +31,8 @@ from sqlalchemy import Column, Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.elements import BindParameter, ClauseElement
+from sqlalchemy.types import TupleType
 
 _Arg = Callable[[Mapping[str, Any]], Any]
 
@@ -85,15 +94,22 @@ def _plan(
         *getattr(compiled, "update_prefetch", ()),
     )
     defaults = {column.key: column for column in prefetch}
-    processors = compiled._bind_processors
     args: list[_Arg] = []
     for name in compiled.positiontup:
         value = _value(compiled, name, names, defaults)
-        process = processors.get(name)
-        if process is not None and not callable(process):  # a tuple type's processors
-            raise NotImplementedError(f"bind processors of {name!r} are a sequence")
+        process = _bind_processor(compiled.binds[name], dialect)
         args.append(value if process is None else _processed(value, process))
     return compiled.string, tuple(args)
+
+
+def _bind_processor(bound: BindParameter[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """What the dialect does to a Python value of the parameter's type before the driver
+    gets it (JSON to text, our UTC datetimes to naive ones, ...), by the public type API:
+    the dialect's implementation of the type, and its processor. (This replaced
+    ``SQLCompiler._bind_processors``, a private attribute, with the same functions.)"""
+    if bound.expanding or isinstance(bound.type, TupleType):
+        raise NotImplementedError(f"parameter {bound.key!r} expands to several values")
+    return bound.type.dialect_impl(dialect).bind_processor(dialect)
 
 
 def _value(

@@ -28,8 +28,7 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column
-from sqlalchemy.orm.instrumentation import manager_of_class
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 
@@ -240,15 +239,14 @@ M = TypeVar("M", bound=Base)
 
 
 def transient(model: type[M], **values: Any) -> M:
-    """An instance that was never stored and belongs to no session, built without the
-    per-attribute events of ``model(**values)`` (a tenth of its cost): an unsaved flow is
-    built on every form GET and POST. Never add it to a session; store rows with Core."""
-    manager = manager_of_class(model)
-    if not manager.mapper.configured:
-        configure_mappers()  # what the first ``model(...)`` would have done
-    instance: M = manager.new_instance()
-    instance.__dict__.update(values)
-    return instance
+    """An instance that was never stored and belongs to no session (an unsaved flow, built
+    on every form GET and POST). Never add it to a session; store rows with Core.
+
+    Plain ``model(**values)``. It used to skip the per-attribute events by building the
+    instance through SQLAlchemy's instrumentation (``manager_of_class(...).new_instance()``
+    and writing ``__dict__``), internals the next release may change, for ~16-26 us less
+    a flow (2-7 against 18-33 us, this host): ~0.1 % of a registration's server CPU."""
+    return model(**values)
 
 
 class Code(Base):

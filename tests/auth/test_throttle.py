@@ -125,7 +125,7 @@ async def test_parallel_attempts_never_exceed_the_allowance(store: ThrottleStore
 
 async def test_login_throttle_keys_hide_the_identifier(store: ThrottleStore) -> None:
     now = [T0]
-    throttle = LoginThrottle(store, "k", LoginLimits(per_account_ip=3, per_ip=10), lambda: now[0])
+    throttle = LoginThrottle(store, "k", LoginLimits(per_identifier=3, per_ip=10), lambda: now[0])
     for _ in range(3):
         assert await throttle.attempt("p", "ada@example.com", "203.0.113.1") == 0
     assert await throttle.attempt("p", "ada@example.com", "203.0.113.1") == 1
@@ -139,7 +139,7 @@ async def test_login_throttle_keys_hide_the_identifier(store: ThrottleStore) -> 
 
 
 async def test_successes_do_not_fill_the_ip_counter(store: ThrottleStore) -> None:
-    throttle = LoginThrottle(store, "k", LoginLimits(per_account_ip=5, per_ip=3), lambda: T0)
+    throttle = LoginThrottle(store, "k", LoginLimits(per_identifier=5, per_ip=3), lambda: T0)
     for n in range(20):
         assert await throttle.attempt("p", f"user{n}@example.com", "192.0.2.1") == 0
         await throttle.succeeded("p", f"user{n}@example.com", "192.0.2.1")

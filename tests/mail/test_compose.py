@@ -48,6 +48,17 @@ def test_cached_activation_email_equals_a_fresh_render(pool_name: str) -> None:
         assert "\x00" not in cached.body_text + (cached.body_html or "")
 
 
+@pytest.mark.parametrize("pool_name", ["Partner 1", "Tom & Jerry <Shop> \"quoted\" 'x'"])
+def test_cached_notice_to_an_owner_equals_a_fresh_render(pool_name: str) -> None:
+    # Cached like the code, so that a taken address's registration takes as long as a
+    # new one's (tests/web/test_timing.py).
+    composer = Composer(make_environment())
+    for recipient in ("jane@example.com", "joe@example.com"):
+        cached = composer.already_registered(recipient, pool(pool_name))
+        assert cached == composer._render("already_registered", recipient, pool(pool_name))
+    assert ("already_registered", "p1", 1, 0) in composer._bodies
+
+
 def test_cache_is_per_pool_version_and_lifetime() -> None:
     composer = Composer(make_environment())
     a = composer.activation_code("a@example.com", "111111", pool("Alpha"), 10)

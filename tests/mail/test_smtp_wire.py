@@ -220,7 +220,7 @@ async def test_a_connection_kept_too_long_is_not_reused(server):
 
 
 async def test_a_refused_last_message_after_a_good_one(server, sender):
-    """The end of a pipelined batch: the last content is answered on its own."""
+    """The end of a batch: a refused last message after an accepted one."""
     script, _ = server
     errors = await sender.send_many(_batch("a@example.com", "busy@example.com"))
     assert errors[0] is None and errors[1] is not None and "451" in errors[1]

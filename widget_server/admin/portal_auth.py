@@ -9,16 +9,14 @@ principal's revocation.
 The CSRF token of a session is derived from it (an HMAC of the token hash), so there is
 nothing more to store and it changes with every sign-in.
 
-Sign-ins are counted per email and per client IP on the login throttle's store
-(``PortalThrottle``): in Redis, shared by every server process, when ``redis_url`` is set.
+Sign-ins are counted per email and per client IP by the login throttle
+(``auth/throttle.py``, configured by ``PORTAL_LIMITS``): in Redis, shared by every server
+process, when ``redis_url`` is set.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import msgspec
@@ -27,7 +25,7 @@ from sqlalchemy import delete, select, update
 from widget_server import secrets_
 from widget_server.admin.access import Actor, Principal, load_principal, principal_of
 from widget_server.admin.audit import record
-from widget_server.auth.throttle import Limit, ThrottleStore
+from widget_server.auth.throttle import LoginLimits, LoginThrottle
 from widget_server.canonical import IdentifierRefused, canonical_email
 from widget_server.errors import NotAuthenticated, TooManyAttempts
 from widget_server.models import AdminPrincipal, AdminSession
@@ -55,57 +53,19 @@ def normalise_email(email: str) -> str:
     """The address as ``principals`` stored it (``canonical.canonical_email``); text it
     refuses can name no administrator and is kept as typed, to fail like an unknown one."""
     try:
-        return canonical_email(email[:MAX_EMAIL + 1])
+        return canonical_email(email[: MAX_EMAIL + 1])
     except IdentifierRefused:
         return email.strip().lower()
 
 
-class PortalThrottle:
-    """Sign-in attempts per email and per client IP, on the end users' counter store
-    (``auth/throttle.py``: Redis shared by every process when ``redis_url`` is set, this
-    process's memory otherwise), under keys of its own.
-
-    Each attempt is counted before its password is hashed, in the store's one atomic
-    step, so parallel guesses on several processes cannot slip past the count. A success
-    clears its email's counter and gives back its count on the IP's, so only failures
-    stay counted and a person who mistypes once is not slowed down. After ``per_email``
-    (or ``per_ip``) attempts the next must wait 1 s, then 2, 4, ... up to the store's cap
-    (15 minutes). Unknown emails count exactly like known ones: the throttle must not
-    reveal which administrators exist. Emails are keyed-hashed before they become keys.
-    """
-
-    def __init__(
-        self,
-        store: ThrottleStore,
-        secret_key: str,
-        *,
-        per_email: int = 5,
-        per_ip: int = 30,
-        now: Callable[[], float] = time.time,
-    ) -> None:
-        self.store = store
-        self.per_email = per_email
-        self.per_ip = per_ip
-        self._key = secret_key
-        self._now = now
-
-    def _keys(self, email: str, ip: str | None) -> tuple[str, str]:
-        hashed = secrets_.keyed_hash(self._key, "portal-throttle", email)[:40]
-        return f"pe:{hashed}", f"pi:{ip or '-'}"
-
-    async def attempt(self, email: str, ip: str | None) -> None:
-        """Count one attempt, or raise ``TooManyAttempts`` (nothing counted) while either
-        counter makes the sign-in wait."""
-        by_email, by_ip = self._keys(email, ip)
-        limits = [Limit(by_email, self.per_email), Limit(by_ip, self.per_ip)]
-        wait = await self.store.acquire(limits, float(self._now()))
-        if wait > 0:
-            raise TooManyAttempts(retry_after=max(1, math.ceil(wait)))
-
-    async def succeeded(self, email: str, ip: str | None) -> None:
-        by_email, by_ip = self._keys(email, ip)
-        await self.store.reset(by_email)
-        await self.store.give_back(by_ip)
+#: The portal's sign-in counters on the login throttle (``auth/throttle.py``), under keys
+#: of their own (``pa:``, ``pi:``). Per email from any IP: the portal's people are few and
+#: worth much, so guesses spread over many addresses still meet one brake; the wait is
+#: capped (15 minutes), so no one can lock a person out for good. Fewer failures per IP
+#: than end users get: a whole office signs in to the widget, a few people to the portal.
+PORTAL_LIMITS = LoginLimits(prefix="p", per_identifier=5, per_ip=30, identifier_per_ip=False)
+#: The realm of the portal's emails for the throttle: one for every tenant.
+PORTAL_REALM = ""
 
 
 async def authenticate_person(
@@ -114,14 +74,18 @@ async def authenticate_person(
     password: str,
     *,
     ip: str | None = None,
-    throttle: PortalThrottle | None = None,
+    throttle: LoginThrottle | None = None,
 ) -> Principal:
     """The person with this email and password, or ``NotAuthenticated`` (one answer for
     unknown email, wrong password and revoked access; the portal words it
     ``admin.login_failed``)."""
     email = normalise_email(email)[: MAX_EMAIL + 1]
     if throttle is not None:
-        await throttle.attempt(email, ip)
+        # Counted before the hash; unknown emails count exactly like known ones, so the
+        # throttle does not reveal which administrators exist.
+        wait = await throttle.attempt(PORTAL_REALM, email, ip)
+        if wait:
+            raise TooManyAttempts(retry_after=wait)
     row = await _person(services, email) if len(email) <= MAX_EMAIL else None
     ok = False
     if row is None or len(password) > MAX_PASSWORD:
@@ -135,7 +99,7 @@ async def authenticate_person(
         await _audit_login(services, row, ip, ok=False)
         raise NotAuthenticated()
     if throttle is not None:
-        await throttle.succeeded(email, ip)
+        await throttle.succeeded(PORTAL_REALM, email, ip)
     await _audit_login(services, row, ip, ok=True)
     async with services.db.read() as session:
         return await load_principal(session, row)

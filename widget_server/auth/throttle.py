@@ -1,9 +1,11 @@
-"""Login throttling: progressive delays per (account, IP) and per IP, with atomic counters.
+"""Login throttling: progressive delays per identifier (or per identifier and IP) and per
+IP, with atomic counters. One implementation for end users and for the portal's people
+(``LoginThrottle``, configured per use by ``LoginLimits``), on one store.
 
 Every login attempt is counted *before* its password is hashed, in one atomic step that
 also checks the delay: parallel requests cannot all slip through between a check and an
 increment, so 50 simultaneous guesses reach the hasher at most ``free`` times. A success
-clears its (account, IP) counter and gives back its own count on the IP counter, so the
+clears its identifier's counter and gives back its own count on the IP counter, so the
 IP counter ends up counting failures: a busy office behind one address is not slowed by
 its users' successful logins.
 
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -196,42 +198,64 @@ class RedisStore:
 
 @dataclass(frozen=True, kw_only=True)
 class LoginLimits:
-    #: Attempts for one account from one IP before delays start.
-    per_account_ip: int = 5
-    #: Failed attempts from one IP (any accounts) before delays start: higher, as many
+    """How one use of ``LoginThrottle`` counts: end users (the defaults) or the portal's
+    people (``admin/portal_auth.PORTAL_LIMITS``). Each use has its own ``prefix``, so
+    their counters never meet on a shared store."""
+
+    #: Starts every key of this use: the end users' are ``a:…`` and ``i:…``.
+    prefix: str = ""
+    #: Attempts on one identifier before delays start.
+    per_identifier: int = 5
+    #: Failed attempts from one IP (any identifiers) before delays start: higher, as many
     #: people may share an address.
     per_ip: int = 100
+    #: True: an identifier is counted per (identifier, IP), so a stranger guessing from
+    #: elsewhere cannot slow its owner down (end users: many accounts, each worth little
+    #: to an attacker). False: per identifier from any IP, so guesses spread over many
+    #: addresses still meet one brake (the portal: few people, each worth much).
+    identifier_per_ip: bool = True
 
 
 class LoginThrottle:
-    """The two login counters over a store. Identifiers are keyed-hashed before they
-    become keys, so Redis never holds an email address or phone number."""
+    """The two sign-in counters, per identifier and per IP, over a store: the one
+    throttle of end users' logins (and of the password check before a change) and of
+    the portal's sign-in, configured per use by ``LoginLimits``. Identifiers are
+    keyed-hashed before they become keys, so Redis never holds an email address or
+    phone number."""
 
     def __init__(
         self,
         store: ThrottleStore,
         secret_key: str,
         limits: LoginLimits | None = None,
-        now: Any = time.time,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.limits = limits or LoginLimits()
         self._key = secret_key
         self._now = now
 
-    def _keys(self, pool_id: str, identifier: str, ip: str | None) -> tuple[str, str]:
-        account = secrets_.keyed_hash(self._key, "throttle", pool_id, identifier)[:40]
-        return f"a:{account}:{ip or '-'}", f"i:{ip or '-'}"
+    def _keys(self, realm: str, identifier: str, ip: str | None) -> tuple[str, str]:
+        limits, where = self.limits, ip or "-"
+        hashed = secrets_.keyed_hash(self._key, "throttle", limits.prefix, realm, identifier)
+        account = f"{limits.prefix}a:{hashed[:40]}"
+        if limits.identifier_per_ip:
+            account = f"{account}:{where}"
+        return account, f"{limits.prefix}i:{where}"
 
-    async def attempt(self, pool_id: str, identifier: str, ip: str | None) -> int:
-        """Count one attempt; return 0 if it may go on, else the seconds to wait."""
-        account, address = self._keys(pool_id, identifier, ip)
-        limits = [Limit(account, self.limits.per_account_ip), Limit(address, self.limits.per_ip)]
+    async def attempt(self, realm: str, identifier: str, ip: str | None) -> int:
+        """Count one attempt; return 0 if it may go on, else the seconds to wait (at
+        least 1). ``realm``: where ``identifier`` names one person: the pool's id for end
+        users, ``""`` for the portal, whose people are one realm."""
+        account, address = self._keys(realm, identifier, ip)
+        limits = [Limit(account, self.limits.per_identifier), Limit(address, self.limits.per_ip)]
         wait = await self.store.acquire(limits, float(self._now()))
-        return math.ceil(wait) if wait > 0 else 0
+        return max(1, math.ceil(wait)) if wait > 0 else 0
 
-    async def succeeded(self, pool_id: str, identifier: str, ip: str | None) -> None:
-        account, address = self._keys(pool_id, identifier, ip)
+    async def succeeded(self, realm: str, identifier: str, ip: str | None) -> None:
+        """A success clears the identifier's counter and gives its count on the IP's
+        back, so only failures stay counted there."""
+        account, address = self._keys(realm, identifier, ip)
         await self.store.reset(account)
         await self.store.give_back(address)
 

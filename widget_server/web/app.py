@@ -10,12 +10,11 @@ from litestar.datastructures import State
 from litestar.types import ASGIApp
 
 from widget_server import migrate
-from widget_server.admin.portal_auth import PortalThrottle
+from widget_server.admin.portal_auth import PORTAL_LIMITS
 from widget_server.admin.schemas import warn_unrunnable
 from widget_server.admin.templates import ensure_builtin_schemas
 from widget_server.assets import asset_dir
-from widget_server.auth.throttle import LoginThrottle as EndUserLoginThrottle
-from widget_server.auth.throttle import make_store
+from widget_server.auth.throttle import LoginThrottle, make_store
 from widget_server.branding.sandbox import Sandboxes
 from widget_server.changes import make_feed
 from widget_server.clock import Clock, SystemClock
@@ -121,12 +120,12 @@ def create_app(
     )
     jobs = JobWorker(services)
 
-    # Login throttles, end users' and the portal's: counters in this process, or in Redis
-    # shared by every process (redis_url), one store for both.
+    # One login throttle, configured for end users and for the portal: counters in this
+    # process, or in Redis shared by every process (redis_url), one store for both.
     now = lambda: clock.now().timestamp()  # noqa: E731
     store = make_store(settings.redis_url)
-    login_throttle = EndUserLoginThrottle(store, settings.secret_key, now=now)
-    portal_throttle = PortalThrottle(store, settings.secret_key, now=now)
+    login_throttle = LoginThrottle(store, settings.secret_key, now=now)
+    portal_throttle = LoginThrottle(store, settings.secret_key, PORTAL_LIMITS, now=now)
     # The studio's "try it" sandboxes of this process (branding/sandbox.py).
     sandboxes = Sandboxes()
     renderer = Renderer(env)

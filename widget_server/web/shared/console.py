@@ -21,10 +21,10 @@ from widget_server.admin.access import Principal
 from widget_server.admin.portal_auth import (
     MAX_EMAIL,
     PortalSession,
-    PortalThrottle,
     authenticate_person,
     csrf_matches,
 )
+from widget_server.auth.throttle import LoginThrottle
 from widget_server.errors import CsrfMismatch, NotAuthenticated, Overloaded, TooManyAttempts
 from widget_server.messages import Msg, msg
 from widget_server.web.shared.context import web_context
@@ -121,7 +121,7 @@ async def sign_in(request: AnyRequest) -> SignIn:
     password = str(first(fields, "password"))
     if not same_origin_post(request):
         return SignIn(fields, email, None, msg("admin.csrf"), 403)
-    throttle: PortalThrottle = request.app.state.admin_login_throttle
+    throttle: LoginThrottle = request.app.state.admin_login_throttle
     services = web_context(request).services
     try:
         principal = await authenticate_person(
