@@ -8,7 +8,10 @@ was made for another sort, is refused (``admin.bad_cursor``, 400).
 
 Totals are exact up to ``EXACT_UP_TO`` (counting stops there); past that, PostgreSQL's
 planner estimate for the same filters (``EXPLAIN``, from its statistics), and on SQLite
-"more than ``EXACT_UP_TO``". Nothing counts a million rows per request.
+"more than ``EXACT_UP_TO``". Nothing counts a million rows per request. A text search
+on PostgreSQL (a part of an address, a name or a field) is read once for its page and
+its total (``one_pass_query``): when at most ``ONE_PASS_UP_TO`` users match, the total
+is exact.
 
 Filters: address part (``q``) or prefix (``prefix``), on any of the user's addresses;
 name part (``name``: ``display_name``, else ``name``, else given (or first) name and
