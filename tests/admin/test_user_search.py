@@ -264,6 +264,8 @@ async def test_a_text_search_pages_both_ways_and_counts(
             break
         body = await listed(operator, q="n", limit=2, cursor=body["next_cursor"])
     assert forward == expected
+    body = await listed(operator, q="n", limit=2, cursor=body["last_cursor"])
+    assert emails(body) == expected[-2:] and body["next_cursor"] is None
     backward: list[str] = []
     while True:
         backward = emails(body) + backward

@@ -405,8 +405,9 @@ async def find(
         return (found, *await _past(session, checked.conditions, ONE_PASS_UP_TO))
     if rows or (checked.position is None and not offset):
         return _found(checked, rows, limit, offset), matched, "exact"
-    # An empty page after a cursor or offset says nothing of the total.
-    found = _found(checked, rows, limit, offset)
+    # No row after a cursor or offset: the matches may have been cut short before it
+    # (and the count is unknown), so the page is read the usual way.
+    found = await page(session, checked, limit, offset, dialect)
     return (found, *await total(session, checked.conditions, dialect))
 
 
