@@ -5,6 +5,7 @@ large file (rows/s). Prints figures, checks nothing.
     .venv/bin/python bench/jobs.py import --rows 100000
     .venv/bin/python bench/jobs.py export --users 1000000 --database postgres   # DROPS schema
     .venv/bin/python bench/jobs.py import --rows 100000 --status new  # with invitations
+    .venv/bin/python bench/jobs.py export --dir /tmp/users-1m --reuse   # again, no seeding
 
 Each phase runs in a process of its own (``python bench/jobs.py _run …``), so the peak
 RSS it reports (``ru_maxrss``) is the export's or import's, over the app's baseline that
@@ -242,7 +243,10 @@ def main() -> None:
     parser.add_argument("--status", choices=["active", "new"], default="active")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--url", default="")
-    parser.add_argument("--dir", default="")
+    parser.add_argument("--dir", default="", help="where the SQLite file and job files go")
+    parser.add_argument(
+        "--reuse", action="store_true", help="export: the users seeded in --dir by an earlier run"
+    )
     args = parser.parse_args()
     if args.what.startswith("_"):
         folder = Path(args.dir)
@@ -253,15 +257,22 @@ def main() -> None:
         else:
             asyncio.run(run_import(args.url, folder, args.rows, args.status))
         return
-    folder = Path(tempfile.mkdtemp(prefix="bench-jobs-"))
+    folder = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="bench-jobs-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"database and files in {folder}")
     url = f"sqlite+aiosqlite:///{folder / 'widget.db'}"
+    reuse = args.reuse and args.what == "export"
     if args.database == "postgres":
         url = args.url or POSTGRES
-        asyncio.run(reset_postgres(url))
+        if not reuse:
+            asyncio.run(reset_postgres(url))
+    elif not reuse:
+        (folder / "widget.db").unlink(missing_ok=True)
     me = [sys.executable, __file__]
     common = ["--url", url, "--dir", str(folder)]
     if args.what == "export":
-        subprocess.run([*me, "_seed", "--users", str(args.users), *common], check=True)
+        if not reuse:
+            subprocess.run([*me, "_seed", "--users", str(args.users), *common], check=True)
         subprocess.run([*me, "_export", "--format", args.format, *common], check=True)
     else:
         subprocess.run(

@@ -16,7 +16,8 @@ requests of each query:
 - address prefix, address substring, name substring; a company (``x-searchable``) part.
 
 Printed: p50 / p95 / max per query (target p95 <= 100 ms), and with ``--explain`` the
-plan of each query's SQL (``EXPLAIN ANALYZE``), to see the indexes used. ``--reuse``
+plan of each query's SQL (``EXPLAIN (ANALYZE, BUFFERS)``; for a text search, the one
+statement that pages and counts it), to see the indexes used and the pages read. ``--reuse``
 keeps the users seeded by an earlier run (same URL); ``--seed-only`` stops after seeding;
 ``--plans-only`` prints the plans without the HTTP measurement.
 """
@@ -197,11 +198,13 @@ async def explain(url: str, name: str, params: dict[str, str]) -> None:
         )
         pool = SimpleNamespace(id=POOL, schema=json.loads(body))
         checked = search.plan(pool, search.UserSearch(**params), "postgresql")  # type: ignore[arg-type]
-        query = search.page_query(checked, 50, 0, "postgresql")
+        # What ``search.find`` runs first: a text search's page and total in one statement.
+        build = search.one_pass_query if checked.text else search.page_query
+        query = build(checked, 50, 0, "postgresql")
         dialect = asyncpg_dialect.dialect()
         sql = query.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
         print(f"\n--- {name}: {params}")
-        for row in await conn.fetch(f"EXPLAIN (ANALYZE, COSTS OFF) {sql}"):
+        for row in await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}"):
             print("   ", row[0])
     finally:
         await conn.close()

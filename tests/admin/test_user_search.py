@@ -13,7 +13,7 @@ from sqlalchemy import text
 from tests.admin.keys import AdminClient
 from tests.conftest import Harness
 from widget_server import secrets_
-from widget_server.models import Address, Session, User
+from widget_server.models import Address, Credential, Session, User
 from widget_server.users import search
 
 POOL = "business-1"
@@ -239,3 +239,63 @@ async def test_keyset_queries_use_the_indexes_on_sqlite(harness: Harness) -> Non
                 str(r[-1]) for r in await session.execute(text("EXPLAIN QUERY PLAN " + sql))
             )
         assert index in plan, (sort, plan)
+
+
+@pytest.mark.parametrize("one_pass_up_to", [search.ONE_PASS_UP_TO, 2])
+async def test_a_text_search_pages_both_ways_and_counts(
+    harness: Harness, operator: AdminClient, monkeypatch: pytest.MonkeyPatch, one_pass_up_to: int
+) -> None:
+    """On PostgreSQL a text search matching at most ``ONE_PASS_UP_TO`` users is paged
+    and counted in one statement, past it the usual way: the same pages either way."""
+    await seed(harness)
+    monkeypatch.setattr(search, "ONE_PASS_UP_TO", one_pass_up_to)
+    expected = [p[0] for p in reversed(PEOPLE) if "n" in p[0]]
+    assert len(expected) == 5
+    body = await listed(operator, q="n", limit=2)
+    one_pass = harness.web.services.db.is_sqlite or one_pass_up_to >= len(expected)
+    if one_pass:
+        assert (body["total"], body["total_kind"]) == (5, "exact")
+    else:
+        assert body["total_kind"] in {"estimate", "at_least"} and body["total"] >= 2
+    forward: list[str] = []
+    while True:
+        forward += emails(body)
+        if not body["next_cursor"]:
+            break
+        body = await listed(operator, q="n", limit=2, cursor=body["next_cursor"])
+    assert forward == expected
+    body = await listed(operator, q="n", limit=2, cursor=body["last_cursor"])
+    assert emails(body) == expected[-2:] and body["next_cursor"] is None
+    backward: list[str] = []
+    while True:
+        backward = emails(body) + backward
+        if not body["prev_cursor"]:
+            break
+        body = await listed(operator, q="n", limit=2, cursor=body["prev_cursor"])
+    assert backward == expected
+    # Past the last match: no rows, and the total still counted.
+    beyond = await listed(operator, q="n", limit=2, offset=10)
+    assert beyond["items"] == [] and beyond["total"] == (5 if one_pass else beyond["total"])
+    assert (await listed(operator, q="nobody-has-this"))["total"] == 0
+
+
+async def test_the_list_says_who_has_a_password(harness: Harness, operator: AdminClient) -> None:
+    ids = await seed(harness)
+    now = harness.clock.now()
+    async with harness.web.services.db.write() as session:
+        session.add(
+            Credential(
+                id=secrets_.new_id(),
+                user_id=ids[1],
+                kind="password",
+                secret_hash="$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    for params in ({}, {"q": "acme"}, {"name": "n"}):
+        body = await listed(operator, **params)
+        flags = {u["addresses"][0]["value"]: u["has_password"] for u in body["items"]}
+        assert flags.pop("ben.brown@acme.test") is True, params
+        assert set(flags.values()) == {False}, params
+        assert "secret_hash" not in str(body)

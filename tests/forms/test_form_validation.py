@@ -2,6 +2,7 @@ from typing import Any
 
 from widget_server.errors import InvalidInput
 from widget_server.forms import merge_step, read_step, validate_payload
+from widget_server.forms.validation import choices_as_enums
 
 VALID: dict[str, Any] = {
     "email": "jane@example.com",
@@ -123,3 +124,35 @@ def test_last_step_reports_errors_of_its_own_fields_as_before(business: dict[str
 
 def test_merge_step_puts_the_steps_values_over_the_stored_ones() -> None:
     assert merge_step({"a": 1, "b": 2}, {"b": 3, "c": 4}) == {"a": 1, "b": 3, "c": 4}
+
+
+def test_labelled_options_validate_as_an_enum_would() -> None:
+    options = [{"const": "DE", "title": "Germany"}, {"const": "FR", "title": "France"}]
+    schema = {
+        "type": "object",
+        "properties": {
+            "country": {"type": "string", "oneOf": options},
+            "size": {"anyOf": [{"const": "s"}, {"const": "m", "x-order": 2}]},
+        },
+    }
+    fast = choices_as_enums(schema)["properties"]
+    assert fast["country"] == {"type": "string", "enum": ["DE", "FR"]}
+    assert fast["size"] == {"enum": ["s", "m"]}
+    assert validate_payload(schema, {"country": "DE", "size": "m"}) == {}
+    assert ids(validate_payload(schema, {"country": "XX", "size": "l"})) == {
+        "country": "form.enum",
+        "size": "form.enum",
+    }
+    # The order of the keywords is kept, so the first failure of a field stays the same.
+    assert ids(validate_payload(schema, {"country": 7})) == {"country": "form.type"}
+    assert schema["properties"]["country"]["oneOf"] == options  # the stored schema is as it was
+
+
+def test_options_that_are_more_than_constants_stay_as_they_are() -> None:
+    twice = {"oneOf": [{"const": "a"}, {"const": "a"}]}  # "a" matches two: oneOf fails it
+    numbers = {"oneOf": [{"const": 1}, {"const": 2}]}
+    ruled = {"oneOf": [{"const": "a"}, {"const": "b", "minLength": 3}]}
+    for node in (twice, numbers, ruled):
+        assert choices_as_enums(node) == node
+    schema = {"type": "object", "properties": {"pick": twice}}
+    assert ids(validate_payload(schema, {"pick": "a"})) == {"pick": "form.enum"}

@@ -52,10 +52,9 @@ from widget_server.users.search import (
     UserSearch,
     custom_plans,
     encode_cursor,
-    page,
+    find,
     plan,
 )
-from widget_server.users.search import total as count_matches
 from widget_server.users.views import AddressView, UserPage, UserView, views_of
 from widget_server.webhooks import emit
 from widget_server.webhooks.events import USER_ACTIVATED, USER_REGISTERED
@@ -112,9 +111,8 @@ async def list_users(
     async with services.db.read() as session:
         if wanted.q or wanted.prefix or wanted.name or wanted.value:
             await custom_plans(session, dialect)
-        found = await page(session, checked, wanted.limit, wanted.offset, dialect)
-        total, kind = await count_matches(session, checked.conditions, dialect)
-        items = await views_of(session, found.users)
+        found, total, kind = await find(session, checked, wanted.limit, wanted.offset, dialect)
+        items = await views_of(session, found.users, found.with_password)
     last = Position(wanted.sort, "b")
     return UserPage(
         items=items,

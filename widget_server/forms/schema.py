@@ -99,6 +99,18 @@ def find_step(steps: tuple[Step, ...], step_id: str) -> Step:
 
 def properties(schema: Schema) -> dict[str, Mapping[str, Any]]:
     """Top-level properties with local ``$ref``s followed, in declaration order."""
+    if isinstance(schema, KeyedSchema):
+        # A pool's schema: an import reads it for every cell of every line.
+        return dict(_properties_by_key(schema.key))
+    return _properties(schema)
+
+
+@lru_cache(maxsize=256)
+def _properties_by_key(key: str) -> dict[str, Mapping[str, Any]]:
+    return _properties(json.loads(key))
+
+
+def _properties(schema: Schema) -> dict[str, Mapping[str, Any]]:
     declared = schema.get("properties")
     if not isinstance(declared, Mapping):
         return {}

@@ -37,6 +37,10 @@ _BOUNDS = {
     "maxLength": ("form.too_long", "max"),
 }
 _EXTRA_KEYWORDS = frozenset({"additionalProperties", "unevaluatedProperties"})
+# Values that are data, not schemas.
+_DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples"})
+# Keywords that describe and never fail a value.
+_ANNOTATIONS = frozenset({"title", "description", "$comment", "deprecated", "readOnly"})
 
 
 def validate_payload(schema: Schema, payload: Mapping[str, object]) -> dict[str, list[Msg]]:
@@ -46,7 +50,7 @@ def validate_payload(schema: Schema, payload: Mapping[str, object]) -> dict[str,
 
 @lru_cache(maxsize=256)
 def payload_validator(key: str) -> Any:
-    return Validator(json.loads(key), format_checker=FORMAT_CHECKER)
+    return Validator(choices_as_enums(json.loads(key)), format_checker=FORMAT_CHECKER)
 
 
 @lru_cache(maxsize=512)
@@ -65,7 +69,45 @@ def step_validator(key: str, step_id: str) -> Any:
         "properties": schema.get("properties", {}),
         "required": [r for r in schema.get("required", []) if r in fields],
     }
-    return Validator(sub, format_checker=FORMAT_CHECKER)
+    return Validator(choices_as_enums(sub), format_checker=FORMAT_CHECKER)
+
+
+def choices_as_enums(node: Any) -> Any:
+    """``node`` with every list of labelled options (``oneOf`` or ``anyOf`` of
+    ``{"const": "DE", "title": "Germany"}`` branches, distinct strings) as the ``enum``
+    it amounts to, in the same place among the keywords (so failures come in the same
+    order, with the same ``form.enum``). jsonschema checks each ``oneOf`` branch and
+    builds an error for every one that does not match: a 14-country list was two thirds
+    of a payload's validation (130 µs against 45 µs). Only for validating: forms draw
+    the options from the schema as stored."""
+    if isinstance(node, list):
+        return [choices_as_enums(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for keyword, value in node.items():
+        options = _options(value) if keyword in ("oneOf", "anyOf") else None
+        if options is not None and "enum" not in node and "enum" not in out:
+            out["enum"] = options
+        else:
+            out[keyword] = value if keyword in _DATA_KEYWORDS else choices_as_enums(value)
+    return out
+
+
+def _options(branches: object) -> list[str] | None:
+    """The constants of ``branches`` when each is a constant string and nothing more
+    than annotations, and no two are equal (``oneOf`` fails a value two branches match;
+    ``enum`` would not)."""
+    if not isinstance(branches, list) or not branches:
+        return None
+    found: list[str] = []
+    for branch in branches:
+        if not isinstance(branch, Mapping) or not isinstance(branch.get("const"), str):
+            return None
+        if any(k != "const" and k not in _ANNOTATIONS and not k.startswith("x-") for k in branch):
+            return None
+        found.append(branch["const"])
+    return found if len(set(found)) == len(found) else None
 
 
 def errors_of(validator: Any, instance: Mapping[str, object]) -> dict[str, list[Msg]]:

@@ -50,7 +50,8 @@ from widget_server.webhooks import emit
 from widget_server.webhooks.events import USER_ACTIVATED, USER_REGISTERED
 
 T = TypeVar("T")
-BATCH = 200
+#: Lines per transaction (and checkpoint): a crash loses at most one batch.
+BATCH = 500
 #: Attempts at a batch whose addresses another request took meanwhile (PostgreSQL).
 ATTEMPTS = 3
 
@@ -303,17 +304,27 @@ async def run(ctx: JobContext) -> None:
         ctx.cursor = {"offset": offset, "line": line, "names": names}
         ctx.result = {"rows": 0, "created": 0, "existing": 0, "invalid": 0, "invited": 0}
     seen: dict[bytes, int] = {}
+    names = list(ctx.cursor.get("names", []))
+    offset, line = int(ctx.cursor["offset"]), int(ctx.cursor["line"])
+    batch = await asyncio.to_thread(read_batch, ctx.pool, params, path, names, offset, line, seen)
     while True:
-        offset, line = int(ctx.cursor["offset"]), int(ctx.cursor["line"])
-        names = list(ctx.cursor.get("names", []))
-        batch = await asyncio.to_thread(
-            read_batch, ctx.pool, params, path, names, offset, line, seen
-        )
-        await _store(ctx, batch, size)
-        ctx.proceed()
+        # The next lines are read and checked in a thread while this batch is written:
+        # the database's work and Python's overlap (the file is read once either way).
+        ahead = None
+        if not batch.end:
+            after = (ctx.pool, params, path, names, batch.offset, batch.line, seen)
+            ahead = asyncio.ensure_future(asyncio.to_thread(read_batch, *after))
+        try:
+            await _store(ctx, batch, size)
+            ctx.proceed()
+        except BaseException:
+            if ahead is not None:
+                ahead.cancel()
+            raise
         ctx.services.notify_outbox()
-        if batch.end:
+        if ahead is None:
             return
+        batch = await ahead
 
 
 async def _store(ctx: JobContext, batch: Batch, size: int) -> None:

@@ -6,7 +6,7 @@ credential's ``user_id`` column alone.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -57,8 +57,11 @@ class UserPage(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     last_cursor: str | None = None
 
 
-async def views_of(session: AsyncSession, users: Sequence[User]) -> list[UserView]:
-    """Views of ``users`` with their addresses and credential flag: two queries in all."""
+async def views_of(
+    session: AsyncSession, users: Sequence[User], with_password: Collection[str] | None = None
+) -> list[UserView]:
+    """Views of ``users`` with their addresses and credential flag: two queries in all,
+    one when ``with_password`` (the ids of those with a password) was read already."""
     ids = [u.id for u in users]
     if not ids:
         return []
@@ -72,11 +75,9 @@ async def views_of(session: AsyncSession, users: Sequence[User]) -> list[UserVie
         addresses[user_id].append(
             AddressView(kind=kind, value=value, status=status, verified_at=verified_at)
         )
-    with_password = set(
-        (await session.execute(select(Credential.user_id).where(Credential.user_id.in_(ids))))
-        .scalars()
-        .all()
-    )
+    if with_password is None:
+        found = await session.execute(select(Credential.user_id).where(Credential.user_id.in_(ids)))
+        with_password = set(found.scalars())
     return [_view(u, addresses[u.id], u.id in with_password) for u in users]
 
 
