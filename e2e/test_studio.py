@@ -161,3 +161,30 @@ def test_designer_restyles_previews_publishes_and_rolls_back(page: Page, demo: D
     page.screenshot(path=SHOTS / "studio-editor-mobile.png", full_page=False)
     page.goto(f"{demo.widget_origin}/admin/branding")
     page.screenshot(path=SHOTS / "studio-home-mobile.png", full_page=True)
+
+
+def test_publishing_right_after_an_edit_publishes_once(page: Page, demo: Demo) -> None:
+    """The contrast check fires 50-300 ms after an edit. A Publish clicked meanwhile must
+    not ride on it: htmx takes the last clicked submit button's formaction for a request
+    its form triggers, which posted a second, scripted publish (and the first answered
+    "someone saved this theme since you opened it")."""
+    studio = Studio(page, demo.widget_origin)
+    studio.sign_in()
+    studio.copy("forest")
+    publishes: list[str | None] = []
+    page.on(
+        "request",
+        lambda r: (
+            publishes.append(r.headers.get("hx-request"))
+            if r.method == "POST" and r.url.endswith("/publish")
+            else None
+        ),
+    )
+    page.locator("#t-colors-primary").fill("#1d4ed8")
+    page.locator('[data-action="publish"]').click()
+    expect(page.locator(".adm-flash")).to_have_attribute("data-message-id", "studio.published")
+    page.wait_for_timeout(500)  # a stray scripted request would have gone by now
+    assert publishes == [None]
+    # The badges still follow the form as it is typed.
+    page.locator("#t-colors-primary").fill("#fefefe")
+    expect(page.locator("#badge-light-button")).to_have_attribute("data-passes", "no")
