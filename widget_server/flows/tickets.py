@@ -4,19 +4,26 @@ Opening a form must not write (anonymous GETs would fill the database), yet its 
 know what the GET decided (pool, parent origin, app, when). The ticket carries those
 values, base64-encoded JSON, with an HMAC bound to the flow id and a purpose, so it can be
 neither altered nor moved to another flow or another kind of flow.
+
+Each kind of flow signs under its own purpose and lists the facts in its own order
+(``TicketFormat``). The orders differ for history only; they are kept so that a form
+opened just before a release still posts just after it.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, NamedTuple
 
 from widget_server import secrets_
 from widget_server.errors import FlowNotFound
 from widget_server.models import Flow, transient
 from widget_server.services import Services
+
+Fact = Literal["pool", "origin", "app", "issued"]
 
 
 def sign(services: Services, purpose: str, flow_id: str, fields: list[Any]) -> str:
@@ -36,6 +43,52 @@ def unsign(services: Services, purpose: str, flow_id: str, ticket: str) -> list[
     except ValueError:
         return None
     return fields if isinstance(fields, list) else None
+
+
+class Facts(NamedTuple):
+    """What a ticket says about its unsaved flow."""
+
+    pool_id: str
+    origin: str | None
+    app_id: str | None
+    created: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFormat:
+    """How one kind of flow writes its tickets: the HMAC purpose and the order of the
+    facts. An empty last fact (no app, say) is left out, and read back as empty."""
+
+    purpose: str
+    facts: tuple[Fact, ...]
+
+    def encode(self, services: Services, flow: Flow) -> str:
+        values: dict[Fact, str | int] = {
+            "pool": flow.pool_id,
+            "origin": flow.parent_origin or "",
+            "app": flow.app_id or "",
+            "issued": int(flow.created_at.timestamp()),
+        }
+        fields = [values[fact] for fact in self.facts]
+        while fields and fields[-1] == "":
+            fields.pop()
+        return sign(services, self.purpose, flow.id, fields)
+
+    def decode(self, services: Services, flow_id: str, ticket: str) -> Facts | None:
+        """The facts of a ticket this format signed for ``flow_id``, else None."""
+        fields = unsign(services, self.purpose, flow_id, ticket)
+        if fields is None or len(fields) > len(self.facts):
+            return None
+        padded = fields + [""] * (len(self.facts) - len(fields))
+        named: dict[Fact, Any] = dict(zip(self.facts, padded, strict=True))
+        pool_id, origin, app_id = named.get("pool"), named.get("origin", ""), named.get("app", "")
+        if not (isinstance(pool_id, str) and isinstance(origin, str) and isinstance(app_id, str)):
+            return None
+        try:
+            created = datetime.fromtimestamp(int(named.get("issued", "")), UTC)
+        except (ValueError, TypeError, OverflowError):
+            return None
+        return Facts(pool_id, origin or None, app_id or None, created)
 
 
 def unsaved_flow(
