@@ -1,5 +1,15 @@
 """Registration: the spine of the product.
 
+::
+
+    form(step 1) ─next→ form(step 2) … ─complete→ code ─verify→ done
+         ↑  └────────────back────────────┘           │ ↺ resend
+         └──────────── (expired: a new flow) ────────┘
+
+``form``: collecting the schema's steps (``Flow.step`` says which).
+``code``: user (``new``) and code exist; waiting for the 6 digits.
+``done``: user ``active``, address ``verified``; every further POST is refused.
+
 Every public function takes the pool snapshot and a decoded submission, runs one
 transaction, and returns the flow in its new state or raises a domain error
 (``widget_server.errors``). Nothing here knows about HTTP.
@@ -26,14 +36,13 @@ already has an account gets a notice text instead, exactly as an email address w
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache, partial
-from typing import Any, cast
+from typing import Any, Literal, cast
 
-from sqlalchemy import Table, insert, inspect, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -44,18 +53,17 @@ from widget_server.canonical import account_key
 from widget_server.db import Database
 from widget_server.errors import (
     CodeExpired,
-    CsrfMismatch,
-    FlowExpired,
-    FlowNotFound,
     FlowStateError,
     InvalidInput,
     RegistrationClosed,
     ResendTooSoon,
 )
+from widget_server.flows.base import FlowKind, is_saved
+from widget_server.flows.base import csrf_token as csrf_token
 from widget_server.flows.completion import Completion, complete_registration
 from widget_server.flows.completion_pg import complete_registration_pg
 from widget_server.flows.inputs import StepSubmit
-from widget_server.flows.states import transition
+from widget_server.flows.tickets import TicketFormat
 from widget_server.forms import identifier_field, merge_step, read_step, steps_of
 from widget_server.forms.schema import (
     KeyedSchema,
@@ -67,7 +75,7 @@ from widget_server.forms.schema import (
 from widget_server.mail.outbox import enqueue_email
 from widget_server.mail.senders import Envelope
 from widget_server.messages import Msg, msg
-from widget_server.models import Address, Code, Flow, User, transient
+from widget_server.models import Address, Code, Flow, User
 from widget_server.passwords.policy import PasswordContext
 from widget_server.pools import PoolView
 from widget_server.services import Services
@@ -81,11 +89,31 @@ _EMAIL_FORMATS = ("email", "idn-email")
 # Mapped classes type ``__table__`` as a FromClause; this one is a Table.
 _CODES: Table = cast(Table, Code.__table__)
 
+State = Literal["form", "code", "done"]
+Action = Literal["next", "back", "complete", "verify", "resend"]
 
-def csrf_token(services: Services, flow_id: str) -> str:
-    """The flow's CSRF token, derived rather than stored: it travels in the form (no cookies
-    inside a cross-site iframe) and is checked in constant time."""
-    return secrets_.keyed_hash(services.settings.secret_key, "csrf", flow_id)[:43]
+
+def _first_step(pool: PoolView) -> str:
+    return steps_of(pool.schema)[0].id
+
+
+FLOW: FlowKind[State, Action] = FlowKind(
+    "registration",
+    start="form",
+    transitions={
+        ("form", "next"): "form",
+        ("form", "back"): "form",
+        ("form", "complete"): "code",
+        ("code", "verify"): "done",
+        ("code", "resend"): "code",
+    },
+    done_message="flow.completed",
+    # The app is the last fact, left out without one: the tickets of flows without an
+    # app are as they were before apps existed.
+    ticket=TicketFormat("ticket", ("pool", "origin", "issued", "app")),
+    first_step=_first_step,
+)
+transition = FLOW.transition
 
 
 def credential_step(pool: PoolView) -> str:
@@ -98,93 +126,20 @@ def _credential_step(key: str) -> str:
     return next(s.id for s in steps_by_key(key) if identifier in s.fields)
 
 
-def is_saved(flow: Flow) -> bool:
-    return not inspect(flow).transient
-
-
 async def start(
     services: Services, pool: PoolView, parent_origin: str | None, app_id: str | None = None
 ) -> Flow:
-    """A new, unsaved flow; see ``flow_ticket``. ``app_id``: the app (client id, already
+    """A new, unsaved flow (``FlowKind.new``). ``app_id``: the app (client id, already
     checked to use this pool) the person signs up through: its theme layer and events."""
     if not pool.self_registration:
         raise RegistrationClosed()
-    now = services.clock.now().replace(microsecond=0)
     origin = parent_origin if pool.allows_origin(parent_origin) else None
-    return _unsaved_flow(services, pool, secrets_.new_token(), origin, now, app_id)
-
-
-def _unsaved_flow(
-    services: Services,
-    pool: PoolView,
-    flow_id: str,
-    origin: str | None,
-    created: datetime,
-    app_id: str | None = None,
-) -> Flow:
-    return transient(
-        Flow,
-        id=flow_id,
-        kind="registration",
-        pool_id=pool.id,
-        state="form",
-        step=steps_of(pool.schema)[0].id,
-        data={},
-        password_hash=None,
-        parent_origin=origin,
-        user_id=None,
-        address=None,
-        app_id=app_id,
-        expires_at=created + timedelta(seconds=services.settings.flow_ttl_seconds),
-        created_at=created,
-        updated_at=created,
-    )
-
-
-def flow_ticket(services: Services, flow: Flow) -> str:
-    """Signed (pool, parent origin, issue time[, app]) of an unsaved flow, carried in the
-    form. The app is appended only when there is one, so tickets without stay as they were."""
-    fields: list[str | int] = [
-        flow.pool_id,
-        flow.parent_origin or "",
-        int(flow.created_at.timestamp()),
-    ]
-    if flow.app_id:
-        fields.append(flow.app_id)
-    payload = base64.urlsafe_b64encode(json.dumps(fields).encode()).decode().rstrip("=")
-    signature = secrets_.keyed_hash(services.settings.secret_key, "ticket", flow.id, payload)
-    return f"{payload}.{signature}"
-
-
-def _from_ticket(services: Services, pool: PoolView, flow_id: str, ticket: str) -> Flow | None:
-    payload, _, signature = ticket.partition(".")
-    if not secrets_.matches(signature, services.settings.secret_key, "ticket", flow_id, payload):
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-        pool_id, origin, issued, *app = json.loads(raw)
-        created = datetime.fromtimestamp(int(issued), UTC)
-    except (ValueError, TypeError):
-        return None
-    if pool_id != pool.id or len(app) > 1:
-        return None
-    app_id = str(app[0]) if app else None
-    return _unsaved_flow(services, pool, flow_id, origin or None, created, app_id)
+    return FLOW.new(services, pool, origin, app_id)
 
 
 async def get(services: Services, pool: PoolView, flow_id: str) -> Flow:
     """Load a saved flow for display."""
-    async with services.db.read() as session:
-        flow = await session.get(Flow, flow_id)
-    if flow is None or flow.pool_id != pool.id or flow.kind != "registration":
-        raise FlowNotFound()
-    _check_fresh(services, flow)
-    return flow
-
-
-def _check_fresh(services: Services, flow: Flow) -> None:
-    if flow.expires_at <= services.clock.now() and flow.state != "done":
-        raise FlowExpired()
+    return await FLOW.get(services, pool, flow_id)
 
 
 async def load(
@@ -192,15 +147,7 @@ async def load(
 ) -> Flow:
     """Load a flow for a POST: the CSRF token must match, and the flow must be saved or
     carry a valid ticket, belong to the pool, and be fresh."""
-    if not secrets_.hmac_equal(csrf_token(services, flow_id), token):
-        raise CsrfMismatch()
-    flow = _from_ticket(services, pool, flow_id, ticket) if ticket else None
-    if flow is None:
-        return await get(services, pool, flow_id)
-    # No read needed: if the flow was saved meanwhile (a replayed first POST), saving
-    # it again hits the primary key and the POST is refused as a replay.
-    _check_fresh(services, flow)
-    return flow
+    return await FLOW.load(services, pool, flow_id, token, ticket)
 
 
 async def submit_step(

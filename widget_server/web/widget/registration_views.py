@@ -12,13 +12,7 @@ import msgspec
 from litestar import Response
 
 from widget_server.flows.after_registration import NOTHING, AfterRegistration
-from widget_server.flows.registration import (
-    channel_of,
-    credential_step,
-    csrf_token,
-    flow_ticket,
-    is_saved,
-)
+from widget_server.flows.registration import FLOW, channel_of, credential_step, csrf_token
 from widget_server.forms import FormNode, identifier_field, steps_of
 from widget_server.messages import Msg, msg
 from widget_server.models import Flow
@@ -87,7 +81,7 @@ def render_flow(
     ids = FlowIds(
         flow_id=flow.id,
         csrf_token=csrf_token(ctx.services, flow.id),
-        flow_ticket=None if is_saved(flow) else flow_ticket(ctx.services, flow),
+        flow_ticket=FLOW.ticket_for(ctx.services, flow),
         parent_origin=flow.parent_origin,
     )
     cached = partial(

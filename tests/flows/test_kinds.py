@@ -1,0 +1,77 @@
+"""The flows declared on the skeleton (``flows/base.py``): each kind's tickets are the
+ones it wrote before it moved onto the base (a form opened before a release still posts
+after it), no kind accepts another's tickets, and a finished flow says so in its words."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import Harness
+from widget_server import secrets_
+from widget_server.errors import FlowStateError
+from widget_server.flows import registration
+from widget_server.flows.base import FlowKind
+from widget_server.pools import PoolView
+
+ORIGIN = "http://127.0.0.1:8001"
+
+# Every kind that travels unsaved, with how to open one.
+UNSAVED: dict[str, Any] = {
+    "registration": lambda s, p: registration.FLOW.new(s, p, ORIGIN),
+}
+KINDS: dict[str, FlowKind[Any, Any]] = {"registration": registration.FLOW}
+
+
+def written_before(services: Any, purpose: str, flow_id: str, fields: list[Any]) -> str:
+    """A ticket the way the flows wrote it by hand before the base existed."""
+    payload = base64.urlsafe_b64encode(json.dumps(fields).encode()).decode().rstrip("=")
+    signature = secrets_.keyed_hash(services.settings.secret_key, purpose, flow_id, payload)
+    return f"{payload}.{signature}"
+
+
+async def partner(h: Harness) -> PoolView:
+    return await h.web.services.pools.get("partner-1")
+
+
+async def test_registration_tickets_are_the_ones_written_before(harness) -> None:
+    services, pool = harness.web.services, await partner(harness)
+    for app_id, origin in ((None, ORIGIN), ("app-1", ORIGIN), (None, None), ("app-1", None)):
+        flow = registration.FLOW.new(services, pool, origin, app_id)
+        fields: list[Any] = [pool.id, origin or "", int(flow.created_at.timestamp())]
+        fields += [app_id] if app_id else []
+        before = written_before(services, "ticket", flow.id, fields)
+        assert registration.FLOW.ticket_for(services, flow) == before
+        loaded = registration.FLOW.from_ticket(services, pool, flow.id, before)
+        assert loaded is not None
+        assert (loaded.parent_origin, loaded.app_id, loaded.step) == (origin, app_id, "account")
+
+
+async def test_no_kind_accepts_the_ticket_of_another(harness) -> None:
+    services, pool = harness.web.services, await partner(harness)
+    for name, open_flow in UNSAVED.items():
+        flow = open_flow(services, pool)
+        ticket = KINDS[name].ticket_for(services, flow)
+        assert ticket is not None
+        for other, kind in KINDS.items():
+            loaded = kind.from_ticket(services, pool, flow.id, ticket)
+            assert (loaded is not None) == (other == name), (name, other)
+
+
+@pytest.mark.parametrize(
+    ("kind", "finished", "wrong"),
+    [(registration.FLOW, "flow.completed", ("form", "verify"))],
+)
+def test_a_finished_flow_refuses_every_move_in_its_own_words(
+    kind: FlowKind[Any, Any], finished: str, wrong: tuple[str, str]
+) -> None:
+    for _, action in kind.transitions:
+        with pytest.raises(FlowStateError) as caught:
+            kind.transition("done", action)
+        assert caught.value.message_id == finished
+    with pytest.raises(FlowStateError) as caught:
+        kind.transition(*wrong)
+    assert caught.value.message_id == "flow.wrong_step"
