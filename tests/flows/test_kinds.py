@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from tests.conftest import Harness
 from widget_server import secrets_
-from widget_server.errors import FlowStateError
-from widget_server.flows import registration
-from widget_server.flows.base import FlowKind
+from widget_server.errors import FlowExpired, FlowStateError
+from widget_server.flows import login, mfa, registration
+from widget_server.flows.base import FlowKind, csrf_token
+from widget_server.models import Flow
 from widget_server.pools import PoolView
 
 ORIGIN = "http://127.0.0.1:8001"
@@ -22,8 +24,9 @@ ORIGIN = "http://127.0.0.1:8001"
 # Every kind that travels unsaved, with how to open one.
 UNSAVED: dict[str, Any] = {
     "registration": lambda s, p: registration.FLOW.new(s, p, ORIGIN),
+    "login": lambda s, p: login.FLOW.new(s, p, ORIGIN),
 }
-KINDS: dict[str, FlowKind[Any, Any]] = {"registration": registration.FLOW}
+KINDS: dict[str, FlowKind[Any, Any]] = {"registration": registration.FLOW, "login": login.FLOW}
 
 
 def written_before(services: Any, purpose: str, flow_id: str, fields: list[Any]) -> str:
@@ -50,6 +53,50 @@ async def test_registration_tickets_are_the_ones_written_before(harness) -> None
         assert (loaded.parent_origin, loaded.app_id, loaded.step) == (origin, app_id, "account")
 
 
+async def test_login_tickets_are_the_ones_written_before(harness) -> None:
+    services, pool = harness.web.services, await partner(harness)
+    for app_id, origin in ((None, ORIGIN), ("app-1", ORIGIN), (None, None)):
+        flow = login.FLOW.new(services, pool, origin, app_id)
+        issued = int(flow.created_at.timestamp())
+        fields = [pool.id, origin or "", app_id or "", issued]
+        before = written_before(services, "login-ticket", flow.id, fields)
+        assert login.FLOW.ticket_for(services, flow) == before
+        loaded = login.FLOW.from_ticket(services, pool, flow.id, before)
+        assert loaded is not None
+        assert (loaded.state, loaded.parent_origin, loaded.app_id) == ("form", origin, app_id)
+
+
+async def test_an_expired_login_waiting_for_its_second_factor_is_refused_by_mfa(
+    harness, clock
+) -> None:
+    services, pool = harness.web.services, await partner(harness)
+    now = clock.now()
+    async with services.db.write() as session:
+        for state in ("form", "mfa"):
+            session.add(
+                Flow(
+                    id=f"login-{state}",
+                    kind="login",
+                    pool_id=pool.id,
+                    state=state,
+                    step="",
+                    data={},
+                    oauth={},
+                    user_id="someone",
+                    expires_at=now + timedelta(minutes=1),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    clock.advance(60)
+    with pytest.raises(FlowExpired):
+        await login.get(services, pool, "login-form")
+    # login.get leaves the mfa state to flows/mfa.py (expires_in), which refuses it.
+    assert (await login.get(services, pool, "login-mfa")).state == "mfa"
+    with pytest.raises(FlowExpired):
+        await mfa.load(services, pool, "login-mfa", csrf_token(services, "login-mfa"))
+
+
 async def test_no_kind_accepts_the_ticket_of_another(harness) -> None:
     services, pool = harness.web.services, await partner(harness)
     for name, open_flow in UNSAVED.items():
@@ -63,7 +110,10 @@ async def test_no_kind_accepts_the_ticket_of_another(harness) -> None:
 
 @pytest.mark.parametrize(
     ("kind", "finished", "wrong"),
-    [(registration.FLOW, "flow.completed", ("form", "verify"))],
+    [
+        (registration.FLOW, "flow.completed", ("form", "verify")),
+        (login.FLOW, "login.done", ("form", "verify_mfa")),
+    ],
 )
 def test_a_finished_flow_refuses_every_move_in_its_own_words(
     kind: FlowKind[Any, Any], finished: str, wrong: tuple[str, str]

@@ -22,23 +22,20 @@ verify and end in the same ``LoginFailed``.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any, Literal, NoReturn
 
 import msgspec
-from sqlalchemy import Connection, Table, bindparam, inspect, select, update
+from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
-from widget_server import secrets_
 from widget_server.auth.identifiers import read_identifier
 from widget_server.auth.redirects import safe_local_path
 from widget_server.auth.sessions import SessionView, add_session, insert_session, new_session
 from widget_server.auth.throttle import LoginThrottle
 from widget_server.errors import (
-    CsrfMismatch,
-    FlowExpired,
     FlowStateError,
     InvalidInput,
     LoginFailed,
@@ -46,8 +43,9 @@ from widget_server.errors import (
     UnknownApp,
 )
 from widget_server.fastsql import Prepared
-from widget_server.flows import mfa_entry, tickets
-from widget_server.flows.registration import csrf_token
+from widget_server.flows import mfa_entry
+from widget_server.flows.base import FlowKind, is_saved
+from widget_server.flows.tickets import TicketFormat
 from widget_server.messages import Msg, msg
 from widget_server.models import Address, App, Credential, Flow, MfaFactor, User
 from widget_server.oidc.codes import issue_code
@@ -59,25 +57,27 @@ from widget_server.webhooks import emit
 
 log = logging.getLogger(__name__)
 
-KIND = "login"
 #: How a password login proves who the user is (OIDC ``amr``).
 PASSWORD_AMR = ["pwd"]
 
 State = Literal["form", "mfa", "done"]
 Action = Literal["login", "login_mfa", "verify_mfa"]
 
-TRANSITIONS: dict[tuple[State, Action], State] = {
-    ("form", "login"): "done",
-    ("form", "login_mfa"): "mfa",
-    ("mfa", "verify_mfa"): "done",
-}
-
-
-def transition(state: str, action: Action) -> State:
-    target = TRANSITIONS.get((state, action))  # type: ignore[arg-type]
-    if target is None:
-        raise FlowStateError("login.done" if state == "done" else "flow.wrong_step")
-    return target
+FLOW: FlowKind[State, Action] = FlowKind(
+    "login",
+    start="form",
+    transitions={
+        ("form", "login"): "done",
+        ("form", "login_mfa"): "mfa",
+        ("mfa", "verify_mfa"): "done",
+    },
+    done_message="login.done",
+    ticket=TicketFormat("login-ticket", ("pool", "origin", "app", "issued")),
+    # A flow waiting for its second factor is checked by flows/mfa.py, which first says
+    # whether it is finished, then whether it expired.
+    expires_in=frozenset({"form"}),
+)
+transition = FLOW.transition
 
 
 class LoginApp(msgspec.Struct, frozen=True, kw_only=True):
@@ -132,77 +132,20 @@ def allowed_origin(pool: PoolView, app: LoginApp | None, origin: str | None) -> 
 
 
 def start(services: Services, pool: PoolView, origin: str | None, app: LoginApp | None) -> Flow:
-    """A new, unsaved flow; see ``flow_ticket``."""
-    now = services.clock.now().replace(microsecond=0)
-    origin = allowed_origin(pool, app, origin)
+    """A new, unsaved flow (``FlowKind.new``): a successful login inserts it."""
     app_id = app.id if app is not None else None
-    return _unsaved(services, pool, secrets_.new_token(), origin, app_id, now)
-
-
-def _unsaved(
-    services: Services,
-    pool: PoolView,
-    flow_id: str,
-    origin: str | None,
-    app_id: str | None,
-    created: datetime,
-) -> Flow:
-    return tickets.unsaved_flow(
-        services,
-        kind=KIND,
-        pool_id=pool.id,
-        state="form",
-        flow_id=flow_id,
-        origin=origin,
-        created=created,
-        app_id=app_id,
-    )
-
-
-def flow_ticket(services: Services, flow: Flow) -> str:
-    """Signed (pool, parent origin, app, issue time) of an unsaved flow, carried in the form."""
-    issued = int(flow.created_at.timestamp())
-    fields = [flow.pool_id, flow.parent_origin or "", flow.app_id or "", issued]
-    return tickets.sign(services, "login-ticket", flow.id, fields)
-
-
-def _from_ticket(services: Services, pool: PoolView, flow_id: str, ticket: str) -> Flow | None:
-    fields = tickets.unsign(services, "login-ticket", flow_id, ticket)
-    if fields is None or len(fields) != 4:
-        return None
-    pool_id, origin, app_id, issued = fields
-    try:
-        created = datetime.fromtimestamp(int(issued), UTC)
-    except (ValueError, TypeError):
-        return None
-    if pool_id != pool.id:
-        return None
-    return _unsaved(services, pool, flow_id, origin or None, app_id or None, created)
-
-
-def is_saved(flow: Flow) -> bool:
-    return not inspect(flow).transient
+    return FLOW.new(services, pool, allowed_origin(pool, app, origin), app_id)
 
 
 async def get(services: Services, pool: PoolView, flow_id: str) -> Flow:
-    flow = await tickets.stored_flow(services, pool.id, flow_id, KIND)
-    if flow.expires_at <= services.clock.now() and flow.state == "form":
-        raise FlowExpired()
-    return flow
+    return await FLOW.get(services, pool, flow_id)
 
 
 async def load(
     services: Services, pool: PoolView, flow_id: str, token: str, ticket: str | None
 ) -> Flow:
     """A flow for a POST: the CSRF token first, then the ticket or the saved row."""
-    if not secrets_.hmac_equal(csrf_token(services, flow_id), token):
-        raise CsrfMismatch()
-    flow = _from_ticket(services, pool, flow_id, ticket) if ticket else None
-    if flow is None:
-        return await get(services, pool, flow_id)
-    if flow.expires_at <= services.clock.now():
-        raise FlowExpired()
-    return flow
+    return await FLOW.load(services, pool, flow_id, token, ticket)
 
 
 # --- logging in ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from markupsafe import escape
 from widget_server.auth.identifiers import accepts_phone, identifier_is_phone
 from widget_server.auth.sessions import logout_csrf
 from widget_server.flows import login
-from widget_server.flows.registration import csrf_token
+from widget_server.flows.base import csrf_token
 from widget_server.forms import FormNode
 from widget_server.messages import Msg
 from widget_server.models import Flow
@@ -104,7 +104,7 @@ def render_login(
     ids = FlowIds(
         flow_id=flow.id,
         csrf_token=csrf_token(ctx.services, flow.id),
-        flow_ticket=None if login.is_saved(flow) else login.flow_ticket(ctx.services, flow),
+        flow_ticket=login.FLOW.ticket_for(ctx.services, flow),
         parent_origin=flow.parent_origin,
     )
     per_request = dict(ids._asdict())
