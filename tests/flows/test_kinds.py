@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import Harness
 from widget_server import secrets_
 from widget_server.errors import FlowExpired, FlowStateError
-from widget_server.flows import login, mfa, registration
+from widget_server.flows import login, mfa, recovery, registration
 from widget_server.flows.base import FlowKind, csrf_token
 from widget_server.models import Flow
 from widget_server.pools import PoolView
@@ -25,8 +25,13 @@ ORIGIN = "http://127.0.0.1:8001"
 UNSAVED: dict[str, Any] = {
     "registration": lambda s, p: registration.FLOW.new(s, p, ORIGIN),
     "login": lambda s, p: login.FLOW.new(s, p, ORIGIN),
+    "recovery": lambda s, p: recovery.FLOW.new(s, p, ORIGIN),
 }
-KINDS: dict[str, FlowKind[Any, Any]] = {"registration": registration.FLOW, "login": login.FLOW}
+KINDS: dict[str, FlowKind[Any, Any]] = {
+    "registration": registration.FLOW,
+    "login": login.FLOW,
+    "recovery": recovery.FLOW,
+}
 
 
 def written_before(services: Any, purpose: str, flow_id: str, fields: list[Any]) -> str:
@@ -64,6 +69,18 @@ async def test_login_tickets_are_the_ones_written_before(harness) -> None:
         loaded = login.FLOW.from_ticket(services, pool, flow.id, before)
         assert loaded is not None
         assert (loaded.state, loaded.parent_origin, loaded.app_id) == ("form", origin, app_id)
+
+
+async def test_recovery_tickets_are_the_ones_written_before(harness) -> None:
+    services, pool = harness.web.services, await partner(harness)
+    for origin in (ORIGIN, None):
+        flow = recovery.start(services, pool, origin)
+        fields = [pool.id, origin or "", int(flow.created_at.timestamp())]
+        before = written_before(services, "recovery-ticket", flow.id, fields)
+        assert recovery.FLOW.ticket_for(services, flow) == before
+        loaded = recovery.FLOW.from_ticket(services, pool, flow.id, before)
+        assert loaded is not None
+        assert (loaded.state, loaded.parent_origin) == ("identify", origin)
 
 
 async def test_an_expired_login_waiting_for_its_second_factor_is_refused_by_mfa(
@@ -113,6 +130,7 @@ async def test_no_kind_accepts_the_ticket_of_another(harness) -> None:
     [
         (registration.FLOW, "flow.completed", ("form", "verify")),
         (login.FLOW, "login.done", ("form", "verify_mfa")),
+        (recovery.FLOW, "recovery.complete", ("identify", "reset")),
     ],
 )
 def test_a_finished_flow_refuses_every_move_in_its_own_words(

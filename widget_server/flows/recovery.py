@@ -26,7 +26,7 @@ their own account), but a log line.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import insert, select, update
@@ -39,15 +39,13 @@ from widget_server.auth import codes
 from widget_server.auth.identifiers import Identifier, accepts_phone, read_identifier
 from widget_server.auth.sessions import revoke_user_sessions
 from widget_server.errors import (
-    CsrfMismatch,
-    FlowExpired,
     FlowNotFound,
     FlowStateError,
     InvalidInput,
     ResendTooSoon,
 )
-from widget_server.flows import tickets
-from widget_server.flows.registration import csrf_token
+from widget_server.flows.base import FlowKind
+from widget_server.flows.tickets import TicketFormat
 from widget_server.mail.outbox import enqueue_email
 from widget_server.messages import msg
 from widget_server.models import Address, Code, Credential, Flow, User
@@ -61,88 +59,43 @@ from widget_server.webhooks import emit
 
 log = logging.getLogger(__name__)
 
-KIND = "recovery"
 PURPOSE = "recovery"
 
 State = Literal["identify", "code", "password", "done"]
 Action = Literal["request", "verify", "resend", "reset"]
 
-TRANSITIONS: dict[tuple[State, Action], State] = {
-    ("identify", "request"): "code",
-    ("code", "verify"): "password",
-    ("code", "resend"): "code",
-    ("password", "reset"): "done",
-}
-
-
-def transition(state: str, action: Action) -> State:
-    target = TRANSITIONS.get((state, action))  # type: ignore[arg-type]
-    if target is None:
-        raise FlowStateError("recovery.complete" if state == "done" else "flow.wrong_step")
-    return target
+FLOW: FlowKind[State, Action] = FlowKind(
+    "recovery",
+    start="identify",
+    transitions={
+        ("identify", "request"): "code",
+        ("code", "verify"): "password",
+        ("code", "resend"): "code",
+        ("password", "reset"): "done",
+    },
+    done_message="recovery.complete",
+    ticket=TicketFormat("recovery-ticket", ("pool", "origin", "issued")),
+)
+transition = FLOW.transition
 
 
 # --- the flow -----------------------------------------------------------------------------
 
 
 def start(services: Services, pool: PoolView, origin: str | None) -> Flow:
-    now = services.clock.now().replace(microsecond=0)
+    """A new, unsaved flow (``FlowKind.new``): asking for a code inserts it."""
     allowed = origin if pool.allows_origin(origin) else None
-    return _unsaved(services, pool, secrets_.new_token(), allowed, now)
-
-
-def _unsaved(
-    services: Services, pool: PoolView, flow_id: str, origin: str | None, created: datetime
-) -> Flow:
-    return tickets.unsaved_flow(
-        services,
-        kind=KIND,
-        pool_id=pool.id,
-        state="identify",
-        flow_id=flow_id,
-        origin=origin,
-        created=created,
-    )
-
-
-def is_saved(flow: Flow) -> bool:
-    return flow.state != "identify"
-
-
-def flow_ticket(services: Services, flow: Flow) -> str:
-    fields = [flow.pool_id, flow.parent_origin or "", int(flow.created_at.timestamp())]
-    return tickets.sign(services, "recovery-ticket", flow.id, fields)
-
-
-def _from_ticket(services: Services, pool: PoolView, flow_id: str, ticket: str) -> Flow | None:
-    fields = tickets.unsign(services, "recovery-ticket", flow_id, ticket)
-    if fields is None or len(fields) != 3 or fields[0] != pool.id:
-        return None
-    try:
-        created = datetime.fromtimestamp(int(fields[2]), UTC)
-    except (ValueError, TypeError):
-        return None
-    return _unsaved(services, pool, flow_id, fields[1] or None, created)
+    return FLOW.new(services, pool, allowed)
 
 
 async def get(services: Services, pool: PoolView, flow_id: str) -> Flow:
-    flow = await tickets.stored_flow(services, pool.id, flow_id, KIND)
-    if flow.expires_at <= services.clock.now() and flow.state != "done":
-        raise FlowExpired()
-    return flow
+    return await FLOW.get(services, pool, flow_id)
 
 
 async def load(
     services: Services, pool: PoolView, flow_id: str, token: str, ticket: str | None
 ) -> Flow:
-    if not secrets_.hmac_equal(csrf_token(services, flow_id), token):
-        raise CsrfMismatch()
-    flow = _from_ticket(services, pool, flow_id, ticket) if ticket else None
-    if flow is None:
-        return await get(services, pool, flow_id)
-    if flow.expires_at <= services.clock.now():
-        raise FlowExpired()
-    return flow
+    return await FLOW.load(services, pool, flow_id, token, ticket)
 
 
 # --- asking for a code --------------------------------------------------------------------
@@ -195,7 +148,7 @@ async def _owner(services: Services, pool: PoolView, identifier: Identifier) -> 
 def _flow_row(flow: Flow, state: str, address: str, now: datetime) -> dict[str, object]:
     return {
         "id": flow.id,
-        "kind": KIND,
+        "kind": FLOW.name,
         "pool_id": flow.pool_id,
         "state": state,
         "step": "",

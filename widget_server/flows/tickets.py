@@ -15,12 +15,11 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
 from widget_server import secrets_
-from widget_server.errors import FlowNotFound
-from widget_server.models import Flow, transient
+from widget_server.models import Flow
 from widget_server.services import Services
 
 Fact = Literal["pool", "origin", "app", "issued"]
@@ -89,48 +88,3 @@ class TicketFormat:
         except (ValueError, TypeError, OverflowError):
             return None
         return Facts(pool_id, origin or None, app_id or None, created)
-
-
-def unsaved_flow(
-    services: Services,
-    *,
-    kind: str,
-    pool_id: str,
-    state: str,
-    flow_id: str,
-    origin: str | None,
-    created: datetime,
-    app_id: str | None = None,
-) -> Flow:
-    """A flow that is not stored yet: it travels as a signed ticket until its first valid
-    POST, so opening a form writes nothing."""
-    return transient(
-        Flow,
-        id=flow_id,
-        kind=kind,
-        pool_id=pool_id,
-        state=state,
-        step="",
-        data={},
-        password_hash=None,
-        parent_origin=origin,
-        app_id=app_id,
-        oauth={},
-        user_id=None,
-        address=None,
-        expires_at=created + timedelta(seconds=services.settings.flow_ttl_seconds),
-        created_at=created,
-        updated_at=created,
-    )
-
-
-async def stored_flow(services: Services, pool_id: str, flow_id: str, kind: str) -> Flow:
-    """A saved flow of ``kind`` in the pool; anything else (too long an id, another pool's
-    or another kind's flow, none at all) is the same ``FlowNotFound``."""
-    if len(flow_id) > 64:
-        raise FlowNotFound()
-    async with services.db.read() as session:
-        flow = await session.get(Flow, flow_id)
-    if flow is None or flow.pool_id != pool_id or flow.kind != kind:
-        raise FlowNotFound()
-    return flow

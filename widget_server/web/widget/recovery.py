@@ -20,8 +20,8 @@ from widget_server.errors import (
     WidgetError,
 )
 from widget_server.flows import recovery
+from widget_server.flows.base import csrf_token
 from widget_server.flows.inputs import CodeText, FlowId, Password, Ticket, Token
-from widget_server.flows.registration import csrf_token
 from widget_server.forms import FormNode, identifier_field
 from widget_server.messages import Msg, msg
 from widget_server.models import Flow
@@ -233,7 +233,7 @@ def render_recovery(
     ids = FlowIds(
         flow_id=flow.id,
         csrf_token=csrf_token(ctx.services, flow.id),
-        flow_ticket=None if recovery.is_saved(flow) else recovery.flow_ticket(ctx.services, flow),
+        flow_ticket=recovery.FLOW.ticket_for(ctx.services, flow),
         parent_origin=flow.parent_origin,
     )
     view = _state_view(ctx, pool, flow, theme, values or {}, errors, tuple(alerts))
