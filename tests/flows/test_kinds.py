@@ -13,8 +13,8 @@ import pytest
 
 from tests.conftest import Harness
 from widget_server import secrets_
-from widget_server.errors import FlowExpired, FlowStateError
-from widget_server.flows import login, mfa, recovery, registration
+from widget_server.errors import FlowExpired, FlowNotFound, FlowStateError
+from widget_server.flows import invitation, login, mfa, recovery, registration
 from widget_server.flows.base import FlowKind, csrf_token
 from widget_server.models import Flow
 from widget_server.pools import PoolView
@@ -114,6 +114,33 @@ async def test_an_expired_login_waiting_for_its_second_factor_is_refused_by_mfa(
         await mfa.load(services, pool, "login-mfa", csrf_token(services, "login-mfa"))
 
 
+async def test_an_invitation_and_a_set_password_link_are_not_each_other(harness) -> None:
+    services, pool = harness.web.services, await partner(harness)
+    now = harness.clock.now()
+    async with services.db.write() as session:
+        for kind, state in (("invitation", "code"), ("set_password", "password")):
+            session.add(
+                Flow(
+                    id=kind,
+                    kind=kind,
+                    pool_id=pool.id,
+                    state=state,
+                    step="",
+                    data={},
+                    oauth={},
+                    expires_at=now + timedelta(minutes=1),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    for kind, other in (("invitation", "set_password"), ("set_password", "invitation")):
+        assert (await invitation.get(services, pool, kind, kind)).kind == kind
+        with pytest.raises(FlowNotFound):
+            await invitation.get(services, pool, kind, other)
+        with pytest.raises(FlowNotFound):
+            await invitation.load(services, pool, kind, other, csrf_token(services, other))
+
+
 async def test_no_kind_accepts_the_ticket_of_another(harness) -> None:
     services, pool = harness.web.services, await partner(harness)
     for name, open_flow in UNSAVED.items():
@@ -131,6 +158,8 @@ async def test_no_kind_accepts_the_ticket_of_another(harness) -> None:
         (registration.FLOW, "flow.completed", ("form", "verify")),
         (login.FLOW, "login.done", ("form", "verify_mfa")),
         (recovery.FLOW, "recovery.complete", ("identify", "reset")),
+        (invitation.FLOWS["invitation"], "flow.completed", ("code", "set_password")),
+        (invitation.FLOWS["set_password"], "flow.completed", ("password", "verify")),
     ],
 )
 def test_a_finished_flow_refuses_every_move_in_its_own_words(

@@ -25,17 +25,14 @@ from datetime import datetime
 
 from sqlalchemy import update
 
-from widget_server import secrets_
 from widget_server.auth import codes, mfa
 from widget_server.auth.sessions import start_session
 from widget_server.errors import (
-    CsrfMismatch,
     FlowExpired,
     FlowStateError,
     MfaUnavailable,
 )
 from widget_server.flows import login, mfa_entry
-from widget_server.flows.registration import csrf_token
 from widget_server.models import Flow
 from widget_server.oidc.codes import issue_code
 from widget_server.pools import PoolView
@@ -51,9 +48,7 @@ EMAIL_AMR = ["pwd", "otp"]
 
 async def load(services: Services, pool: PoolView, flow_id: str, token: str) -> Flow:
     """The login flow waiting for its second factor: CSRF first, then state and age."""
-    if not secrets_.hmac_equal(csrf_token(services, flow_id), token):
-        raise CsrfMismatch()
-    flow = await login.get(services, pool, flow_id)
+    flow = await login.FLOW.load(services, pool, flow_id, token)
     if flow.state != "mfa" or flow.user_id is None:
         raise FlowStateError("login.done" if flow.state == "done" else "flow.wrong_step")
     if flow.expires_at <= services.clock.now():

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import msgspec
 from litestar import Response
 
-from widget_server.flows.registration import csrf_token
+from widget_server.flows.base import csrf_token
 from widget_server.forms import FormNode, identifier_field
 from widget_server.messages import Msg, msg
 from widget_server.models import Flow
