@@ -59,7 +59,7 @@ from widget_server.errors import (
     ResendTooSoon,
 )
 from widget_server.flows.base import FlowKind, is_saved
-from widget_server.flows.base import csrf_token as csrf_token
+from widget_server.flows.base import csrf_token as csrf_token  # callers import it from here
 from widget_server.flows.completion import Completion, complete_registration
 from widget_server.flows.completion_pg import complete_registration_pg
 from widget_server.flows.inputs import StepSubmit

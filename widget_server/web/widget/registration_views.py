@@ -12,7 +12,8 @@ import msgspec
 from litestar import Response
 
 from widget_server.flows.after_registration import NOTHING, AfterRegistration
-from widget_server.flows.registration import FLOW, channel_of, credential_step, csrf_token
+from widget_server.flows.base import csrf_token
+from widget_server.flows.registration import FLOW, channel_of, credential_step
 from widget_server.forms import FormNode, identifier_field, steps_of
 from widget_server.messages import Msg, msg
 from widget_server.models import Flow
