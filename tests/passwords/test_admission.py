@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import anyio
@@ -78,7 +79,9 @@ async def measured_pool(
     hasher: ClockedHasher, clock: FakeClock, *, slots: int, max_wait: float = 10.0
 ) -> HashingPool:
     """A pool that has timed one hash: ``hasher.cost`` per thread, shared by ``slots``."""
-    pool = HashingPool(hasher, slots=slots, max_wait_seconds=max_wait, hand_back=1, clock=clock)
+    pool = HashingPool(
+        hasher, slots=slots, max_wait_seconds=max_wait, hand_back=1, clock=clock, work_clock=clock
+    )
     await pool.hash("timing")
     return pool
 
@@ -156,7 +159,7 @@ async def test_people_refused_together_are_told_successive_times(
 async def test_a_refusal_with_little_ahead_says_one_second(
     hasher: ClockedHasher, clock: FakeClock
 ) -> None:
-    pool = HashingPool(hasher, slots=1, clock=clock, refuse_every=2)
+    pool = HashingPool(hasher, slots=1, clock=clock, work_clock=clock, refuse_every=2)
     for attempt in range(2):
         with pytest.raises(Overloaded) as refused:
             pool.admit()
@@ -195,7 +198,7 @@ async def test_an_admitted_request_takes_its_seat_with_its_hash_and_is_never_ref
 
 async def test_admitted_requests_take_turns_in_order_as_hashes_finish(clock: FakeClock) -> None:
     hasher = ClockedHasher(clock, cost=1.0)
-    pool = HashingPool(hasher, slots=1, hand_back=1, clock=clock)
+    pool = HashingPool(hasher, slots=1, hand_back=1, clock=clock, work_clock=clock)
     await pool.hash("timing")
     # At 1 s per hash the turn rule keeps 2 x slots x hand_back = 2 hashes ahead.
     hasher.gate.clear()
@@ -224,7 +227,7 @@ async def test_a_request_that_leaves_while_waiting_for_its_turn_gives_its_place_
     clock: FakeClock,
 ) -> None:
     hasher = ClockedHasher(clock, cost=1.0)
-    pool = HashingPool(hasher, slots=1, hand_back=1, clock=clock)
+    pool = HashingPool(hasher, slots=1, hand_back=1, clock=clock, work_clock=clock)
     await pool.hash("timing")
     hasher.gate.clear()
     running = [asyncio.create_task(pool.hash(str(i))) for i in range(2)]
@@ -259,7 +262,7 @@ async def test_the_rate_follows_the_machine(hasher: ClockedHasher, clock: FakeCl
 
 async def test_calibrate_times_the_second_of_two_hashes(clock: FakeClock) -> None:
     hasher = ClockedHasher(clock, cost=3.0)
-    pool = HashingPool(hasher, slots=1, clock=clock)
+    pool = HashingPool(hasher, slots=1, clock=clock, work_clock=clock)
     await pool.calibrate()
     assert pool.seconds_per_hash == 3.0 and hasher.started == 2
     # The second hash is the dummy hash verify_dummy needs: no third one.
@@ -277,3 +280,37 @@ def test_the_line_costs_one_counter_per_second_whatever_the_crowd() -> None:
     assert len(line._by_second) == 2
     assert line.waiting(101.0) == 1  # the crowd's second has passed
     assert line.waiting(106.0) == 0 and not line._by_second
+
+
+class WaitingHasher:
+    """A hash that spends ``wait`` seconds blocked (as a thread does waiting for the GIL
+    or a lock while a burst keeps the event loop busy) and ``work`` seconds computing."""
+
+    def __init__(self, wait: float, work: float) -> None:
+        self.wait, self.work = wait, work
+
+    def hash(self, password: str) -> str:
+        threading.Event().wait(self.wait)
+        deadline = time.thread_time() + self.work
+        while time.thread_time() < deadline:
+            pass
+        return f"h${password}"
+
+    def verify(self, hash: str, password: str) -> bool:
+        return hash == self.hash(password)
+
+    def needs_rehash(self, hash: str) -> bool:
+        return False
+
+
+async def test_a_hash_is_timed_by_its_work_not_by_what_it_waited_for() -> None:
+    """Admission and ``Retry-After`` go by the pool's rate: time a thread spent blocked
+    is not work the next caller waits for (wall time doubled a burst's Retry-After and
+    left the pool half idle). The real clocks, no injection."""
+    pool = HashingPool(WaitingHasher(wait=0.3, work=0.02), slots=1, hand_back=1)
+    try:
+        for _ in range(3):
+            await pool.hash("x")
+        assert 0.015 <= pool.seconds_per_hash < 0.1
+    finally:
+        pool.close()

@@ -150,7 +150,12 @@ class HashingPool:
     ``admit`` before any expensive work; other callers are admitted as they submit.
     Use from one event loop.
 
-    ``clock`` times the hashes and the line of refused callers (injected by tests);
+    ``clock`` times the line of refused callers and the queue; ``work_clock`` times a
+    job's work in its thread, by default the thread's CPU time: a thread that waits for
+    the GIL or a lock while a burst keeps the event loop busy is not a slower pool, and
+    counting that wait (wall time) once doubled a burst's ``Retry-After``, so the people
+    came back late to a half-idle pool (bench/burst.py: 2.2x the hash bound's time;
+    1.26x with CPU time). Tests inject both;
     ``refuse_every`` refuses every Nth ``admit`` call, starting with the first, whatever
     the queue (tests of the widget's waiting: ``Settings.hash_refuse_every``);
     ``observer`` is told the queue's depth, refusals and waits (metrics).
@@ -164,6 +169,7 @@ class HashingPool:
         hand_back: int = HAND_BACK,
         *,
         clock: Callable[[], float] = time.monotonic,
+        work_clock: Callable[[], float] = time.thread_time,
         refuse_every: int = 0,
         observer: HashObserver | None = None,
     ) -> None:
@@ -177,6 +183,7 @@ class HashingPool:
             )
         self.hand_back = hand_back
         self._clock = clock
+        self._work_clock = work_clock
         self._refuse_every = refuse_every
         self._asked = 0  # admit calls, for refuse_every
         # Our own threads, not anyio's shared 40-thread pool: that one lets hashes starve
@@ -408,6 +415,7 @@ class HashingPool:
                 continue
             started = self._clock()
             self.observer.waited(started - job.queued)
+            working = self._work_clock()
             try:
                 result, error = job.work(), None
             except BaseException as exc:  # handed to the caller, whatever it is
@@ -416,7 +424,7 @@ class HashingPool:
                 with self._counts:
                     self._running -= 1
                     self._outstanding -= 1
-            job.seconds = self._clock() - started
+            job.seconds = self._work_clock() - working
             if job.then is None or error is not None:
                 self._time(job.seconds)  # else timed with its ``then`` (``_then``)
             self._hand_back((job, result, error))
@@ -437,12 +445,12 @@ class HashingPool:
         job, result, error = done
         if job.then is None or error is not None:
             return done
-        started = self._clock()
+        started = self._work_clock()
         try:
             done = job, job.then(result), None
         except BaseException as exc:  # handed to the caller, whatever it is
             done = job, None, exc
-        self._time(job.seconds + self._clock() - started)
+        self._time(job.seconds + self._work_clock() - started)
         return done
 
     def _hand_back(self, done: _Done | None, closing: bool = False) -> None:
