@@ -132,15 +132,7 @@ async def invite_developer(
     """Record the invitation and put its email in the outbox, in one transaction."""
     pools = requested(new.pool_id, new.pool_ids) or []
     # Each pool through the guard: one outside the inviter's scope is a 404, audited.
-    checks: list[str | None] = [*pools[: MAX_POOLS + 1]] or [None]
-    for pool_id in checks:
-        await guard(
-            services,
-            actor,
-            "developers.invite",
-            pool_id=pool_id,
-            target_type="developer_invitation",
-        )
+    await _guard_pools(services, actor, pools[: MAX_POOLS + 1])
     problems = Problems()
     email = _email(new.email, problems)
     async with services.db.read() as session:
@@ -187,9 +179,7 @@ async def list_invitations(services: Services, actor: Actor) -> list[InvitationV
         rows = (await session.execute(query)).scalars().all()
         pools = await _pools_of(session, [r.id for r in rows])
     return [
-        _view(r, pools.get(r.id, []), now)
-        for r in rows
-        if _reaches(actor, r, pools.get(r.id, []))
+        _view(r, pools.get(r.id, []), now) for r in rows if _reaches(actor, r, pools.get(r.id, []))
     ]
 
 
@@ -381,16 +371,7 @@ async def _guarded(
             target_id=invitation_id,
         )
         raise NotFound("invitation")
-    checks: list[str | None] = [*pools] or [None]
-    for pool_id in checks:
-        await guard(
-            services,
-            actor,
-            "developers.invite",
-            pool_id=pool_id,
-            target_type="developer_invitation",
-            target_id=row.id,
-        )
+    await _guard_pools(services, actor, pools, row.id)
     if not _reaches(actor, row, pools):
         # A pool admin never sees a workspace's invitations, nor one that lost its pools.
         raise NotFound("invitation")
@@ -528,3 +509,20 @@ async def _audit(
         now=now,
         details=details,
     )
+
+
+async def _guard_pools(
+    services: Services, actor: Actor, pools: list[str], invitation_id: str | None = None
+) -> None:
+    """``developers.invite`` on each pool (on the tenant when there is none, a workspace's
+    invitation): one outside the actor's scope is a 404, audited."""
+    checks: list[str | None] = [*pools] or [None]
+    for pool_id in checks:
+        await guard(
+            services,
+            actor,
+            "developers.invite",
+            pool_id=pool_id,
+            target_type="developer_invitation",
+            target_id=invitation_id,
+        )
