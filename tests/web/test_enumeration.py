@@ -5,13 +5,15 @@ Runs on SQLite and PostgreSQL (``database_url`` fixture)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
 import pytest
+from sqlalchemy import insert, text
 
 from tests.conftest import FlowPage, Harness, deliver_all, rows
-from widget_server.models import Address, Code, Credential, User
+from widget_server.models import Address, Code, Credential, Flow, User
 
 pytestmark = pytest.mark.usefixtures("manual_outbox")
 
@@ -141,3 +143,87 @@ async def test_a_pending_owner_is_treated_the_same(harness, widget):
     assert "tried to sign up" in notice.subject
     [user] = await rows(harness, User)
     assert user.status == "new"
+
+
+async def _account_rows(h: Harness) -> dict[str, int]:
+    return {model.__name__: len(await rows(h, model)) for model in (User, Address, Credential)}
+
+
+async def test_a_taken_address_keeps_none_of_the_rows_it_wrote(harness, widget):
+    """A taken address writes the new account's rows as a new one would (the same work,
+    for the same time), then rolls them back: nothing of them is left."""
+    await register_and_activate(harness, widget, EXISTING)
+    before = await _account_rows(harness)
+    w = widget("partner-1")
+    await w.open()
+    assert (await w.post(email=EXISTING, password=OTHER_PASSWORD)).state == "code"
+    assert await _account_rows(harness) == before
+    assert all(not a.value.startswith("#") for a in await rows(harness, Address))
+    [flow] = [f for f in await rows(harness, Flow) if f.id == w.page.flow_id]
+    assert flow.user_id is None and flow.state == "code"
+    assert [c.user_id for c in await rows(harness, Code) if c.flow_id == w.page.flow_id] == [None]
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_an_address_taken_while_the_registration_completes_is_a_taken_one(harness, widget):
+    """PostgreSQL: another transaction inserts the address after the completion looked it
+    up and before it inserts it. The completion waits for that transaction, finds the
+    address taken, and ends as for any taken address: the same page, no account, the
+    owner's notice, no usable code."""
+    db = harness.web.services.db
+    now = harness.clock.now()
+    owner = {"id": "owner-1", "pool_id": "partner-1", "status": "active"}
+    async with db.engine.connect() as other:
+        transaction = await other.begin()
+        await other.execute(
+            insert(User).values(
+                **owner, payload={"email": RACED}, metadata_={}, created_at=now, updated_at=now
+            )
+        )
+        await other.execute(
+            insert(Address).values(
+                id="address-1",
+                user_id="owner-1",
+                pool_id="partner-1",
+                kind="email",
+                value=RACED,
+                status="verified",
+                verified_at=now,
+                created_at=now,
+            )
+        )
+        w = widget("partner-1")
+        await w.open()
+        posting = asyncio.create_task(w.post(email=RACED, password=GOOD_PASSWORD))
+        await _until_waiting_for_a_lock(db)
+        await transaction.commit()
+        page = await asyncio.wait_for(posting, 10)
+    assert page.state == "code"
+    assert [u.id for u in await rows(harness, User)] == ["owner-1"]
+    assert [a.value for a in await rows(harness, Address)] == [RACED]
+    assert await rows(harness, Credential) == []
+    [flow] = [f for f in await rows(harness, Flow) if f.id == w.page.flow_id]
+    assert flow.user_id is None
+    assert [c.user_id for c in await rows(harness, Code) if c.flow_id == w.page.flow_id] == [None]
+    harness.sender.sent.clear()
+    await deliver_all(harness)
+    [notice] = harness.sender.sent
+    assert notice.recipient == RACED and "tried to sign up" in notice.subject
+    assert harness.codes_for(RACED) == []
+
+
+RACED = "raced@example.com"
+
+
+async def _until_waiting_for_a_lock(db: Any) -> None:
+    """Until a statement of this database waits for a lock (at most 5 s)."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(500):
+        async with db.engine.connect() as connection:
+            if (await connection.execute(waiting)).scalar_one():
+                return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the completion never waited for the other transaction")

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import event, insert, select, update
 
 from tests.auth.people import make_user
 from tests.conftest import PARTNER, FlowPage, Harness, count, deliver_all, rows
@@ -343,6 +344,59 @@ async def _add_code(
                 used_at=None,
             )
         )
+
+
+def _shape(statement: str) -> str:
+    """A statement as its verb and first table: ``INSERT outbox``, ``SAVEPOINT``."""
+    words = re.sub(r"[(),]", " ", statement).split()
+    verb = words[0].upper()
+    if verb in ("SAVEPOINT", "RELEASE", "ROLLBACK"):
+        return verb
+    marker = {"INSERT": "INTO", "DELETE": "FROM", "SELECT": "FROM", "UPDATE": "UPDATE"}[verb]
+    upper = [w.upper() for w in words]
+    return f"{verb} {words[upper.index(marker) + 1]}" if marker in upper else verb
+
+
+async def test_an_account_a_stranger_and_an_address_over_its_limit_run_the_same_statements(
+    harness: Harness, recover: Any, manual_outbox: None
+) -> None:
+    """The same statements for each, in the same order: the message is counted and
+    inserted for every address, and rolled back to a savepoint where it does not go
+    (tests/web/test_timing.py times the account against the stranger)."""
+    ada = await make_user(harness)
+    await recover().open()  # the pool's caches, once
+    ran: list[str] = []
+    me = asyncio.current_task()
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if asyncio.current_task() is me:  # not the background workers' polling
+            ran.append(_shape(statement))
+
+    engine = harness.web.services.db.engine.sync_engine
+
+    async def asked(address: str) -> list[str]:
+        flow = recover()
+        await flow.open()
+        ran.clear()
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            await flow.post(identifier=address)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        return list(ran)
+
+    account = await asked(ada.email)
+    stranger = await asked("nobody@example.com")
+    for _ in range(3):
+        await asked(ada.email)
+    last_under = await asked(ada.email)  # the fifth message of the hour
+    over = await asked(ada.email)
+    assert account == last_under
+    assert "INSERT outbox" in account and "SAVEPOINT" in account
+    for other in (stranger, over):
+        differing = [(a, b) for a, b in zip(account, other, strict=True) if a != b]
+        assert differing == [("RELEASE", "ROLLBACK")]
+    assert await count(harness, OutboxMessage) == 5  # the stranger's and the sixth: none
 
 
 async def test_a_code_that_was_not_sent_cannot_succeed(
