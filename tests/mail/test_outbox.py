@@ -12,10 +12,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 
 from tests.conftest import Harness, count, rows
-from widget_server.mail.outbox import MAX_ATTEMPTS, backoff
+from widget_server.mail.outbox import MAX_ATTEMPTS, backoff, has_room, insert_or_withhold
+from widget_server.mail.senders import Envelope
 from widget_server.models import Address, Code, Credential, Flow, OutboxMessage, User
 
 pytestmark = pytest.mark.usefixtures("manual_outbox")
@@ -185,9 +186,7 @@ async def test_delivered_mail_keeps_no_code_in_the_database(harness, widget):
     assert sent.recipient == "scrub@example.com"  # kept for the hourly limit
 
 
-async def test_purge_removes_old_finished_mail_and_long_expired_flows_only(
-    harness, widget, clock
-):
+async def test_purge_removes_old_finished_mail_and_long_expired_flows_only(harness, widget, clock):
     w = widget("partner-1")
     await w.open()
     await w.post(email="old@example.com", password=GOOD_PASSWORD)
@@ -203,3 +202,56 @@ async def test_purge_removes_old_finished_mail_and_long_expired_flows_only(
     assert [f.id for f in await rows(harness, Flow)] == [fresh.page.flow_id]
     assert {c.flow_id for c in await rows(harness, Code)} == {fresh.page.flow_id}
     assert len(await rows(harness, User)) == 2  # accounts are not the purge's business
+
+
+def _envelope(recipient: str) -> Envelope:
+    return Envelope(recipient=recipient, subject="s", body_text="b", body_html=None)
+
+
+async def _a_write_first(session: Any) -> None:
+    """Any write, so the driver has opened the transaction (the flows table is empty)."""
+    await session.execute(delete(Flow).where(Flow.id == "none"))
+
+
+async def test_insert_or_withhold_keeps_the_row_or_leaves_nothing(harness):
+    services = harness.web.services
+    async with services.db.write() as session:
+        await _a_write_first(session)
+        assert await has_room(session, harness.clock, "kept@example.com", 5)
+        await insert_or_withhold(
+            session, harness.clock, _envelope("kept@example.com"), "email", keep=True
+        )
+        await insert_or_withhold(
+            session, harness.clock, _envelope("withheld@example.com"), "email", keep=False
+        )
+    assert [m.recipient for m in await outbox_rows(harness)] == ["kept@example.com"]
+
+
+async def test_has_room_counts_the_last_hour_only(harness, clock):
+    services = harness.web.services
+    for _ in range(2):
+        async with services.db.write() as session:
+            await _a_write_first(session)
+            await insert_or_withhold(
+                session, harness.clock, _envelope("a@example.com"), "email", keep=True
+            )
+    async with services.db.write() as session:
+        assert not await has_room(session, harness.clock, "a@example.com", 2)
+        assert await has_room(session, harness.clock, "a@example.com", 3)
+        assert await has_room(session, harness.clock, "b@example.com", 1)
+    clock.advance(3601)
+    async with services.db.write() as session:
+        assert await has_room(session, harness.clock, "a@example.com", 1)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_insert_or_withhold_refuses_to_open_the_transaction_itself(harness):
+    """SQLite: a savepoint before the transaction's first write would begin a transaction
+    of its own, and releasing it would commit, whatever the rest of the transaction
+    then does. Refused, and nothing is written."""
+    with pytest.raises(RuntimeError, match="first write"):
+        async with harness.web.services.db.write() as session:
+            await insert_or_withhold(
+                session, harness.clock, _envelope("early@example.com"), "email", keep=True
+            )
+    assert await outbox_rows(harness) == []

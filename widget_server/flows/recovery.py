@@ -46,7 +46,8 @@ from widget_server.errors import (
 )
 from widget_server.flows.base import FlowKind
 from widget_server.flows.tickets import TicketFormat
-from widget_server.mail.outbox import enqueue_email, enqueue_or_withhold
+from widget_server.mail.outbox import enqueue_email, has_room, insert_or_withhold
+from widget_server.mail.senders import Envelope
 from widget_server.messages import msg
 from widget_server.models import Address, Code, Credential, Flow, User
 from widget_server.passwords.history import recent_hashes, remember, reused
@@ -173,39 +174,32 @@ async def _issue(
     user_id: str | None,
     identifier: Identifier,
 ) -> None:
-    """A new code row; a message only for an account. The same work either way: for an
-    unknown address the message is composed, counted and inserted too, then rolled back
-    to a savepoint (``enqueue_or_withhold``). Tells of ~1 ms (composing and counting)
-    and then ~0.2 ms on PostgreSQL (the row itself) were measurable with a few hundred
-    requests; tests/web/test_timing.py keeps them gone."""
+    """A new code row; a message only for an account whose address is under its hourly
+    limit (otherwise the code must not be usable: it has no user). The same work either
+    way: for an unknown address the message is composed, counted and inserted too, then
+    rolled back to a savepoint (``insert_or_withhold``). Tells of ~1 ms (composing and
+    counting) and then ~0.2 ms on PostgreSQL (the row itself) were measurable with a
+    few hundred requests; tests/web/test_timing.py keeps them gone."""
     code = secrets_.new_code()
-    sent = await _send(services, session, pool, identifier, code, queue=user_id is not None)
-    if sent:
-        services.telemetry.metrics.code_sent(PURPOSE)
-    row = _code_row(services, flow_id, user_id if sent else None, code)
-    await session.execute(insert(Code).values(**row))
-
-
-async def _send(
-    services: Services,
-    session: AsyncSession,
-    pool: PoolView,
-    to: Identifier,
-    code: str,
-    *,
-    queue: bool,
-) -> bool:
-    """Queue the code by email or by SMS, as the address needs; False when the address is
-    over its hourly limit (then the code must not be usable) or ``queue`` is False."""
-    minutes = services.settings.code_ttl_seconds // 60
+    message, channel = _message(services, pool, identifier, code)
     per_hour = services.settings.mail_per_address_per_hour
+    room = await has_room(session, services.clock, message.recipient, per_hour)
+    keep = room and user_id is not None
+    if keep:
+        services.telemetry.metrics.code_sent(PURPOSE)
+    elif user_id is not None:
+        log.warning("outbox: dropped a message to an address over its hourly limit")
+    row = _code_row(services, flow_id, user_id if keep else None, code)
+    await session.execute(insert(Code).values(**row))  # a write first: see insert_or_withhold
+    await insert_or_withhold(session, services.clock, message, channel, keep=keep)
+
+
+def _message(services: Services, pool: PoolView, to: Identifier, code: str) -> tuple[Envelope, str]:
+    """The code's message, by email or by SMS as the address needs, and its channel."""
+    minutes = services.settings.code_ttl_seconds // 60
     if to.kind == "email":
-        envelope = services.composer.recovery_code(to.value, code, pool, minutes)
-        return await enqueue_or_withhold(session, services.clock, envelope, per_hour, queue=queue)
-    text = sms_compose.recovery_code(to.value, code, pool.name, minutes)
-    return await enqueue_or_withhold(
-        session, services.clock, text, per_hour, channel="sms", queue=queue
-    )
+        return services.composer.recovery_code(to.value, code, pool, minutes), "email"
+    return sms_compose.recovery_code(to.value, code, pool.name, minutes), "sms"
 
 
 async def _notify_reset(

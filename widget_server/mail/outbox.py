@@ -112,42 +112,40 @@ async def enqueue_email(
     """Queue ``envelope`` unless its address already got ``per_hour`` messages in the
     last hour; return whether it was queued."""
     now = clock.now()
-    if await _recent(session, envelope.recipient, now) >= per_hour:
+    if not await has_room(session, clock, envelope.recipient, per_hour):
         log.warning("outbox: dropped a message to an address over its hourly limit")
         return False
     await session.execute(INSERT_OUTBOX, outbox_row(envelope, now, channel))
     return True
 
 
-async def enqueue_or_withhold(
-    session: AsyncSession,
-    clock: Clock,
-    envelope: Envelope,
-    per_hour: int,
-    channel: str = "email",
-    *,
-    queue: bool,
-) -> bool:
-    """``enqueue_email`` at the same cost whether or not the message goes: for answers
-    that must not tell an account from a stranger by their time (a recovery: an unknown
-    address gets no message, ``flows/recovery.py``).
+async def has_room(session: AsyncSession, clock: Clock, recipient: str, per_hour: int) -> bool:
+    """Whether ``recipient`` got fewer than ``per_hour`` messages in the last hour, under
+    its lock until the transaction ends (``enqueue_email`` in two halves, for
+    ``insert_or_withhold``)."""
+    return await _recent(session, recipient, clock.now()) < per_hour
 
-    Every call locks, counts and inserts the row inside a savepoint; a message that is
-    not sent (``queue`` False, or the address over its limit) is then rolled back to
-    the savepoint, so no row counts against a stranger's limit or reaches the worker.
-    The database does the same writes either way: an insert that adds no row (as
-    before) was ~0.2 ms cheaper on PostgreSQL, a tell with a few hundred requests
-    (tests/web/test_timing.py)."""
-    now = clock.now()
-    under_limit = await _recent(session, envelope.recipient, now) < per_hour
-    keep = queue and under_limit
+
+async def insert_or_withhold(
+    session: AsyncSession, clock: Clock, envelope: Envelope, channel: str, *, keep: bool
+) -> None:
+    """Insert the message inside a savepoint, and roll it back unless ``keep``: for an
+    answer that must not tell an account from a stranger by its time (a recovery: an
+    unknown address gets no message, ``flows/recovery.py``). The database does the
+    same writes either way, and no row is left to count against a stranger's limit or
+    to reach the worker; an insert that added no row, the way before, was ~0.2 ms
+    cheaper on PostgreSQL, a tell with a few hundred requests (tests/web/test_timing.py).
+
+    The transaction must have written already: on SQLite a savepoint taken outside a
+    transaction begins one of its own, which its release would commit."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    if getattr(driver, "in_transaction", True) is False:
+        raise RuntimeError("insert_or_withhold before the transaction's first write")
     async with session.begin_nested() as savepoint:
-        await session.execute(INSERT_OUTBOX, outbox_row(envelope, now, channel))
+        await session.execute(INSERT_OUTBOX, outbox_row(envelope, clock.now(), channel))
         if not keep:
             await savepoint.rollback()
-    if queue and not under_limit:
-        log.warning("outbox: dropped a message to an address over its hourly limit")
-    return keep
 
 
 async def _recent(session: AsyncSession, recipient: str, now: datetime) -> int:
@@ -155,11 +153,8 @@ async def _recent(session: AsyncSession, recipient: str, now: datetime) -> int:
     lock = lock_recipient(session.bind.dialect.name if session.bind else "")
     if lock is not None:
         await session.execute(lock, {"recipient": recipient})
-    return int(
-        (
-            await session.execute(RECENT_TO, {"recipient": recipient, "since": now - HOUR})
-        ).scalar_one()
-    )
+    since = {"recipient": recipient, "since": now - HOUR}
+    return int((await session.execute(RECENT_TO, since)).scalar_one())
 
 
 def backoff(attempts: int) -> timedelta:
