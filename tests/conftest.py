@@ -87,7 +87,7 @@ _SHAPE = text(
                          FROM information_schema.columns WHERE table_schema = 'public'), '')
                || coalesce((SELECT string_agg(indexdef, ',' ORDER BY indexdef)
                             FROM pg_indexes WHERE schemaname = 'public'), '')
-               || coalesce((SELECT string_agg(proname, ',' ORDER BY proname)
+               || coalesce((SELECT string_agg(proname || md5(prosrc), ',' ORDER BY proname)
                             FROM pg_proc JOIN pg_namespace n ON n.oid = pronamespace
                             WHERE nspname = 'public'), '')
                || coalesce((SELECT string_agg(version_num, ',') FROM alembic_version), ''))

@@ -171,6 +171,54 @@ async def test_sort_address_follows_the_addresses(harness: Harness) -> None:
     assert (kept, other) == ("", "ben.brown@acme.test")
 
 
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_the_sort_address_trigger_rewrites_a_user_only_when_it_changes(
+    harness: Harness,
+) -> None:
+    """PostgreSQL: an update that changes nothing is skipped (the row keeps its place,
+    ``ctid``), so a registration, which inserts its user with the address it gets, writes
+    the user row once and not a second time into every index of ``users``."""
+    ids = await seed(harness)
+    db = harness.web.services.db
+    where = text("SELECT ctid::text, sort_address FROM users WHERE id = :u")
+
+    async def row() -> tuple[str, str]:
+        async with db.read() as session:
+            found = (await session.execute(where, {"u": ids[1]})).one()
+            return str(found[0]), str(found[1])
+
+    def address(value: str) -> Address:
+        return Address(
+            id=secrets_.new_id(),
+            user_id=ids[1],
+            pool_id=POOL,
+            kind="phone",
+            value=value,
+            status="verified",
+            verified_at=harness.clock.now(),
+            created_at=harness.clock.now(),
+        )
+
+    before = await row()
+    async with db.write() as session:
+        session.add(address("zzz-not-the-smallest"))
+    assert await row() == before  # the smallest address is the same: untouched
+    async with db.write() as session:
+        session.add(address("+15550001"))
+    after = await row()
+    assert after[1] == "+15550001" and after[0] != before[0]
+
+
+async def test_a_registered_user_sorts_by_its_address(harness: Harness, widget: Any) -> None:
+    w = widget("partner-1")
+    await w.open()
+    page = await w.post(email="Reg@Example.com", password="Blue-Harbour-Kettle-42")
+    assert page.state == "code"
+    async with harness.web.services.db.read() as session:
+        found = await session.scalar(text("SELECT sort_address FROM users"))
+    assert found == "reg@example.com"
+
+
 @pytest.mark.parametrize(
     "cursor",
     ["not-a-cursor", "WyJuYW1lIiwiYSIsIngiLCJ5Il0", "", "eyJ9"],

@@ -1,4 +1,5 @@
-"""registration function v3: a taken address writes what a new one writes, then rolls it back
+"""registration function v3: a taken address writes what a new one writes, then rolls it back;
+the sort-address trigger skips an update that changes nothing
 
 Revision ID: 0016
 Revises: 0015
@@ -21,6 +22,12 @@ and the insert, the insert finds it taken: the block rolls back, and the flow, t
 and the email are set as for any taken address.
 
 v2 stays for processes of the previous release that still call it during an upgrade.
+
+v3 also inserts the user with its ``sort_address`` already set (the address it writes),
+and ``widget_users_sort_address`` (migration 0009) now updates a user only when the
+smallest address really changed. Before, every registration on PostgreSQL wrote its
+user row twice, and the second version went into every index of ``users``, the two
+trigram GIN indexes among them (~0.9 ms of the database's time per registration).
 """
 
 from __future__ import annotations
@@ -36,11 +43,53 @@ depends_on = None
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(FUNCTION)
+        op.execute(SORT_ADDRESS)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS widget_complete_registration_v3(jsonb)")
+        op.execute(SORT_ADDRESS_0009)
+
+
+SORT_ADDRESS = """
+CREATE OR REPLACE FUNCTION widget_users_sort_address() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  who varchar;
+BEGIN
+  IF TG_OP = 'DELETE' THEN who := OLD.user_id; ELSE who := NEW.user_id; END IF;
+  UPDATE users SET sort_address = smallest.value
+  FROM (SELECT coalesce((SELECT min(value) FROM addresses WHERE user_id = who), '') AS value)
+      AS smallest
+  WHERE id = who AND sort_address IS DISTINCT FROM smallest.value;
+  IF TG_OP = 'UPDATE' AND OLD.user_id <> NEW.user_id THEN
+    UPDATE users SET sort_address = smallest.value
+    FROM (SELECT coalesce((SELECT min(value) FROM addresses WHERE user_id = OLD.user_id), '')
+              AS value) AS smallest
+    WHERE id = OLD.user_id AND sort_address IS DISTINCT FROM smallest.value;
+  END IF;
+  RETURN NULL;
+END $$"""
+
+#: Migration 0009's body, restored by the downgrade.
+SORT_ADDRESS_0009 = """
+CREATE OR REPLACE FUNCTION widget_users_sort_address() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  who varchar;
+BEGIN
+  IF TG_OP = 'DELETE' THEN who := OLD.user_id; ELSE who := NEW.user_id; END IF;
+  UPDATE users SET sort_address = coalesce(
+    (SELECT min(value) FROM addresses WHERE user_id = who), '')
+  WHERE id = who;
+  IF TG_OP = 'UPDATE' AND OLD.user_id <> NEW.user_id THEN
+    UPDATE users SET sort_address = coalesce(
+      (SELECT min(value) FROM addresses WHERE user_id = OLD.user_id), '')
+    WHERE id = OLD.user_id;
+  END IF;
+  RETURN NULL;
+END $$"""
 
 
 FUNCTION = """
@@ -53,6 +102,7 @@ DECLARE
     abandoned boolean;
     taken boolean;
     mail jsonb;
+    written jsonb;
 BEGIN
     -- The address's owner. A registration that was never activated and whose code
     -- expired gives the address up; active, inactive, fresh and admin-created accounts
@@ -104,11 +154,14 @@ BEGIN
 
     -- The new account's rows; for a taken address the same rows, the address under a
     -- stand-in value, rolled back with the block's subtransaction.
+    written := CASE WHEN taken THEN addr || jsonb_build_object('value', '#' || new_user)
+                    ELSE addr END;
     BEGIN
-        INSERT INTO users SELECT * FROM jsonb_populate_record(NULL::users, plan->'user');
-        INSERT INTO addresses SELECT * FROM jsonb_populate_record(NULL::addresses,
-            CASE WHEN taken THEN addr || jsonb_build_object('value', '#' || new_user)
-                 ELSE addr END)
+        -- The user's sort_address is the address it gets, so the trigger on addresses
+        -- finds nothing to change.
+        INSERT INTO users SELECT * FROM jsonb_populate_record(NULL::users,
+            plan->'user' || jsonb_build_object('sort_address', written->>'value'));
+        INSERT INTO addresses SELECT * FROM jsonb_populate_record(NULL::addresses, written)
             ON CONFLICT (pool_id, kind, value) DO NOTHING;
         taken := taken OR NOT FOUND;  -- NOT FOUND: taken since the lookup
         INSERT INTO credentials
