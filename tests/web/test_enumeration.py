@@ -164,6 +164,9 @@ async def test_a_taken_address_keeps_none_of_the_rows_it_wrote(harness, widget):
     assert [c.user_id for c in await rows(harness, Code) if c.flow_id == w.page.flow_id] == [None]
 
 
+RACED = "raced@example.com"
+
+
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 async def test_an_address_taken_while_the_registration_completes_is_a_taken_one(harness, widget):
     """PostgreSQL: another transaction inserts the address after the completion looked it
@@ -210,9 +213,6 @@ async def test_an_address_taken_while_the_registration_completes_is_a_taken_one(
     [notice] = harness.sender.sent
     assert notice.recipient == RACED and "tried to sign up" in notice.subject
     assert harness.codes_for(RACED) == []
-
-
-RACED = "raced@example.com"
 
 
 async def _until_waiting_for_a_lock(db: Any) -> None:

@@ -141,8 +141,8 @@ def complete_registration(connection: Connection, plan: Completion) -> bool:
     # would commit.
     savepoint = connection.begin_nested()
     _INSERT_USER.run(connection, plan.user)
-    address = stand_in(plan) if taken else plan.address
-    if not _insert_address(connection, address):  # SQLite writes one transaction at a time
+    address = _stand_in(plan) if taken else plan.address
+    if not _INSERT_ADDRESS.inserted(connection, address):  # SQLite: one writer at a time
         raise RuntimeError("an address appeared inside the write transaction")
     _INSERT_CREDENTIAL.run(connection, plan.credential)
     emit.insert_row(connection, plan.event)
@@ -153,14 +153,10 @@ def complete_registration(connection: Connection, plan: Completion) -> bool:
     return not taken
 
 
-def stand_in(plan: Completion) -> dict[str, Any]:
+def _stand_in(plan: Completion) -> dict[str, Any]:
     """The address row written (and rolled back) for a taken address: the same row
     under a value no address has (``#`` and the new user's id)."""
     return plan.address | {"value": f"#{plan.user['id']}"}
-
-
-def _insert_address(connection: Connection, address: dict[str, Any]) -> bool:
-    return _INSERT_ADDRESS.inserted(connection, address)
 
 
 def _owner_kept(connection: Connection, plan: Completion) -> bool:

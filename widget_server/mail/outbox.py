@@ -112,7 +112,7 @@ async def enqueue_email(
     """Queue ``envelope`` unless its address already got ``per_hour`` messages in the
     last hour; return whether it was queued."""
     now = clock.now()
-    if not await has_room(session, clock, envelope.recipient, per_hour):
+    if await _recent(session, envelope.recipient, now) >= per_hour:
         log.warning("outbox: dropped a message to an address over its hourly limit")
         return False
     await session.execute(INSERT_OUTBOX, outbox_row(envelope, now, channel))
@@ -121,8 +121,8 @@ async def enqueue_email(
 
 async def has_room(session: AsyncSession, clock: Clock, recipient: str, per_hour: int) -> bool:
     """Whether ``recipient`` got fewer than ``per_hour`` messages in the last hour, under
-    its lock until the transaction ends (``enqueue_email`` in two halves, for
-    ``insert_or_withhold``)."""
+    its lock until the transaction ends (the first half of ``enqueue_email``; the second
+    is ``insert_or_withhold``)."""
     return await _recent(session, recipient, clock.now()) < per_hour
 
 
